@@ -1,0 +1,1 @@
+# benchmark sources (relative to bench/)

@@ -1,0 +1,202 @@
+/*
+ * trove/dataset.h - training data in memory: sparse matrices, datasets with
+ * their id universes and features, and train/test splits.
+ *
+ * A dataset is a users x items interaction matrix (CSR, with weights and
+ * optional timestamps) and its transpose, two id maps (raw user / item ids
+ * <-> dense indices 0..n-1), and optional user and item feature matrices
+ * (CSR users x user-features, items x item-features) with their own name
+ * maps. It is built with a trove_dataset_builder (from files, from the store,
+ * or by the caller) and is immutable once built; it can then be read from
+ * any number of threads at once.
+ *
+ * Files. Interaction "pairs" files are `user<TAB>item[<TAB>weight]` lines
+ * with raw ids, optionally gzip-compressed (detected from the content, not
+ * the name). Index files are `index<TAB>raw_id` lines listing a fixed id
+ * universe 0..n-1; when given, every id in a pairs file must be in it and
+ * items with no interaction stay in the catalog. Feature files are
+ * `raw_id<TAB>feature[<TAB>weight]` lines.
+ */
+#ifndef TROVE_DATASET_H
+#define TROVE_DATASET_H
+
+#include "trove/core.h"
+#include "trove/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ CSR */
+/* Compressed sparse rows. Column indices are strictly ascending within a
+ * row (no duplicates). A plain struct: the arrays belong to whoever filled
+ * it; trove_csr_destroy() frees arrays allocated by trove functions. */
+typedef struct trove_csr {
+    uint32_t  n_rows, n_cols;
+    uint64_t  nnz;
+    uint64_t *indptr;    /* n_rows + 1 offsets */
+    uint32_t *indices;   /* nnz column indices */
+    float    *data;      /* nnz weights; NULL means every weight is 1 */
+} trove_csr;
+
+/* Free the arrays of a CSR built by trove and zero the struct. */
+void trove_csr_destroy(trove_csr *m);
+
+/* How duplicate (row, col) entries are combined. */
+enum trove_dup_policy {
+    TROVE_DUP_SUM  = 0,
+    TROVE_DUP_MAX  = 1,
+    TROVE_DUP_LAST = 2
+};
+
+/* Build a CSR from n coordinate triples (vals may be NULL = all 1). */
+int trove_csr_from_coo(uint32_t n_rows, uint32_t n_cols, const uint32_t *rows,
+                       const uint32_t *cols, const float *vals, uint64_t n,
+                       int dup_policy, trove_csr *out, trove_error *err);
+/* Transpose (n_cols x n_rows), keeping weights. */
+int trove_csr_transpose(const trove_csr *in, trove_csr *out, trove_error *err);
+/* 1 if row r contains column c (binary search), else 0. */
+int trove_csr_contains(const trove_csr *m, uint32_t r, uint32_t c);
+
+/* --------------------------------------------------------------- dataset */
+typedef struct trove_dataset trove_dataset;
+typedef struct trove_dataset_builder trove_dataset_builder;
+
+/* Builder: collects interactions and features keyed by raw string ids. */
+trove_dataset_builder *trove_dataset_builder_new(void);
+void trove_dataset_builder_free(trove_dataset_builder *b);
+
+/* Fix the id universe before adding data (optional). With a fixed universe,
+ * unknown ids are rejected with TROVE_ENOTFOUND; without one, ids are
+ * indexed in order of first appearance. The maps are copied. */
+int trove_dataset_builder_fix_users(trove_dataset_builder *b,
+                                    const trove_idmap *users, trove_error *err);
+int trove_dataset_builder_fix_items(trove_dataset_builder *b,
+                                    const trove_idmap *items, trove_error *err);
+
+/* Add one interaction; ts = 0 if unknown. Duplicates are combined by the
+ * policy given at build time. */
+int trove_dataset_builder_add(trove_dataset_builder *b, const char *user,
+                              size_t user_len, const char *item,
+                              size_t item_len, float weight, int64_t ts,
+                              trove_error *err);
+/* Add a feature weight to a user / item (creating the id if the universe is
+ * not fixed). */
+int trove_dataset_builder_add_user_feature(trove_dataset_builder *b,
+                                           const char *user, size_t user_len,
+                                           const char *feature, size_t feat_len,
+                                           float weight, trove_error *err);
+int trove_dataset_builder_add_item_feature(trove_dataset_builder *b,
+                                           const char *item, size_t item_len,
+                                           const char *feature, size_t feat_len,
+                                           float weight, trove_error *err);
+
+typedef struct trove_dataset_build_params {
+    int dup_policy;      /* enum trove_dup_policy; default TROVE_DUP_MAX */
+} trove_dataset_build_params;
+trove_dataset_build_params trove_dataset_build_default_params(void);
+
+/* Build the dataset; the builder may then be freed (or reused after
+ * trove_dataset_builder_free/new). params may be NULL (defaults). */
+int trove_dataset_builder_build(trove_dataset_builder *b,
+                                const trove_dataset_build_params *params,
+                                trove_dataset **out, trove_error *err);
+
+void trove_dataset_free(trove_dataset *ds);
+
+/* Accessors; returned pointers are borrowed and live as long as ds. */
+uint32_t trove_dataset_n_users(const trove_dataset *ds);
+uint32_t trove_dataset_n_items(const trove_dataset *ds);
+uint64_t trove_dataset_nnz(const trove_dataset *ds);
+const trove_csr   *trove_dataset_interactions(const trove_dataset *ds); /* users x items */
+const trove_csr   *trove_dataset_item_users(const trove_dataset *ds);   /* items x users */
+/* Timestamps aligned with interactions()->data, or NULL if none was given. */
+const int64_t     *trove_dataset_timestamps(const trove_dataset *ds);
+const trove_idmap *trove_dataset_user_ids(const trove_dataset *ds);
+const trove_idmap *trove_dataset_item_ids(const trove_dataset *ds);
+/* Feature matrices (rows = users/items, cols = feature names); an empty
+ * matrix (nnz 0, n_cols 0) when no features were added. */
+const trove_csr   *trove_dataset_user_features(const trove_dataset *ds);
+const trove_csr   *trove_dataset_item_features(const trove_dataset *ds);
+const trove_idmap *trove_dataset_user_feature_names(const trove_dataset *ds);
+const trove_idmap *trove_dataset_item_feature_names(const trove_dataset *ds);
+
+/* Feature matrix for a model: [identity | features] when `identity` is
+ * non-zero (column i < n is the entity's own id), else the features alone.
+ * `normalize` scales each row to sum 1 (LightFM's normalize option).
+ * *out is caller-owned (trove_csr_destroy). */
+int trove_dataset_feature_matrix(const trove_dataset *ds, int target,
+                                 int identity, int normalize, trove_csr *out,
+                                 trove_error *err);
+
+/* ----------------------------------------------------------- from files */
+/* Read an index file (`index<TAB>raw_id`, indices 0..n-1 each once) into a
+ * new id map in index order. */
+int trove_idmap_load(const char *path, trove_idmap **out, trove_error *err);
+
+typedef struct trove_pairs_options {
+    const trove_idmap *users;   /* fixed universe, or NULL */
+    const trove_idmap *items;   /* fixed universe, or NULL */
+    const char *user_features;  /* feature file for users, or NULL */
+    const char *item_features;  /* feature file for items, or NULL */
+} trove_pairs_options;
+
+/* Load a pairs file into a dataset. opts may be NULL. Errors name the file
+ * and line. */
+int trove_dataset_load_pairs(const char *path, const trove_pairs_options *opts,
+                             trove_dataset **out, trove_error *err);
+
+/* Write the interactions as `user<TAB>item` lines with raw ids (gzip if
+ * `gzip` is non-zero), sorted by user index then item index. */
+int trove_dataset_write_pairs(const trove_dataset *ds, const char *path,
+                              int gzip, trove_error *err);
+
+/* ------------------------------------------------------------ from store */
+typedef struct trove_store_query {
+    int64_t  market_id;     /* 0 = all markets */
+    int64_t  ts_from;       /* inclusive; 0 = unbounded */
+    int64_t  ts_to;         /* exclusive; 0 = unbounded */
+    unsigned type_mask;     /* event types that count as positives; 0 =
+                               click|redemption|purchase|rating */
+    double   min_rating;    /* ratings below this are not positives */
+    int      binary;        /* 1: weight 1 per positive pair; 0: sum values */
+    int      user_features; /* load user features from the store */
+    int      item_features; /* load item features from the store */
+    int      all_items;     /* 1: every item in the store is in the catalog,
+                               even without events (cold-start items) */
+} trove_store_query;
+trove_store_query trove_store_query_default(void);
+
+int trove_dataset_from_store(trove_store *s, const trove_store_query *q,
+                             trove_dataset **out, trove_error *err);
+
+/* ---------------------------------------------------------------- splits */
+enum trove_split_kind {
+    TROVE_SPLIT_RANDOM    = 1,  /* per-user random holdout of `fraction` */
+    TROVE_SPLIT_TEMPORAL  = 2,  /* interactions at or after `cut_ts` to test */
+    TROVE_SPLIT_LAST_K    = 3,  /* each user's last `k` interactions to test */
+    TROVE_SPLIT_COLD_ITEM = 4   /* `fraction` of items, all their interactions,
+                                   to test */
+};
+
+typedef struct trove_split_params {
+    int      kind;
+    double   fraction;      /* RANDOM, COLD_ITEM: in (0,1) */
+    uint64_t seed;
+    int64_t  cut_ts;        /* TEMPORAL */
+    uint32_t k;             /* LAST_K */
+    uint32_t min_train;     /* RANDOM/LAST_K: keep at least this many train
+                               interactions per user (default 1) */
+} trove_split_params;
+trove_split_params trove_split_default_params(void);
+
+/* Split ds into train and test datasets over the same id universe (and the
+ * same features). Deterministic for a given seed. */
+int trove_dataset_split(const trove_dataset *ds, const trove_split_params *p,
+                        trove_dataset **train, trove_dataset **test,
+                        trove_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROVE_DATASET_H */

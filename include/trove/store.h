@@ -1,0 +1,259 @@
+/*
+ * trove/store.h - the feature store and event log.
+ *
+ * One store holds markets; users and items (offers, products, movies) with
+ * categorical and numeric features; item flags (active, pinned, blocked,
+ * start and end time); events (impression, click, redemption, purchase,
+ * rating, return); model versions and assignment cycles.
+ *
+ * The API is backend-neutral: no type or constant of the underlying database
+ * appears here. The embedded default is one SQLite file in WAL mode, opened
+ * with a plain path or "sqlite:PATH". Other URI schemes (e.g. "postgres://")
+ * are answered with TROVE_EUNSUPPORTED until a backend exists for them.
+ *
+ * Identifiers. Users, items, markets and features have an external string id
+ * (the id of the source system, e.g. "17850" or "85123A") and an internal
+ * 64-bit id assigned by the store (> 0). Events have a 64-bit id: either
+ * given by the source (hashed with trove_hash64) or derived from the event's
+ * fields, which is what makes re-ingesting a file idempotent.
+ *
+ * Features are LightFM-style: a feature is a name plus a weight. Categorical
+ * values become one feature per value, named "field=value" with weight 1
+ * (e.g. "genre=Comedy", "occupation=writer"); numeric values become the
+ * feature "field" with the number as its weight (e.g. "age" 31).
+ *
+ * Transactions. Every write function can be called inside an explicit
+ * trove_store_begin()/commit() pair (fast bulk loads, all-or-nothing) or
+ * outside one (each call is then its own transaction).
+ *
+ * Thread safety: a trove_store handle must be used by one thread at a time.
+ * Several handles (threads or processes) may open the same store; WAL lets
+ * readers proceed while one writer writes.
+ */
+#ifndef TROVE_STORE_H
+#define TROVE_STORE_H
+
+#include "trove/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct trove_store trove_store;
+
+/* ---------------------------------------------------------------- events */
+enum trove_event_type {
+    TROVE_EVENT_IMPRESSION = 1,
+    TROVE_EVENT_CLICK      = 2,
+    TROVE_EVENT_REDEMPTION = 3,
+    TROVE_EVENT_PURCHASE   = 4,
+    TROVE_EVENT_RATING     = 5,
+    TROVE_EVENT_RETURN     = 6   /* a cancelled purchase; never a positive */
+};
+#define TROVE_EVENT_TYPE_MAX 6
+#define TROVE_EVENT_MASK(type) (1u << (type))
+
+/* "impression", "click", ...; "unknown" outside the enum. */
+const char *trove_event_type_name(int type);
+/* Parse a lower-case name; returns TROVE_OK or TROVE_EINVAL. */
+int trove_event_type_parse(const char *name, int *type);
+
+typedef struct trove_event {
+    uint64_t id;          /* event id, unique in the store */
+    int64_t  user_id;     /* internal user id */
+    int64_t  item_id;     /* internal item id */
+    int      type;        /* enum trove_event_type */
+    double   value;       /* rating, quantity, revenue...; 1 if meaningless */
+    int64_t  ts;          /* seconds since the Unix epoch, UTC */
+    int64_t  market_id;   /* internal market id, 0 if none */
+} trove_event;
+
+/* ------------------------------------------------------------ open/close */
+enum trove_store_flags {
+    TROVE_STORE_READONLY = 1 << 0,  /* fail on any write */
+    TROVE_STORE_CREATE   = 1 << 1,  /* create the store if it does not exist */
+    TROVE_STORE_FAST     = 1 << 2   /* bulk-load mode: fewer fsyncs (a crash
+                                       may lose the last transactions but never
+                                       corrupts the store) */
+};
+
+/* Open (and with TROVE_STORE_CREATE, create) the store at `uri`, applying
+ * schema migrations up to trove_store_schema_latest(). A store written by a
+ * newer trove (higher schema version) is refused with TROVE_EVERSION.
+ * On success *out receives a handle the caller frees with
+ * trove_store_close(). */
+int  trove_store_open(const char *uri, int flags, trove_store **out,
+                      trove_error *err);
+void trove_store_close(trove_store *s);
+
+int trove_store_schema_version(trove_store *s);   /* of this store */
+int trove_store_schema_latest(void);               /* this library writes */
+
+/* Explicit transactions; they do not nest. */
+int trove_store_begin(trove_store *s, trove_error *err);
+int trove_store_commit(trove_store *s, trove_error *err);
+int trove_store_rollback(trove_store *s, trove_error *err);
+
+/* --------------------------------------------------------------- markets */
+typedef struct trove_market {
+    int64_t     id;
+    const char *code;      /* "DE", "United Kingdom" */
+    const char *name;      /* display name, may equal code */
+    const char *timezone;  /* IANA name, "UTC" by default */
+} trove_market;
+
+/* Find or create the market `code`. name/timezone (may be NULL) are set on
+ * creation and updated when not NULL. *id receives its internal id;
+ * *created (may be NULL) is set to 1 if it was new. */
+int trove_store_market_upsert(trove_store *s, const char *code,
+                              const char *name, const char *timezone,
+                              int64_t *id, int *created, trove_error *err);
+/* TROVE_ENOTFOUND if absent. */
+int trove_store_market_find(trove_store *s, const char *code, int64_t *id,
+                            trove_error *err);
+
+/* Call fn for every market in code order. The strings are borrowed for the
+ * duration of the call only. A non-zero return of fn stops the walk and is
+ * returned. */
+typedef int (*trove_market_fn)(void *ud, const trove_market *m);
+int trove_store_markets_foreach(trove_store *s, trove_market_fn fn, void *ud,
+                                trove_error *err);
+
+/* ----------------------------------------------------------------- users */
+/* Find or create user `ext_id`. market_id (0 = leave unset) is stored as the
+ * user's home market. */
+int trove_store_user_upsert(trove_store *s, const char *ext_id,
+                            int64_t market_id, int64_t *id, int *created,
+                            trove_error *err);
+int trove_store_user_find(trove_store *s, const char *ext_id, int64_t *id,
+                          trove_error *err);
+
+typedef struct trove_user {
+    int64_t     id;
+    const char *ext_id;
+    int64_t     market_id;   /* 0 if none */
+} trove_user;
+typedef int (*trove_user_fn)(void *ud, const trove_user *u);
+int trove_store_users_foreach(trove_store *s, trove_user_fn fn, void *ud,
+                              trove_error *err);
+
+/* ----------------------------------------------------------------- items */
+typedef struct trove_item {
+    int64_t     id;
+    const char *ext_id;
+    const char *title;      /* UTF-8, may be "" */
+    int         active;     /* 1 by default */
+    int         pinned;     /* 0 by default */
+    int         blocked;    /* 0 by default */
+    int64_t     start_ts;   /* 0 = no start restriction */
+    int64_t     end_ts;     /* 0 = no end restriction */
+    int64_t     created_ts; /* when the store first saw it */
+} trove_item;
+
+/* Find or create item `ext_id`; title (may be NULL) is set when not NULL. */
+int trove_store_item_upsert(trove_store *s, const char *ext_id,
+                            const char *title, int64_t *id, int *created,
+                            trove_error *err);
+int trove_store_item_find(trove_store *s, const char *ext_id, int64_t *id,
+                          trove_error *err);
+
+/* Which fields of trove_item_set_flags' argument to write. */
+enum trove_item_flag_mask {
+    TROVE_ITEM_ACTIVE   = 1 << 0,
+    TROVE_ITEM_PINNED   = 1 << 1,
+    TROVE_ITEM_BLOCKED  = 1 << 2,
+    TROVE_ITEM_START_TS = 1 << 3,
+    TROVE_ITEM_END_TS   = 1 << 4
+};
+int trove_store_item_set_flags(trove_store *s, int64_t item_id,
+                               const trove_item *flags, unsigned mask,
+                               trove_error *err);
+/* Read one item; the strings in *out are borrowed until the next call on s. */
+int trove_store_item_get(trove_store *s, int64_t item_id, trove_item *out,
+                         trove_error *err);
+
+typedef int (*trove_item_fn)(void *ud, const trove_item *it);
+int trove_store_items_foreach(trove_store *s, trove_item_fn fn, void *ud,
+                              trove_error *err);
+
+/* -------------------------------------------------------------- features */
+enum trove_feature_kind {
+    TROVE_FEATURE_CATEGORICAL = 1,
+    TROVE_FEATURE_NUMERIC     = 2
+};
+enum trove_feature_target {
+    TROVE_FEATURE_USER = 1,
+    TROVE_FEATURE_ITEM = 2
+};
+
+/* Find or create feature `name` ("genre=Comedy", "age") for users or items. */
+int trove_store_feature_upsert(trove_store *s, int target, const char *name,
+                               int kind, int64_t *id, trove_error *err);
+/* Set (insert or replace) the weight of a feature on a user or item. */
+int trove_store_user_feature_set(trove_store *s, int64_t user_id,
+                                 int64_t feature_id, double value,
+                                 trove_error *err);
+int trove_store_item_feature_set(trove_store *s, int64_t item_id,
+                                 int64_t feature_id, double value,
+                                 trove_error *err);
+
+typedef struct trove_feature_value {
+    int64_t     entity_id;   /* user or item id */
+    int64_t     feature_id;
+    const char *name;        /* feature name, borrowed for the call */
+    int         kind;
+    double      value;
+} trove_feature_value;
+typedef int (*trove_feature_fn)(void *ud, const trove_feature_value *fv);
+/* Every (entity, feature, value) of users or items, ordered by entity id. */
+int trove_store_features_foreach(trove_store *s, int target,
+                                 trove_feature_fn fn, void *ud,
+                                 trove_error *err);
+
+/* ---------------------------------------------------------------- events */
+/* Insert one event. A duplicate event id is not an error: *inserted (may be
+ * NULL) is set to 0 and the stored event is left unchanged. */
+int trove_store_event_add(trove_store *s, const trove_event *ev,
+                          int *inserted, trove_error *err);
+
+typedef struct trove_event_filter {
+    int64_t  market_id;  /* 0 = all markets */
+    int64_t  ts_from;    /* inclusive; 0 = no lower bound */
+    int64_t  ts_to;      /* exclusive; 0 = no upper bound */
+    unsigned type_mask;  /* OR of TROVE_EVENT_MASK(type); 0 = all types */
+} trove_event_filter;
+
+typedef int (*trove_event_fn)(void *ud, const trove_event *ev);
+/* Every event matching `filter` (NULL = all) in (ts, id) order. */
+int trove_store_events_foreach(trove_store *s, const trove_event_filter *filter,
+                               trove_event_fn fn, void *ud, trove_error *err);
+
+/* ----------------------------------------------------------------- stats */
+#define TROVE_STATS_MAX_MARKETS 256
+
+typedef struct trove_store_market_stats {
+    char     code[64];
+    uint64_t users;       /* users whose home market this is */
+    uint64_t events;
+} trove_store_market_stats;
+
+typedef struct trove_store_stats {
+    int      schema_version;
+    uint64_t users, items, markets;
+    uint64_t user_features, item_features;   /* distinct feature names */
+    uint64_t events;
+    uint64_t events_by_type[TROVE_EVENT_TYPE_MAX + 1];  /* index = type */
+    uint64_t items_active, items_pinned, items_blocked;
+    uint64_t model_versions, cycles;
+    int64_t  first_ts, last_ts;                 /* 0 if no events */
+    size_t   n_market_stats;                    /* <= TROVE_STATS_MAX_MARKETS */
+    trove_store_market_stats market_stats[TROVE_STATS_MAX_MARKETS];
+} trove_store_stats;
+
+int trove_store_stats_get(trove_store *s, trove_store_stats *out,
+                          trove_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROVE_STORE_H */

@@ -1,0 +1,17 @@
+/*
+ * trove/trove.h - umbrella header: includes every public trove module.
+ *
+ * Modules (one header each, dependencies point one way):
+ *   core     status codes, errors, allocation, logging, rng, id maps
+ *   store    feature store and event log (SQLite by default)
+ *   ingest   CSV/TSV/JSONL and preset readers into the store or memory
+ *   dataset  sparse matrices, datasets, splits
+ */
+#ifndef TROVE_TROVE_H
+#define TROVE_TROVE_H
+
+#include "trove/core.h"
+#include "trove/store.h"
+#include "trove/dataset.h"
+
+#endif /* TROVE_TROVE_H */

@@ -1,0 +1,84 @@
+/*
+ * error.c - status code table and trove_error messages.
+ *
+ * Names and descriptions come from TROVE_STATUS_TABLE in core.h, so adding a
+ * code is one line there.
+ */
+#include "trove/core.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *trove_version(void)
+{
+    return TROVE_VERSION_STRING;
+}
+
+const char *trove_strerror(int status)
+{
+    switch (status) {
+#define TROVE__STATUS_TEXT(name, value, text) case value: return text;
+        TROVE_STATUS_TABLE(TROVE__STATUS_TEXT)
+#undef TROVE__STATUS_TEXT
+    default:
+        return "unknown status";
+    }
+}
+
+const char *trove_status_name(int status)
+{
+    switch (status) {
+#define TROVE__STATUS_NAME(name, value, text) case value: return "TROVE_" #name;
+        TROVE_STATUS_TABLE(TROVE__STATUS_NAME)
+#undef TROVE__STATUS_NAME
+    default:
+        return "TROVE_UNKNOWN";
+    }
+}
+
+void trove_error_clear(trove_error *err)
+{
+    if (err == NULL)
+        return;
+    err->code = TROVE_OK;
+    err->msg[0] = '\0';
+}
+
+int trove_error_setv(trove_error *err, int code, const char *fmt, va_list ap)
+{
+    if (err == NULL)
+        return code;
+    err->code = code;
+    if (fmt == NULL || fmt[0] == '\0') {
+        snprintf(err->msg, sizeof err->msg, "%s", trove_strerror(code));
+        return code;
+    }
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    return code;
+}
+
+int trove_error_set(trove_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    trove_error_setv(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int trove_error_prefix(trove_error *err, const char *fmt, ...)
+{
+    char prefix[TROVE_ERROR_MSG_MAX];
+    char old[TROVE_ERROR_MSG_MAX];
+    va_list ap;
+
+    if (err == NULL)
+        return TROVE_OK;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix,
+             old[0] ? old : trove_strerror(err->code));
+    return err->code;
+}

@@ -1,0 +1,1 @@
+# data module: files are added here as the module grows

@@ -1,0 +1,1 @@
+# eval module: files are added here as the module grows

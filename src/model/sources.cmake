@@ -1,0 +1,1 @@
+# model module: files are added here as the module grows
