@@ -1,1 +1,3 @@
-# data module: files are added here as the module grows
+list(APPEND TROVE_SOURCES
+  src/data/reader.c
+)
