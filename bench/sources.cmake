@@ -1,1 +1,4 @@
 # benchmark sources (relative to bench/)
+list(APPEND TROVE_BENCH_SOURCES
+  bench_main.c
+)

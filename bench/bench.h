@@ -1,0 +1,36 @@
+/*
+ * bench.h - shared pieces of the trove-bench program: timing, medians, CPU
+ * feature string, locating the datasets, and the JSON line every benchmark
+ * prints last.
+ */
+#ifndef TROVE_BENCH_H
+#define TROVE_BENCH_H
+
+#include "trove/trove.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Monotonic wall-clock seconds. */
+double bench_now(void);
+/* Median of n values (sorts a copy). */
+double bench_median(const double *v, size_t n);
+/* "avx512f avx2 fma" style list of the CPU features trove's kernels use. */
+const char *bench_cpu_features(void);
+/* Dataset root: $TROVE_DATA, else ../shared/data beside the source tree;
+ * NULL (with a message on stderr) if it does not exist. */
+const char *bench_data_dir(void);
+/* "<data>/<rel>" in a static rotating buffer. */
+const char *bench_data_path(const char *rel);
+/* Git commit of the build ("unknown" if not known). */
+const char *bench_commit(void);
+/* Peak resident set size of this process in MiB (from /proc/self/status). */
+double bench_peak_rss_mib(void);
+
+typedef struct bench_entry {
+    const char *name;
+    const char *summary;
+    int (*fn)(int argc, char **argv);
+} bench_entry;
+
+#endif /* TROVE_BENCH_H */

@@ -1,0 +1,1 @@
+# ingest module: files are added here as the module grows
