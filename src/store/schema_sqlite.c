@@ -1,0 +1,124 @@
+/*
+ * schema_sqlite.c - the SQLite schema of a trove store, as an ordered list
+ * of migrations.
+ *
+ * Invariants:
+ *   - Script i (0-based) takes a store from schema version i to i+1; the
+ *     version lives in PRAGMA user_version and is written by the opener in
+ *     the same transaction as the script, so a store is always exactly at one
+ *     version, never between two.
+ *   - Scripts are append-only: once released, a script never changes (a
+ *     store at version N was built by scripts 1..N as written here). Changes
+ *     go into a new script at the end.
+ *   - Internal ids are rowids (> 0, never reused because nothing is deleted).
+ *     Event ids are the 64-bit event id reinterpreted as a signed integer.
+ *   - Booleans are 0/1 integers with CHECK constraints; timestamps are Unix
+ *     seconds (UTC); 0 means "none" for item start/end times.
+ *
+ * Index choice for events (see docs/store.md for the measurements): the
+ * rowid (event id) serves idempotent INSERT OR IGNORE; events_ts serves the
+ * (ts, id) order of trove_store_events_foreach and time windows;
+ * events_market_ts serves per-market walks and counts. Nothing else, because
+ * every index is paid for on each ingested row.
+ */
+#include "store/store_int.h"
+
+const char *const trove__store_sqlite_migrations[] = {
+    /* 1: feature store and event log. application_id 0x54524f56 = "TROV"
+     * marks the file as a trove store. */
+    "PRAGMA application_id = 1414680406;\n"
+    "CREATE TABLE markets (\n"
+    "  id       INTEGER PRIMARY KEY,\n"
+    "  code     TEXT NOT NULL UNIQUE,\n"
+    "  name     TEXT NOT NULL,\n"
+    "  timezone TEXT NOT NULL DEFAULT 'UTC'\n"
+    ");\n"
+    "CREATE TABLE users (\n"
+    "  id        INTEGER PRIMARY KEY,\n"
+    "  ext_id    TEXT NOT NULL UNIQUE,\n"
+    "  market_id INTEGER REFERENCES markets(id)\n"
+    ");\n"
+    "CREATE INDEX users_market ON users(market_id);\n"
+    "CREATE TABLE items (\n"
+    "  id         INTEGER PRIMARY KEY,\n"
+    "  ext_id     TEXT NOT NULL UNIQUE,\n"
+    "  title      TEXT NOT NULL DEFAULT '',\n"
+    "  active     INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),\n"
+    "  pinned     INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),\n"
+    "  blocked    INTEGER NOT NULL DEFAULT 0 CHECK (blocked IN (0, 1)),\n"
+    "  start_ts   INTEGER NOT NULL DEFAULT 0,\n"
+    "  end_ts     INTEGER NOT NULL DEFAULT 0,\n"
+    "  created_ts INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE TABLE features (\n"
+    "  id     INTEGER PRIMARY KEY,\n"
+    "  target INTEGER NOT NULL CHECK (target IN (1, 2)),\n"
+    "  name   TEXT NOT NULL,\n"
+    "  kind   INTEGER NOT NULL CHECK (kind IN (1, 2)),\n"
+    "  UNIQUE (target, name)\n"
+    ");\n"
+    "CREATE TABLE user_features (\n"
+    "  user_id    INTEGER NOT NULL REFERENCES users(id),\n"
+    "  feature_id INTEGER NOT NULL REFERENCES features(id),\n"
+    "  value      REAL NOT NULL,\n"
+    "  PRIMARY KEY (user_id, feature_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE item_features (\n"
+    "  item_id    INTEGER NOT NULL REFERENCES items(id),\n"
+    "  feature_id INTEGER NOT NULL REFERENCES features(id),\n"
+    "  value      REAL NOT NULL,\n"
+    "  PRIMARY KEY (item_id, feature_id)\n"
+    ") WITHOUT ROWID;\n"
+    "CREATE TABLE events (\n"
+    "  id        INTEGER PRIMARY KEY,\n"
+    "  user_id   INTEGER NOT NULL REFERENCES users(id),\n"
+    "  item_id   INTEGER NOT NULL REFERENCES items(id),\n"
+    "  type      INTEGER NOT NULL CHECK (type BETWEEN 1 AND 6),\n"
+    "  value     REAL NOT NULL,\n"
+    "  ts        INTEGER NOT NULL,\n"
+    "  market_id INTEGER REFERENCES markets(id)\n"
+    ");\n"
+    "CREATE INDEX events_ts ON events(ts);\n"
+    "CREATE INDEX events_market_ts ON events(market_id, ts);\n",
+
+    /* 2: model registry and assignment cycles. At most one active model
+     * version per market (NULL market = a global model, counted as 0). */
+    "CREATE TABLE model_versions (\n"
+    "  id               INTEGER PRIMARY KEY,\n"
+    "  market_id        INTEGER REFERENCES markets(id),\n"
+    "  version          INTEGER NOT NULL,\n"
+    "  created_ts       INTEGER NOT NULL,\n"
+    "  family           TEXT NOT NULL,\n"
+    "  path             TEXT NOT NULL,\n"
+    "  config_hash      TEXT NOT NULL,\n"
+    "  data_fingerprint TEXT NOT NULL,\n"
+    "  metrics_json     TEXT NOT NULL DEFAULT '{}',\n"
+    "  active           INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),\n"
+    "  UNIQUE (market_id, version)\n"
+    ");\n"
+    "CREATE UNIQUE INDEX model_versions_active\n"
+    "  ON model_versions(ifnull(market_id, 0)) WHERE active = 1;\n"
+    "CREATE TABLE cycles (\n"
+    "  id               INTEGER PRIMARY KEY,\n"
+    "  market_id        INTEGER NOT NULL REFERENCES markets(id),\n"
+    "  cycle_key        TEXT NOT NULL,\n"
+    "  created_ts       INTEGER NOT NULL,\n"
+    "  model_version_id INTEGER REFERENCES model_versions(id),\n"
+    "  salt             INTEGER NOT NULL,\n"
+    "  status           TEXT NOT NULL DEFAULT 'open',\n"
+    "  UNIQUE (market_id, cycle_key)\n"
+    ");\n"
+    "CREATE TABLE assignments (\n"
+    "  cycle_id INTEGER NOT NULL REFERENCES cycles(id),\n"
+    "  user_id  INTEGER NOT NULL REFERENCES users(id),\n"
+    "  item_id  INTEGER NOT NULL REFERENCES items(id),\n"
+    "  rank     INTEGER NOT NULL CHECK (rank >= 0),\n"
+    "  arm      TEXT NOT NULL CHECK (arm IN ('test', 'control')),\n"
+    "  score    REAL,\n"
+    "  PRIMARY KEY (cycle_id, user_id, rank)\n"
+    ") WITHOUT ROWID;\n",
+};
+
+const int trove__store_sqlite_n_migrations =
+    (int)(sizeof trove__store_sqlite_migrations /
+          sizeof trove__store_sqlite_migrations[0]);

@@ -1,0 +1,1655 @@
+/*
+ * store_sqlite.c - the SQLite backend of the store: one database file in WAL
+ * mode, schema from schema_sqlite.c. This is the only file of trove that
+ * includes <sqlite3.h>.
+ *
+ * Write path (built for bulk ingest, see docs/store.md):
+ *   - every statement used per row is prepared once and cached on the handle
+ *     (SQLITE_PREPARE_PERSISTENT), reset after each use;
+ *   - ext_id -> internal id caches for markets, users, items and features
+ *     (a trove_idmap plus parallel arrays), loaded from the table on first
+ *     use, so that an upsert of a known id costs no SQL at all;
+ *   - events go in with INSERT ... ON CONFLICT(id) DO NOTHING: the event id
+ *     is the rowid, so a duplicate is one b-tree probe and no error.
+ *
+ * Cache invariants:
+ *   - An entry whose id is > 0 names a row that exists in the database as
+ *     seen by this handle. An entry with id 0 is a reserved slot (the name
+ *     was interned before the INSERT so that running out of memory happens
+ *     before any write) and means "unknown: ask the database".
+ *   - A miss never means "absent": a lookup that misses falls back to SQL
+ *     (another handle may have inserted the row).
+ *   - The aux values (a user's market, hashes of an item's title and of a
+ *     market's name and time zone, a feature's kind) mirror the row and are
+ *     only used to skip writes that would change nothing.
+ *   - Every rollback - explicit, of an implicit per-call transaction, or one
+ *     SQLite performs itself after an I/O or out-of-memory error - drops all
+ *     caches, as does a change by another connection (PRAGMA data_version)
+ *     noticed at the start of a transaction.
+ *
+ * Transactions: outside trove_store_begin/commit, a call that needs several
+ * statements runs them in its own BEGIN IMMEDIATE ... COMMIT, so each call
+ * is atomic. Explicit transactions are BEGIN IMMEDIATE too (the write lock is
+ * taken up front, so a commit never fails for lack of it); on a read-only
+ * handle begin takes a read snapshot (BEGIN DEFERRED).
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* "TROV": marks a SQLite file as a trove store (PRAGMA application_id). */
+#define TROVE_APPLICATION_ID 0x54524f56
+#define BUSY_TIMEOUT_MS 5000
+/* Page cache per handle, in KiB (negative PRAGMA cache_size): random event
+ * ids land anywhere in the events b-tree, so ingest speed falls off once the
+ * table outgrows the cache. Pages are allocated on demand. */
+#define CACHE_KIB 65536
+
+/* ------------------------------------------------------------ statements */
+enum stmt_id {
+    ST_DATA_VERSION,
+    ST_MARKET_INSERT, ST_MARKET_SELECT, ST_MARKET_UPDATE,
+    ST_USER_INSERT, ST_USER_SELECT, ST_USER_SET_MARKET,
+    ST_ITEM_INSERT, ST_ITEM_SELECT, ST_ITEM_SET_TITLE, ST_ITEM_GET,
+    ST_ITEM_FLAGS,
+    ST_FEATURE_INSERT, ST_FEATURE_SELECT,
+    ST_USER_FEATURE_SET, ST_ITEM_FEATURE_SET,
+    ST_EVENT_INSERT,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_MARKET_INSERT] =
+        "INSERT INTO markets(code, name, timezone) "
+        "VALUES (?1, ifnull(?2, ?1), ifnull(?3, 'UTC')) "
+        "ON CONFLICT(code) DO NOTHING",
+    [ST_MARKET_SELECT] = "SELECT id, name, timezone FROM markets WHERE code = ?1",
+    [ST_MARKET_UPDATE] =
+        "UPDATE markets SET name = ifnull(?2, name), "
+        "timezone = ifnull(?3, timezone) WHERE id = ?1",
+    [ST_USER_INSERT] =
+        "INSERT INTO users(ext_id, market_id) VALUES (?1, nullif(?2, 0)) "
+        "ON CONFLICT(ext_id) DO NOTHING",
+    [ST_USER_SELECT] = "SELECT id, ifnull(market_id, 0) FROM users WHERE ext_id = ?1",
+    [ST_USER_SET_MARKET] = "UPDATE users SET market_id = ?2 WHERE id = ?1",
+    [ST_ITEM_INSERT] =
+        "INSERT INTO items(ext_id, title, created_ts) "
+        "VALUES (?1, ifnull(?2, ''), ?3) ON CONFLICT(ext_id) DO NOTHING",
+    [ST_ITEM_SELECT] = "SELECT id, title FROM items WHERE ext_id = ?1",
+    [ST_ITEM_SET_TITLE] = "UPDATE items SET title = ?2 WHERE id = ?1",
+    [ST_ITEM_GET] =
+        "SELECT ext_id, title, active, pinned, blocked, start_ts, end_ts, "
+        "created_ts FROM items WHERE id = ?1",
+    [ST_ITEM_FLAGS] =
+        "UPDATE items SET "
+        "active   = CASE WHEN ?2 & 1  THEN ?3 ELSE active END, "
+        "pinned   = CASE WHEN ?2 & 2  THEN ?4 ELSE pinned END, "
+        "blocked  = CASE WHEN ?2 & 4  THEN ?5 ELSE blocked END, "
+        "start_ts = CASE WHEN ?2 & 8  THEN ?6 ELSE start_ts END, "
+        "end_ts   = CASE WHEN ?2 & 16 THEN ?7 ELSE end_ts END "
+        "WHERE id = ?1",
+    [ST_FEATURE_INSERT] =
+        "INSERT INTO features(target, name, kind) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT(target, name) DO NOTHING",
+    [ST_FEATURE_SELECT] = "SELECT id, kind FROM features WHERE target = ?1 AND name = ?2",
+    /* Copying the feature id out of `features` checks in the same probe
+     * that the feature exists and belongs to the right target. */
+    [ST_USER_FEATURE_SET] =
+        "INSERT INTO user_features(user_id, feature_id, value) "
+        "SELECT ?1, id, ?3 FROM features WHERE id = ?2 AND target = 1 "
+        "ON CONFLICT(user_id, feature_id) DO UPDATE SET value = excluded.value",
+    [ST_ITEM_FEATURE_SET] =
+        "INSERT INTO item_features(item_id, feature_id, value) "
+        "SELECT ?1, id, ?3 FROM features WHERE id = ?2 AND target = 2 "
+        "ON CONFLICT(item_id, feature_id) DO UPDATE SET value = excluded.value",
+    [ST_EVENT_INSERT] =
+        "INSERT INTO events(id, user_id, item_id, type, value, ts, market_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0)) "
+        "ON CONFLICT(id) DO NOTHING",
+};
+
+/* ---------------------------------------------------------------- caches */
+typedef struct id_cache {
+    trove_idmap *map;     /* ext_id (or feature name) -> slot */
+    int64_t *ids;         /* per slot: internal id, 0 = unknown */
+    uint64_t (*aux)[2];   /* per slot: values mirrored from the row */
+    uint32_t cap;         /* capacity of ids and aux */
+    int loaded;           /* the whole table has been read in */
+} id_cache;
+
+enum cache_id { C_MARKETS, C_USERS, C_ITEMS, C_USER_FEATURES, C_ITEM_FEATURES,
+                C_COUNT };
+
+typedef struct sqlite_store {
+    trove_store base;
+    sqlite3 *db;
+    int version;                   /* schema version of the file */
+    int in_txn;                    /* inside trove_store_begin/commit */
+    int txn_aborted;               /* SQLite rolled the explicit txn back */
+    int64_t data_version;          /* last PRAGMA data_version seen */
+    sqlite3_stmt *stmts[ST_COUNT];
+    id_cache caches[C_COUNT];
+    char *scratch;                 /* item_get strings */
+    size_t scratch_cap;
+} sqlite_store;
+
+static uint64_t text_hash(const char *s)
+{
+    return trove_hash64(s, strlen(s), 0);
+}
+
+static void cache_drop(id_cache *c)
+{
+    trove_idmap_free(c->map);
+    trove_free(c->ids);
+    trove_free(c->aux);
+    memset(c, 0, sizeof *c);
+}
+
+static void caches_drop(sqlite_store *s)
+{
+    for (int i = 0; i < C_COUNT; i++)
+        cache_drop(&s->caches[i]);
+}
+
+/* Slot of `key` with a known id, or -1. */
+static int64_t cache_find(const id_cache *c, const char *key)
+{
+    int64_t slot;
+    if (c->map == NULL)
+        return -1;
+    slot = trove_idmap_find(c->map, key, strlen(key));
+    if (slot < 0 || c->ids[slot] <= 0)
+        return -1;
+    return slot;
+}
+
+/* Intern `key`, growing the arrays; new slots start unknown (id 0). */
+static int cache_reserve(id_cache *c, const char *key, uint32_t *slot)
+{
+    uint32_t idx;
+    int rc, added = 0;
+    if (c->map == NULL && (c->map = trove_idmap_new()) == NULL)
+        return TROVE_ENOMEM;
+    if (trove_idmap_size(c->map) >= c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 256;
+        int64_t *ids;
+        uint64_t (*aux)[2];
+        if (cap < c->cap)
+            return TROVE_ERANGE;
+        ids = trove_realloc(c->ids, cap * sizeof *ids);
+        if (ids == NULL)
+            return TROVE_ENOMEM;
+        c->ids = ids;
+        aux = trove_realloc(c->aux, cap * sizeof *aux);
+        if (aux == NULL)
+            return TROVE_ENOMEM;
+        c->aux = aux;
+        c->cap = cap;
+    }
+    rc = trove_idmap_intern(c->map, key, strlen(key), &idx, &added);
+    if (rc != TROVE_OK)
+        return rc;
+    if (added) {
+        c->ids[idx] = 0;
+        c->aux[idx][0] = c->aux[idx][1] = 0;
+    }
+    *slot = idx;
+    return TROVE_OK;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static int map_rc(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM:    return TROVE_ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:   return TROVE_EBUSY;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:  return TROVE_ECORRUPT;
+    case SQLITE_READONLY: return TROVE_EUNSUPPORTED;
+    case SQLITE_CONSTRAINT:
+        return rc == SQLITE_CONSTRAINT_FOREIGNKEY ? TROVE_ENOTFOUND : TROVE_ESTORE;
+    default:              return TROVE_ESTORE;
+    }
+}
+
+/* Keep the handle coherent after a failed statement: if SQLite rolled the
+ * explicit transaction back by itself (it does on I/O errors, a full disk or
+ * out of memory), the caches may name rows that are gone. */
+static void after_failure(sqlite_store *s)
+{
+    if (s->in_txn && !s->txn_aborted && sqlite3_get_autocommit(s->db)) {
+        s->txn_aborted = 1;
+        caches_drop(s);
+    }
+}
+
+/* Record a failed SQLite call: "<store>: <what>: <sqlite message>". */
+static int sql_fail(sqlite_store *s, int rc, trove_error *err,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int sql_fail(sqlite_store *s, int rc, trove_error *err,
+                    const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    int code = map_rc(rc);
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    trove_error_set(err, code, "%s: %s: %s", s->base.name, what,
+                    s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    after_failure(s);
+    return code;
+}
+
+static int nomem(sqlite_store *s, const char *what, trove_error *err)
+{
+    return trove_error_set(err, TROVE_ENOMEM, "%s: %s: out of memory",
+                           s->base.name, what);
+}
+
+/* Cached statement `id`, prepared on first use. */
+static int stmt_get(sqlite_store *s, enum stmt_id id, sqlite3_stmt **out,
+                    trove_error *err)
+{
+    if (s->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+                                    SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                                    NULL);
+        if (rc != SQLITE_OK)
+            return sql_fail(s, rc, err, "prepare");
+    }
+    *out = s->stmts[id];
+    return TROVE_OK;
+}
+
+static int exec(sqlite_store *s, const char *sql, trove_error *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, rc, err, "%.40s", sql);
+    return TROVE_OK;
+}
+
+/* Run `sql` (one statement returning one integer row). */
+static int query_int(sqlite_store *s, const char *sql, int64_t *out,
+                     trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    int status = TROVE_OK;
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "%s", sql);
+        goto done;
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err, "%s", sql);
+        goto done;
+    }
+    *out = sqlite3_column_int64(st, 0);
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* Text of column i; "" for NULL. NULL only when SQLite ran out of memory. */
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (t == NULL && sqlite3_column_type(st, i) == SQLITE_NULL)
+        return "";
+    return t;
+}
+
+/* ---------------------------------------------------------- transactions */
+
+/* Drop the caches if another connection changed the database since we last
+ * looked (PRAGMA data_version changes exactly then). */
+static int check_data_version(sqlite_store *s, trove_error *err)
+{
+    sqlite3_stmt *st;
+    int64_t v;
+    int rc = stmt_get(s, ST_DATA_VERSION, &st, err);
+    if (rc != TROVE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sql_fail(s, rc, err, "read data version");
+    if (v != s->data_version) {
+        caches_drop(s);
+        s->data_version = v;
+    }
+    return TROVE_OK;
+}
+
+/* Start the implicit transaction of one call when no explicit one is open.
+ * *own is set to 1 when this call must end it with auto_end. */
+static int auto_begin(sqlite_store *s, int *own, trove_error *err)
+{
+    int rc;
+    *own = 0;
+    if (s->in_txn) {
+        if (s->txn_aborted)
+            return trove_error_set(err, TROVE_ESTORE,
+                                   "%s: the transaction was rolled back after "
+                                   "an earlier error; roll back and begin again",
+                                   s->base.name);
+        return TROVE_OK;
+    }
+    if ((rc = exec(s, "BEGIN IMMEDIATE", err)) != TROVE_OK)
+        return rc;
+    *own = 1;
+    if ((rc = check_data_version(s, err)) != TROVE_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        *own = 0;
+    }
+    return rc;
+}
+
+static int auto_end(sqlite_store *s, int own, int status, trove_error *err)
+{
+    if (!own)
+        return status;
+    if (status == TROVE_OK) {
+        int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return TROVE_OK;
+        status = sql_fail(s, rc, err, "commit");
+    }
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    caches_drop(s);
+    return status;
+}
+
+static int sq_begin(trove_store *base, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int rc;
+    if (s->in_txn)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "%s: begin: a transaction is already open "
+                               "(transactions do not nest)", base->name);
+    rc = exec(s, (base->flags & TROVE_STORE_READONLY) ? "BEGIN" : "BEGIN IMMEDIATE",
+              err);
+    if (rc != TROVE_OK)
+        return rc;
+    s->in_txn = 1;
+    s->txn_aborted = 0;
+    rc = check_data_version(s, err);
+    if (rc != TROVE_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_txn = 0;
+    }
+    return rc;
+}
+
+static int sq_commit(trove_store *base, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int rc;
+    if (!s->in_txn)
+        return trove_error_set(err, TROVE_EINVAL, "%s: commit: no transaction",
+                               base->name);
+    if (s->txn_aborted) {
+        s->in_txn = 0;
+        s->txn_aborted = 0;
+        return trove_error_set(err, TROVE_ESTORE,
+                               "%s: commit: the transaction was rolled back "
+                               "after an earlier error", base->name);
+    }
+    rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int status = sql_fail(s, rc, err, "commit");
+        if (sqlite3_get_autocommit(s->db)) {   /* rolled back: it is over */
+            s->in_txn = 0;
+            s->txn_aborted = 0;
+            caches_drop(s);
+        }
+        return status;
+    }
+    s->in_txn = 0;
+    return TROVE_OK;
+}
+
+static int sq_rollback(trove_store *base, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int rc = SQLITE_OK;
+    if (!s->in_txn)
+        return TROVE_OK;
+    if (!sqlite3_get_autocommit(s->db))
+        rc = sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_txn = 0;
+    s->txn_aborted = 0;
+    caches_drop(s);
+    if (rc != SQLITE_OK)
+        return sql_fail(s, rc, err, "rollback");
+    return TROVE_OK;
+}
+
+/* --------------------------------------------------------- cache loading */
+
+/* Fill cache `which` from its table, once. */
+static int cache_load(sqlite_store *s, enum cache_id which, trove_error *err)
+{
+    static const char *const sql[C_COUNT] = {
+        [C_MARKETS] = "SELECT code, id, name, timezone FROM markets",
+        [C_USERS] = "SELECT ext_id, id, ifnull(market_id, 0) FROM users",
+        [C_ITEMS] = "SELECT ext_id, id, title FROM items",
+        [C_USER_FEATURES] = "SELECT name, id, kind FROM features WHERE target = 1",
+        [C_ITEM_FEATURES] = "SELECT name, id, kind FROM features WHERE target = 2",
+    };
+    id_cache *c = &s->caches[which];
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+
+    if (c->loaded)
+        return TROVE_OK;
+    cache_drop(c);
+    rc = sqlite3_prepare_v2(s->db, sql[which], -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "load id cache");
+        goto fail;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = col_text(st, 0);
+        uint32_t slot;
+        if (key == NULL) {
+            status = nomem(s, "load id cache", err);
+            goto fail;
+        }
+        status = cache_reserve(c, key, &slot);
+        if (status != TROVE_OK) {
+            trove_error_set(err, status, "%s: load id cache: %s", s->base.name,
+                            trove_strerror(status));
+            goto fail;
+        }
+        c->ids[slot] = sqlite3_column_int64(st, 1);
+        c->aux[slot][0] = c->aux[slot][1] = 0;
+        switch (which) {
+        case C_MARKETS:
+        case C_ITEMS: {
+            const char *a = col_text(st, 2);
+            const char *b = which == C_MARKETS ? col_text(st, 3) : "";
+            if (a == NULL || b == NULL) {
+                status = nomem(s, "load id cache", err);
+                goto fail;
+            }
+            c->aux[slot][0] = text_hash(a);
+            c->aux[slot][1] = text_hash(b);
+            break;
+        }
+        default:
+            c->aux[slot][0] = (uint64_t)sqlite3_column_int64(st, 2);
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        status = sql_fail(s, rc, err, "load id cache");
+        goto fail;
+    }
+    c->loaded = 1;
+    sqlite3_finalize(st);
+    return TROVE_OK;
+fail:
+    sqlite3_finalize(st);
+    cache_drop(c);
+    return status;
+}
+
+/* Prepare cache `which` for an upsert of `key`: load it and look the key up
+ * (*slot >= 0 on a hit) or reserve a slot for it (*slot = -1, *reserved set).
+ * Reserving first means that running out of memory happens before any
+ * write. */
+static int cache_prepare(sqlite_store *s, enum cache_id which, const char *key,
+                         int64_t *hit, uint32_t *reserved, trove_error *err)
+{
+    id_cache *c = &s->caches[which];
+    int rc = cache_load(s, which, err);
+    if (rc != TROVE_OK)
+        return rc;
+    *hit = cache_find(c, key);
+    if (*hit >= 0)
+        return TROVE_OK;
+    rc = cache_reserve(c, key, reserved);
+    if (rc != TROVE_OK)
+        return trove_error_set(err, rc, "%s: id cache: %s", s->base.name,
+                               trove_strerror(rc));
+    return TROVE_OK;
+}
+
+/* Cached id of `key` without touching SQL, or 0. */
+static int64_t cache_peek(sqlite_store *s, enum cache_id which, const char *key)
+{
+    id_cache *c = &s->caches[which];
+    int64_t slot = cache_find(c, key);
+    return slot >= 0 ? c->ids[slot] : 0;
+}
+
+/* --------------------------------------------------------------- markets */
+
+static int sq_market_upsert(trove_store *base, const char *code,
+                            const char *name, const char *timezone,
+                            int64_t *id, int *created, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    id_cache *c = &s->caches[C_MARKETS];
+    sqlite3_stmt *st;
+    int64_t hit, mid = 0;
+    uint32_t slot = 0;
+    int own = 0, rc, status, is_new = 0, update = 0;
+    uint64_t h_name = 0, h_tz = 0;
+
+    status = auto_begin(s, &own, err);
+    if (status != TROVE_OK)
+        return status;
+    status = cache_prepare(s, C_MARKETS, code, &hit, &slot, err);
+    if (status != TROVE_OK)
+        goto done;
+    if (hit >= 0) {
+        slot = (uint32_t)hit;
+        mid = c->ids[slot];
+        h_name = c->aux[slot][0];
+        h_tz = c->aux[slot][1];
+    } else {
+        if ((status = stmt_get(s, ST_MARKET_INSERT, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, timezone, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, "add market '%s'", code);
+            goto done;
+        }
+        if (sqlite3_changes(s->db) == 1) {
+            is_new = 1;
+            mid = sqlite3_last_insert_rowid(s->db);
+            h_name = text_hash(name ? name : code);
+            h_tz = text_hash(timezone ? timezone : "UTC");
+        } else {
+            const char *n, *tz;
+            if ((status = stmt_get(s, ST_MARKET_SELECT, &st, err)) != TROVE_OK)
+                goto done;
+            sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            if (rc != SQLITE_ROW) {
+                sqlite3_reset(st);
+                status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                                  "find market '%s'", code);
+                goto done;
+            }
+            mid = sqlite3_column_int64(st, 0);
+            n = col_text(st, 1);
+            tz = col_text(st, 2);
+            if (n && tz) {
+                h_name = text_hash(n);
+                h_tz = text_hash(tz);
+            }
+            sqlite3_reset(st);
+            if (n == NULL || tz == NULL) {
+                status = nomem(s, "find market", err);
+                goto done;
+            }
+        }
+    }
+    update = (name != NULL && text_hash(name) != h_name) ||
+             (timezone != NULL && text_hash(timezone) != h_tz);
+    if (update) {
+        if ((status = stmt_get(s, ST_MARKET_UPDATE, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_int64(st, 1, mid);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, timezone, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, "update market '%s'", code);
+            goto done;
+        }
+        if (name != NULL)
+            h_name = text_hash(name);
+        if (timezone != NULL)
+            h_tz = text_hash(timezone);
+    }
+    c->ids[slot] = mid;
+    c->aux[slot][0] = h_name;
+    c->aux[slot][1] = h_tz;
+done:
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK) {
+        *id = mid;
+        if (created)
+            *created = is_new;
+    }
+    return status;
+}
+
+/* Find `key` through the cache when loaded, else (or on a miss) by SQL. */
+static int find_by_key(sqlite_store *s, enum cache_id which, enum stmt_id sel,
+                       const char *what, const char *key, int64_t *id,
+                       trove_error *err)
+{
+    sqlite3_stmt *st;
+    int64_t v = cache_peek(s, which, key);
+    int rc, status;
+    if (v > 0) {
+        *id = v;
+        return TROVE_OK;
+    }
+    if ((status = stmt_get(s, sel, &st, err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return trove_error_set(err, TROVE_ENOTFOUND, "%s: %s '%s' not found",
+                               s->base.name, what, key);
+    if (rc != SQLITE_ROW)
+        return sql_fail(s, rc, err, "find %s '%s'", what, key);
+    *id = v;
+    return TROVE_OK;
+}
+
+static int sq_market_find(trove_store *base, const char *code, int64_t *id,
+                          trove_error *err)
+{
+    return find_by_key((sqlite_store *)base, C_MARKETS, ST_MARKET_SELECT,
+                       "market", code, id, err);
+}
+
+static int sq_markets_foreach(trove_store *base, trove_market_fn fn, void *ud,
+                              trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT id, code, name, timezone FROM markets ORDER BY code",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "list markets");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_market m;
+        m.id = sqlite3_column_int64(st, 0);
+        m.code = col_text(st, 1);
+        m.name = col_text(st, 2);
+        m.timezone = col_text(st, 3);
+        if (!m.code || !m.name || !m.timezone) {
+            status = nomem(s, "list markets", err);
+            goto done;
+        }
+        if ((status = fn(ud, &m)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list markets");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* ----------------------------------------------------------------- users */
+
+static int sq_user_upsert(trove_store *base, const char *ext_id,
+                          int64_t market_id, int64_t *id, int *created,
+                          trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    id_cache *c = &s->caches[C_USERS];
+    sqlite3_stmt *st;
+    int64_t hit, uid = 0, cur_market = 0;
+    uint32_t slot = 0;
+    int own = 0, rc, status, is_new = 0;
+
+    status = auto_begin(s, &own, err);
+    if (status != TROVE_OK)
+        return status;
+    status = cache_prepare(s, C_USERS, ext_id, &hit, &slot, err);
+    if (status != TROVE_OK)
+        goto done;
+    if (hit >= 0) {
+        slot = (uint32_t)hit;
+        uid = c->ids[slot];
+        cur_market = (int64_t)c->aux[slot][0];
+    } else {
+        if ((status = stmt_get(s, ST_USER_INSERT, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_text(st, 1, ext_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, market_id);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                              ? "add user '%s': no market %lld in the store"
+                              : "add user '%s' (market %lld)",
+                              ext_id, (long long)market_id);
+            goto done;
+        }
+        if (sqlite3_changes(s->db) == 1) {
+            is_new = 1;
+            uid = sqlite3_last_insert_rowid(s->db);
+            cur_market = market_id;
+        } else {
+            if ((status = stmt_get(s, ST_USER_SELECT, &st, err)) != TROVE_OK)
+                goto done;
+            sqlite3_bind_text(st, 1, ext_id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            uid = sqlite3_column_int64(st, 0);
+            cur_market = sqlite3_column_int64(st, 1);
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW) {
+                status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                                  "find user '%s'", ext_id);
+                goto done;
+            }
+        }
+    }
+    if (market_id != 0 && market_id != cur_market) {
+        if ((status = stmt_get(s, ST_USER_SET_MARKET, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_int64(st, 1, uid);
+        sqlite3_bind_int64(st, 2, market_id);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                              ? "user '%s': no market %lld in the store"
+                              : "user '%s': set market %lld",
+                              ext_id, (long long)market_id);
+            goto done;
+        }
+        cur_market = market_id;
+    }
+    c->ids[slot] = uid;
+    c->aux[slot][0] = (uint64_t)cur_market;
+done:
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK) {
+        *id = uid;
+        if (created)
+            *created = is_new;
+    }
+    return status;
+}
+
+static int sq_user_find(trove_store *base, const char *ext_id, int64_t *id,
+                        trove_error *err)
+{
+    return find_by_key((sqlite_store *)base, C_USERS, ST_USER_SELECT, "user",
+                       ext_id, id, err);
+}
+
+static int sq_users_foreach(trove_store *base, trove_user_fn fn, void *ud,
+                            trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT id, ext_id, ifnull(market_id, 0) FROM users ORDER BY id",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "list users");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_user u;
+        u.id = sqlite3_column_int64(st, 0);
+        u.ext_id = col_text(st, 1);
+        u.market_id = sqlite3_column_int64(st, 2);
+        if (u.ext_id == NULL) {
+            status = nomem(s, "list users", err);
+            goto done;
+        }
+        if ((status = fn(ud, &u)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list users");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* ----------------------------------------------------------------- items */
+
+static int sq_item_upsert(trove_store *base, const char *ext_id,
+                          const char *title, int64_t *id, int *created,
+                          trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    id_cache *c = &s->caches[C_ITEMS];
+    sqlite3_stmt *st;
+    int64_t hit, iid = 0;
+    uint64_t h_title = 0;
+    uint32_t slot = 0;
+    int own = 0, rc, status, is_new = 0;
+
+    status = auto_begin(s, &own, err);
+    if (status != TROVE_OK)
+        return status;
+    status = cache_prepare(s, C_ITEMS, ext_id, &hit, &slot, err);
+    if (status != TROVE_OK)
+        goto done;
+    if (hit >= 0) {
+        slot = (uint32_t)hit;
+        iid = c->ids[slot];
+        h_title = c->aux[slot][0];
+    } else {
+        if ((status = stmt_get(s, ST_ITEM_INSERT, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_text(st, 1, ext_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, "add item '%s'", ext_id);
+            goto done;
+        }
+        if (sqlite3_changes(s->db) == 1) {
+            is_new = 1;
+            iid = sqlite3_last_insert_rowid(s->db);
+            h_title = text_hash(title ? title : "");
+        } else {
+            const char *t;
+            if ((status = stmt_get(s, ST_ITEM_SELECT, &st, err)) != TROVE_OK)
+                goto done;
+            sqlite3_bind_text(st, 1, ext_id, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            if (rc != SQLITE_ROW) {
+                sqlite3_reset(st);
+                status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                                  "find item '%s'", ext_id);
+                goto done;
+            }
+            iid = sqlite3_column_int64(st, 0);
+            t = col_text(st, 1);
+            if (t != NULL)
+                h_title = text_hash(t);
+            sqlite3_reset(st);
+            if (t == NULL) {
+                status = nomem(s, "find item", err);
+                goto done;
+            }
+        }
+    }
+    if (title != NULL && text_hash(title) != h_title) {
+        if ((status = stmt_get(s, ST_ITEM_SET_TITLE, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_int64(st, 1, iid);
+        sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, "item '%s': set title", ext_id);
+            goto done;
+        }
+        h_title = text_hash(title);
+    }
+    c->ids[slot] = iid;
+    c->aux[slot][0] = h_title;
+done:
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK) {
+        *id = iid;
+        if (created)
+            *created = is_new;
+    }
+    return status;
+}
+
+static int sq_item_find(trove_store *base, const char *ext_id, int64_t *id,
+                        trove_error *err)
+{
+    return find_by_key((sqlite_store *)base, C_ITEMS, ST_ITEM_SELECT, "item",
+                       ext_id, id, err);
+}
+
+static int sq_item_set_flags(trove_store *base, int64_t item_id,
+                             const trove_item *flags, unsigned mask,
+                             trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc, status = stmt_get(s, ST_ITEM_FLAGS, &st, err);
+    if (status != TROVE_OK)
+        return status;
+    if (s->in_txn && s->txn_aborted)
+        return trove_error_set(err, TROVE_ESTORE,
+                               "%s: the transaction was rolled back after an "
+                               "earlier error; roll back and begin again",
+                               base->name);
+    sqlite3_bind_int64(st, 1, item_id);
+    sqlite3_bind_int(st, 2, (int)mask);
+    sqlite3_bind_int(st, 3, flags->active);
+    sqlite3_bind_int(st, 4, flags->pinned);
+    sqlite3_bind_int(st, 5, flags->blocked);
+    sqlite3_bind_int64(st, 6, flags->start_ts);
+    sqlite3_bind_int64(st, 7, flags->end_ts);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sql_fail(s, rc, err, "item %lld: set flags", (long long)item_id);
+    if (sqlite3_changes(s->db) == 0)
+        return trove_error_set(err, TROVE_ENOTFOUND, "%s: item %lld not found",
+                               base->name, (long long)item_id);
+    return TROVE_OK;
+}
+
+/* Copy two strings into the handle's scratch buffer; *a and *b point into
+ * it afterwards (valid until the next call on the handle). */
+static int scratch_copy2(sqlite_store *s, const char **a, const char **b)
+{
+    size_t la = strlen(*a), lb = strlen(*b), need = la + lb + 2;
+    if (need > s->scratch_cap) {
+        char *p = trove_realloc(s->scratch, need);
+        if (p == NULL)
+            return TROVE_ENOMEM;
+        s->scratch = p;
+        s->scratch_cap = need;
+    }
+    memcpy(s->scratch, *a, la + 1);
+    memcpy(s->scratch + la + 1, *b, lb + 1);
+    *a = s->scratch;
+    *b = s->scratch + la + 1;
+    return TROVE_OK;
+}
+
+static void item_from_row(sqlite3_stmt *st, int first, trove_item *it)
+{
+    it->active = sqlite3_column_int(st, first + 2);
+    it->pinned = sqlite3_column_int(st, first + 3);
+    it->blocked = sqlite3_column_int(st, first + 4);
+    it->start_ts = sqlite3_column_int64(st, first + 5);
+    it->end_ts = sqlite3_column_int64(st, first + 6);
+    it->created_ts = sqlite3_column_int64(st, first + 7);
+}
+
+static int sq_item_get(trove_store *base, int64_t item_id, trove_item *out,
+                       trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    trove_item it;
+    int rc, status = stmt_get(s, ST_ITEM_GET, &st, err);
+    if (status != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, item_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: item %lld not found",
+                                 base->name, (long long)item_id);
+        goto done;
+    }
+    if (rc != SQLITE_ROW) {
+        status = sql_fail(s, rc, err, "read item %lld", (long long)item_id);
+        goto done;
+    }
+    it.id = item_id;
+    it.ext_id = col_text(st, 0);
+    it.title = col_text(st, 1);
+    item_from_row(st, 0, &it);
+    if (it.ext_id == NULL || it.title == NULL ||
+        scratch_copy2(s, &it.ext_id, &it.title) != TROVE_OK) {
+        status = nomem(s, "read item", err);
+        goto done;
+    }
+    *out = it;
+done:
+    sqlite3_reset(st);
+    return status;
+}
+
+static int sq_items_foreach(trove_store *base, trove_item_fn fn, void *ud,
+                            trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT id, ext_id, title, active, pinned, blocked, "
+                            "start_ts, end_ts, created_ts FROM items ORDER BY id",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "list items");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_item it;
+        it.id = sqlite3_column_int64(st, 0);
+        it.ext_id = col_text(st, 1);
+        it.title = col_text(st, 2);
+        item_from_row(st, 1, &it);
+        if (it.ext_id == NULL || it.title == NULL) {
+            status = nomem(s, "list items", err);
+            goto done;
+        }
+        if ((status = fn(ud, &it)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list items");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* -------------------------------------------------------------- features */
+
+static const char *kind_name(int kind)
+{
+    return kind == TROVE_FEATURE_NUMERIC ? "numeric" : "categorical";
+}
+
+static int sq_feature_upsert(trove_store *base, int target, const char *name,
+                             int kind, int64_t *id, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    enum cache_id which = target == TROVE_FEATURE_USER ? C_USER_FEATURES
+                                                       : C_ITEM_FEATURES;
+    const char *tname = target == TROVE_FEATURE_USER ? "user" : "item";
+    id_cache *c = &s->caches[which];
+    sqlite3_stmt *st;
+    int64_t hit, fid = 0, cur_kind = kind;
+    uint32_t slot = 0;
+    int own = 0, rc, status;
+
+    status = auto_begin(s, &own, err);
+    if (status != TROVE_OK)
+        return status;
+    status = cache_prepare(s, which, name, &hit, &slot, err);
+    if (status != TROVE_OK)
+        goto done;
+    if (hit >= 0) {
+        slot = (uint32_t)hit;
+        fid = c->ids[slot];
+        cur_kind = (int64_t)c->aux[slot][0];
+    } else {
+        if ((status = stmt_get(s, ST_FEATURE_INSERT, &st, err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_int(st, 1, target);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, kind);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) {
+            status = sql_fail(s, rc, err, "add %s feature '%s'", tname, name);
+            goto done;
+        }
+        if (sqlite3_changes(s->db) == 1) {
+            fid = sqlite3_last_insert_rowid(s->db);
+        } else {
+            if ((status = stmt_get(s, ST_FEATURE_SELECT, &st, err)) != TROVE_OK)
+                goto done;
+            sqlite3_bind_int(st, 1, target);
+            sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            fid = sqlite3_column_int64(st, 0);
+            cur_kind = sqlite3_column_int64(st, 1);
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW) {
+                status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                                  "find %s feature '%s'", tname, name);
+                goto done;
+            }
+        }
+        c->ids[slot] = fid;
+        c->aux[slot][0] = (uint64_t)cur_kind;
+    }
+    if (cur_kind != kind)
+        status = trove_error_set(err, TROVE_EINVAL,
+                                 "%s: %s feature '%s' is %s, not %s", base->name,
+                                 tname, name, kind_name((int)cur_kind),
+                                 kind_name(kind));
+done:
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK)
+        *id = fid;
+    return status;
+}
+
+static int sq_feature_set(trove_store *base, int target, int64_t entity_id,
+                          int64_t feature_id, double value, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    const char *tname = target == TROVE_FEATURE_USER ? "user" : "item";
+    sqlite3_stmt *st;
+    int rc, status;
+    if (s->in_txn && s->txn_aborted)
+        return trove_error_set(err, TROVE_ESTORE,
+                               "%s: the transaction was rolled back after an "
+                               "earlier error; roll back and begin again",
+                               base->name);
+    status = stmt_get(s, target == TROVE_FEATURE_USER ? ST_USER_FEATURE_SET
+                                                      : ST_ITEM_FEATURE_SET,
+                      &st, err);
+    if (status != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, entity_id);
+    sqlite3_bind_int64(st, 2, feature_id);
+    sqlite3_bind_double(st, 3, value);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                        ? "%s %lld not found (setting feature %lld)"
+                        : "%s %lld: set feature %lld",
+                        tname, (long long)entity_id, (long long)feature_id);
+    if (sqlite3_changes(s->db) == 0)
+        return trove_error_set(err, TROVE_ENOTFOUND,
+                               "%s: feature %lld is not a%s %s feature",
+                               base->name, (long long)feature_id,
+                               target == TROVE_FEATURE_USER ? "" : "n", tname);
+    return TROVE_OK;
+}
+
+static int sq_features_foreach(trove_store *base, int target,
+                               trove_feature_fn fn, void *ud, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+    const char *sql = target == TROVE_FEATURE_USER
+        ? "SELECT v.user_id, v.feature_id, f.name, f.kind, v.value "
+          "FROM user_features v JOIN features f ON f.id = v.feature_id "
+          "ORDER BY v.user_id, v.feature_id"
+        : "SELECT v.item_id, v.feature_id, f.name, f.kind, v.value "
+          "FROM item_features v JOIN features f ON f.id = v.feature_id "
+          "ORDER BY v.item_id, v.feature_id";
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "list features");
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_feature_value fv;
+        fv.entity_id = sqlite3_column_int64(st, 0);
+        fv.feature_id = sqlite3_column_int64(st, 1);
+        fv.name = col_text(st, 2);
+        fv.kind = sqlite3_column_int(st, 3);
+        fv.value = sqlite3_column_double(st, 4);
+        if (fv.name == NULL) {
+            status = nomem(s, "list features", err);
+            goto done;
+        }
+        if ((status = fn(ud, &fv)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list features");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* ---------------------------------------------------------------- events */
+
+static int sq_event_add(trove_store *base, const trove_event *ev, int *inserted,
+                        trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st;
+    int rc, status;
+    if (s->in_txn && s->txn_aborted)
+        return trove_error_set(err, TROVE_ESTORE,
+                               "%s: the transaction was rolled back after an "
+                               "earlier error; roll back and begin again",
+                               base->name);
+    status = stmt_get(s, ST_EVENT_INSERT, &st, err);
+    if (status != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, (int64_t)ev->id);
+    sqlite3_bind_int64(st, 2, ev->user_id);
+    sqlite3_bind_int64(st, 3, ev->item_id);
+    sqlite3_bind_int(st, 4, ev->type);
+    sqlite3_bind_double(st, 5, ev->value);
+    sqlite3_bind_int64(st, 6, ev->ts);
+    sqlite3_bind_int64(st, 7, ev->market_id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                        ? "event %llu: user %lld, item %lld or market %lld "
+                          "is not in the store"
+                        : "add event %llu (user %lld, item %lld, market %lld)",
+                        (unsigned long long)ev->id, (long long)ev->user_id,
+                        (long long)ev->item_id, (long long)ev->market_id);
+    if (inserted)
+        *inserted = sqlite3_changes(s->db) == 1;
+    return TROVE_OK;
+}
+
+static int sq_events_foreach(trove_store *base, const trove_event_filter *filter,
+                             trove_event_fn fn, void *ud, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    trove_event_filter none = {0, 0, 0, 0};
+    const trove_event_filter *f = filter ? filter : &none;
+    char sql[512];
+    const char *sep = " WHERE ";
+    size_t n;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+
+    n = (size_t)snprintf(sql, sizeof sql, "%s",
+                         "SELECT id, user_id, item_id, type, value, ts, "
+                         "ifnull(market_id, 0) FROM events");
+    if (f->market_id != 0) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%smarket_id = ?1", sep);
+        sep = " AND ";
+    }
+    if (f->ts_from != 0) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%sts >= ?2", sep);
+        sep = " AND ";
+    }
+    if (f->ts_to != 0) {
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%sts < ?3", sep);
+        sep = " AND ";
+    }
+    if (f->type_mask != 0)
+        n += (size_t)snprintf(sql + n, sizeof sql - n,
+                              "%s((1 << type) & ?4) != 0", sep);
+    snprintf(sql + n, sizeof sql - n, " ORDER BY ts, id");
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "list events");
+        goto done;
+    }
+    if (f->market_id != 0)
+        sqlite3_bind_int64(st, 1, f->market_id);
+    if (f->ts_from != 0)
+        sqlite3_bind_int64(st, 2, f->ts_from);
+    if (f->ts_to != 0)
+        sqlite3_bind_int64(st, 3, f->ts_to);
+    if (f->type_mask != 0)
+        sqlite3_bind_int64(st, 4, (int64_t)f->type_mask);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_event ev;
+        ev.id = (uint64_t)sqlite3_column_int64(st, 0);
+        ev.user_id = sqlite3_column_int64(st, 1);
+        ev.item_id = sqlite3_column_int64(st, 2);
+        ev.type = sqlite3_column_int(st, 3);
+        ev.value = sqlite3_column_double(st, 4);
+        ev.ts = sqlite3_column_int64(st, 5);
+        ev.market_id = sqlite3_column_int64(st, 6);
+        if ((status = fn(ud, &ev)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list events");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* ----------------------------------------------------------------- stats */
+
+_Static_assert(TROVE_STATS_MAX_MARKETS == 256,
+               "the LIMIT of the market stats query must follow the array");
+
+static int stats_read(sqlite_store *s, trove_store_stats *st_out,
+                      trove_error *err)
+{
+    static const char *const counts_sql =
+        "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM items), "
+        "(SELECT count(*) FROM markets), "
+        "(SELECT count(*) FROM features WHERE target = 1), "
+        "(SELECT count(*) FROM features WHERE target = 2), "
+        "(SELECT count(*) FROM model_versions), (SELECT count(*) FROM cycles), "
+        "(SELECT ifnull(sum(active), 0) FROM items), "
+        "(SELECT ifnull(sum(pinned), 0) FROM items), "
+        "(SELECT ifnull(sum(blocked), 0) FROM items), "
+        "(SELECT ifnull(min(ts), 0) FROM events), "
+        "(SELECT ifnull(max(ts), 0) FROM events)";
+    static const char *const types_sql =
+        "SELECT type, count(*) FROM events GROUP BY type";
+    static const char *const markets_sql =
+        "SELECT m.code, "
+        "(SELECT count(*) FROM users u WHERE u.market_id = m.id), "
+        "(SELECT count(*) FROM events e WHERE e.market_id = m.id) AS n "
+        "FROM markets m ORDER BY n DESC, m.code LIMIT 256";
+    trove_store_stats *o = st_out;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+
+    rc = sqlite3_prepare_v2(s->db, counts_sql, -1, &st, NULL);
+    if (rc != SQLITE_OK || (rc = sqlite3_step(st)) != SQLITE_ROW)
+        goto sql_error;
+    o->users = (uint64_t)sqlite3_column_int64(st, 0);
+    o->items = (uint64_t)sqlite3_column_int64(st, 1);
+    o->markets = (uint64_t)sqlite3_column_int64(st, 2);
+    o->user_features = (uint64_t)sqlite3_column_int64(st, 3);
+    o->item_features = (uint64_t)sqlite3_column_int64(st, 4);
+    o->model_versions = (uint64_t)sqlite3_column_int64(st, 5);
+    o->cycles = (uint64_t)sqlite3_column_int64(st, 6);
+    o->items_active = (uint64_t)sqlite3_column_int64(st, 7);
+    o->items_pinned = (uint64_t)sqlite3_column_int64(st, 8);
+    o->items_blocked = (uint64_t)sqlite3_column_int64(st, 9);
+    o->first_ts = sqlite3_column_int64(st, 10);
+    o->last_ts = sqlite3_column_int64(st, 11);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    rc = sqlite3_prepare_v2(s->db, types_sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto sql_error;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int type = sqlite3_column_int(st, 0);
+        uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+        if (type >= 1 && type <= TROVE_EVENT_TYPE_MAX)
+            o->events_by_type[type] = n;
+        o->events += n;
+    }
+    if (rc != SQLITE_DONE)
+        goto sql_error;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    rc = sqlite3_prepare_v2(s->db, markets_sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        goto sql_error;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+           o->n_market_stats < TROVE_STATS_MAX_MARKETS) {
+        trove_store_market_stats *m = &o->market_stats[o->n_market_stats++];
+        const char *code = col_text(st, 0);
+        if (code == NULL) {
+            status = nomem(s, "stats", err);
+            goto done;
+        }
+        snprintf(m->code, sizeof m->code, "%s", code);
+        m->users = (uint64_t)sqlite3_column_int64(st, 1);
+        m->events = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        goto sql_error;
+    goto done;
+sql_error:
+    status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err, "stats");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int sq_stats_get(trove_store *base, trove_store_stats *out,
+                        trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    trove_store_stats *tmp = trove_calloc(1, sizeof *tmp);
+    int own = 0, status;
+    if (tmp == NULL)
+        return nomem(s, "stats", err);
+    /* One read transaction so that all counts describe the same state. */
+    if (!s->in_txn) {
+        if ((status = exec(s, "BEGIN", err)) != TROVE_OK)
+            goto done;
+        own = 1;
+    }
+    tmp->schema_version = s->version;
+    status = stats_read(s, tmp, err);
+    if (own)
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (status == TROVE_OK)
+        *out = *tmp;
+done:
+    trove_free(tmp);
+    return status;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static int sq_schema_version(trove_store *base)
+{
+    return ((sqlite_store *)base)->version;
+}
+
+static void sq_close(trove_store *base)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK) {
+        trove_log(TROVE_LOG_WARN, "%s: close: %s", base->name,
+                  sqlite3_errmsg(s->db));
+        sqlite3_close_v2(s->db);
+    }
+    caches_drop(s);
+    trove_free(s->scratch);
+    trove_free(base->name);
+    trove_free(s);
+}
+
+static const trove__store_ops sqlite_ops = {
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .market_upsert = sq_market_upsert,
+    .market_find = sq_market_find,
+    .markets_foreach = sq_markets_foreach,
+    .user_upsert = sq_user_upsert,
+    .user_find = sq_user_find,
+    .users_foreach = sq_users_foreach,
+    .item_upsert = sq_item_upsert,
+    .item_find = sq_item_find,
+    .item_set_flags = sq_item_set_flags,
+    .item_get = sq_item_get,
+    .items_foreach = sq_items_foreach,
+    .feature_upsert = sq_feature_upsert,
+    .feature_set = sq_feature_set,
+    .features_foreach = sq_features_foreach,
+    .event_add = sq_event_add,
+    .events_foreach = sq_events_foreach,
+    .stats_get = sq_stats_get,
+};
+
+int trove__store_sqlite_latest(void)
+{
+    return trove__store_sqlite_n_migrations;
+}
+
+/* Apply migration script `from` (version from -> from+1) in its own
+ * transaction, unless another connection got there first. */
+static int migrate_one(sqlite_store *s, int from, trove_error *err)
+{
+    char sql[64];
+    int64_t v;
+    int rc, status;
+
+    if ((status = exec(s, "BEGIN IMMEDIATE", err)) != TROVE_OK)
+        return status;
+    if ((status = query_int(s, "PRAGMA user_version", &v, err)) != TROVE_OK)
+        goto rollback;
+    if (v != from) {                 /* migrated meanwhile by someone else */
+        if (v > trove__store_sqlite_latest()) {
+            status = trove_error_set(err, TROVE_EVERSION,
+                                     "%s: schema version %lld is newer than "
+                                     "this trove (%d)", s->base.name,
+                                     (long long)v, trove__store_sqlite_latest());
+            goto rollback;
+        }
+        exec(s, "COMMIT", NULL);
+        s->version = (int)v;
+        return TROVE_OK;
+    }
+    rc = sqlite3_exec(s->db, trove__store_sqlite_migrations[from], NULL, NULL,
+                      NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "migrate schema to version %d", from + 1);
+        goto rollback;
+    }
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", from + 1);
+    if ((status = exec(s, sql, err)) != TROVE_OK)
+        goto rollback;
+    rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "commit schema version %d", from + 1);
+        goto rollback;
+    }
+    s->version = from + 1;
+    trove_log(TROVE_LOG_DEBUG, "%s: schema migrated to version %d",
+              s->base.name, from + 1);
+    return TROVE_OK;
+rollback:
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return status;
+}
+
+/* Read the header facts and refuse files that are not trove stores. */
+static int check_identity(sqlite_store *s, int flags, trove_error *err)
+{
+    int64_t app_id, version, n_objects;
+    trove_error e;
+    int status;
+
+    trove_error_clear(&e);
+    status = query_int(s, "PRAGMA application_id", &app_id, &e);
+    if (status == TROVE_ECORRUPT)
+        return trove_error_set(err, TROVE_EFORMAT,
+                               "%s: not a trove store (not an SQLite database)",
+                               s->base.name);
+    if (status != TROVE_OK) {
+        if (err)
+            *err = e;
+        return status;
+    }
+    if ((status = query_int(s, "PRAGMA user_version", &version, err)) != TROVE_OK ||
+        (status = query_int(s, "SELECT count(*) FROM sqlite_master", &n_objects,
+                            err)) != TROVE_OK)
+        return status;
+    if (app_id != 0 && app_id != TROVE_APPLICATION_ID)
+        return trove_error_set(err, TROVE_EFORMAT,
+                               "%s: not a trove store (SQLite application id "
+                               "0x%llx)", s->base.name, (unsigned long long)app_id);
+    if (version == 0 && n_objects > 0)
+        return trove_error_set(err, TROVE_EFORMAT,
+                               "%s: not a trove store (an SQLite database with "
+                               "other tables)", s->base.name);
+    if (version == 0 && !(flags & TROVE_STORE_CREATE))
+        return trove_error_set(err, TROVE_EFORMAT,
+                               "%s: not a trove store (empty database)",
+                               s->base.name);
+    if (version > trove__store_sqlite_latest())
+        return trove_error_set(err, TROVE_EVERSION,
+                               "%s: schema version %lld is newer than this "
+                               "trove (%d)", s->base.name, (long long)version,
+                               trove__store_sqlite_latest());
+    s->version = (int)version;
+    return TROVE_OK;
+}
+
+static int configure(sqlite_store *s, int flags, trove_error *err)
+{
+    char sql[64];
+    int status;
+
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", CACHE_KIB);
+    if ((status = exec(s, sql, err)) != TROVE_OK ||
+        (status = exec(s, "PRAGMA temp_store = MEMORY", err)) != TROVE_OK)
+        return status;
+    if (flags & TROVE_STORE_READONLY)
+        return exec(s, "PRAGMA query_only = ON", err);
+    {
+        sqlite3_stmt *st = NULL;
+        const char *mode;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st,
+                                    NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            status = sql_fail(s, rc, err, "set WAL journal");
+            sqlite3_finalize(st);
+            return status;
+        }
+        mode = (const char *)sqlite3_column_text(st, 0);
+        if (mode == NULL || strcmp(mode, "wal") != 0)
+            trove_log(TROVE_LOG_WARN, "%s: WAL journal not available, using '%s'",
+                      s->base.name, mode ? mode : "?");
+        sqlite3_finalize(st);
+    }
+    if ((status = exec(s, (flags & TROVE_STORE_FAST) ? "PRAGMA synchronous = NORMAL"
+                                                     : "PRAGMA synchronous = FULL",
+                       err)) != TROVE_OK)
+        return status;
+    return exec(s, "PRAGMA foreign_keys = ON", err);
+}
+
+int trove__store_sqlite_open(const char *path, int flags, int max_version,
+                             trove_store **out, trove_error *err)
+{
+    sqlite_store *s;
+    struct stat sb;
+    int oflags, rc, status;
+
+    if (path[0] == '\0')
+        return trove_error_set(err, TROVE_EINVAL, "open store: empty path");
+    if (max_version > trove__store_sqlite_latest())
+        max_version = trove__store_sqlite_latest();
+    if (!(flags & TROVE_STORE_CREATE) && stat(path, &sb) != 0 && errno == ENOENT)
+        return trove_error_set(err, TROVE_ENOTFOUND, "%s: no such store", path);
+
+    s = trove_calloc(1, sizeof *s);
+    if (s == NULL)
+        return trove_error_set(err, TROVE_ENOMEM, "%s: open: out of memory", path);
+    s->base.ops = &sqlite_ops;
+    s->base.flags = flags;
+    s->base.name = trove_strdup(path);
+    s->data_version = -1;
+    if (s->base.name == NULL) {
+        status = trove_error_set(err, TROVE_ENOMEM, "%s: open: out of memory", path);
+        goto fail;
+    }
+
+    oflags = SQLITE_OPEN_NOMUTEX;
+    if (flags & TROVE_STORE_READONLY)
+        oflags |= SQLITE_OPEN_READONLY;
+    else
+        oflags |= SQLITE_OPEN_READWRITE |
+                  ((flags & TROVE_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "open");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+
+    if ((status = check_identity(s, flags, err)) != TROVE_OK ||
+        (status = configure(s, flags, err)) != TROVE_OK)
+        goto fail;
+    if (s->version < max_version && (flags & TROVE_STORE_READONLY)) {
+        status = trove_error_set(err, TROVE_EVERSION,
+                                 "%s: schema version %d is older than this "
+                                 "trove (%d); open it for writing once to "
+                                 "upgrade it", path, s->version, max_version);
+        goto fail;
+    }
+    while (s->version < max_version)
+        if ((status = migrate_one(s, s->version, err)) != TROVE_OK)
+            goto fail;
+    *out = &s->base;
+    return TROVE_OK;
+fail:
+    sq_close(&s->base);
+    return status;
+}
