@@ -1,1 +1,4 @@
-# data tests
+# data tests: CSR, datasets, files, splits
+trove_add_test(test_dataset unit/test_dataset.c)
+trove_add_test(test_split unit/test_split.c)
+trove_add_test(test_dataset_data unit/test_dataset_data.c LABELS data)

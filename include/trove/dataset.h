@@ -10,12 +10,18 @@
  * or by the caller) and is immutable once built; it can then be read from
  * any number of threads at once.
  *
- * Files. Interaction "pairs" files are `user<TAB>item[<TAB>weight]` lines
- * with raw ids, optionally gzip-compressed (detected from the content, not
- * the name). Index files are `index<TAB>raw_id` lines listing a fixed id
- * universe 0..n-1; when given, every id in a pairs file must be in it and
- * items with no interaction stay in the catalog. Feature files are
- * `raw_id<TAB>feature[<TAB>weight]` lines.
+ * Files. Interaction "pairs" files are `user<TAB>item[<TAB>weight[<TAB>ts]]`
+ * lines with raw ids (weight 1 and ts 0 when absent), optionally
+ * gzip-compressed (detected from the content, not the name). Index files are
+ * `index<TAB>raw_id` lines listing a fixed id universe 0..n-1; when given,
+ * every id in a pairs file must be in it and items with no interaction stay
+ * in the catalog. A universe of consecutive numbers (MovieLens' ua files:
+ * index = raw id - 1) can be given as a range "1..943" instead of a file
+ * (trove_idmap_load_spec). Feature files are `raw_id<TAB>feature[<TAB>weight]`
+ * lines. docs/dataset.md describes every format and split exactly.
+ *
+ * Raw ids are byte strings, kept exactly (case, leading zeros: "85123A" and
+ * "085123A" are different items).
  */
 #ifndef TROVE_DATASET_H
 #define TROVE_DATASET_H
@@ -75,13 +81,26 @@ int trove_dataset_builder_fix_items(trove_dataset_builder *b,
                                     const trove_idmap *items, trove_error *err);
 
 /* Add one interaction; ts = 0 if unknown. Duplicates are combined by the
- * policy given at build time. */
+ * policy given at build time (their timestamp is the latest one). Returns
+ * TROVE_OK, TROVE_ENOTFOUND (id outside a fixed universe), TROVE_EINVAL
+ * (empty id, non-finite weight) or TROVE_ENOMEM. Not thread-safe: one
+ * builder is filled by one thread at a time. */
 int trove_dataset_builder_add(trove_dataset_builder *b, const char *user,
                               size_t user_len, const char *item,
                               size_t item_len, float weight, int64_t ts,
                               trove_error *err);
+/* Make sure a user / item is in the universe without adding an interaction
+ * (a user or an item that stays cold). With a fixed universe this only
+ * checks that the id is known (TROVE_ENOTFOUND otherwise). Empty ids are
+ * TROVE_EINVAL. */
+int trove_dataset_builder_add_user_id(trove_dataset_builder *b, const char *user,
+                                      size_t user_len, trove_error *err);
+int trove_dataset_builder_add_item_id(trove_dataset_builder *b, const char *item,
+                                      size_t item_len, trove_error *err);
+
 /* Add a feature weight to a user / item (creating the id if the universe is
- * not fixed). */
+ * not fixed). Several weights for the same (id, feature) are summed (as
+ * LightFM's Dataset does). Non-finite weights are TROVE_EINVAL. */
 int trove_dataset_builder_add_user_feature(trove_dataset_builder *b,
                                            const char *user, size_t user_len,
                                            const char *feature, size_t feat_len,
@@ -97,7 +116,11 @@ typedef struct trove_dataset_build_params {
 trove_dataset_build_params trove_dataset_build_default_params(void);
 
 /* Build the dataset; the builder may then be freed (or reused after
- * trove_dataset_builder_free/new). params may be NULL (defaults). */
+ * trove_dataset_builder_free/new). params may be NULL (defaults). The
+ * dataset owns copies of everything (id maps, matrices): it does not
+ * depend on the builder. Timestamps are kept (aligned with the CSR entries)
+ * only when some interaction had ts != 0. Every CSR the dataset hands out
+ * has its data array filled (never NULL). */
 int trove_dataset_builder_build(trove_dataset_builder *b,
                                 const trove_dataset_build_params *params,
                                 trove_dataset **out, trove_error *err);
@@ -120,19 +143,44 @@ const trove_csr   *trove_dataset_user_features(const trove_dataset *ds);
 const trove_csr   *trove_dataset_item_features(const trove_dataset *ds);
 const trove_idmap *trove_dataset_user_feature_names(const trove_dataset *ds);
 const trove_idmap *trove_dataset_item_feature_names(const trove_dataset *ds);
+/* Number of users (rows) / items (columns) with at least one interaction. */
+uint32_t trove_dataset_n_active_users(const trove_dataset *ds);
+uint32_t trove_dataset_n_active_items(const trove_dataset *ds);
 
-/* Feature matrix for a model: [identity | features] when `identity` is
- * non-zero (column i < n is the entity's own id), else the features alone.
- * `normalize` scales each row to sum 1 (LightFM's normalize option).
- * *out is caller-owned (trove_csr_destroy). */
+/* Feature matrix for a model. target is TROVE_FEATURE_USER or
+ * TROVE_FEATURE_ITEM (store.h). Columns are [identity | features] when
+ * `identity` is non-zero (column i < n is entity i's own id, weight 1;
+ * feature column j is n + j in feature-name order), else the features alone:
+ * the layout of LightFM's Dataset and fetch_movielens. `normalize` divides
+ * each row by the sum of its absolute weights (LightFM's normalize option,
+ * an L1 normalisation); as in LightFM a row without any entry cannot be
+ * normalized and is TROVE_EINVAL (naming the id). *out is caller-owned
+ * (trove_csr_destroy). */
 int trove_dataset_feature_matrix(const trove_dataset *ds, int target,
                                  int identity, int normalize, trove_csr *out,
                                  trove_error *err);
 
 /* ----------------------------------------------------------- from files */
-/* Read an index file (`index<TAB>raw_id`, indices 0..n-1 each once) into a
- * new id map in index order. */
+/* Read an index file (`index<TAB>raw_id`, indices 0..n-1 each once, lines
+ * in any order, blank lines skipped, gzip allowed) into a new id map in
+ * index order. A gap, a repeated index or a repeated raw id is
+ * TROVE_EFORMAT naming file:line; a missing file TROVE_ENOTFOUND.
+ * *out is caller-owned (trove_idmap_free). */
 int trove_idmap_load(const char *path, trove_idmap **out, trove_error *err);
+
+/* A universe of the decimal ids first..last (inclusive): index of id v is
+ * v - first. TROVE_EINVAL if last < first. */
+int trove_idmap_from_range(uint64_t first, uint64_t last, trove_idmap **out,
+                           trove_error *err);
+
+/* A universe from a specification: "A..B" (two decimal numbers) is
+ * trove_idmap_from_range(A, B); anything else is an index file path. */
+int trove_idmap_load_spec(const char *spec, trove_idmap **out, trove_error *err);
+
+/* Write an index file (`index<TAB>raw_id`, index order). The file appears
+ * under `path` only once complete (written beside it, then renamed);
+ * "-" writes to standard output. */
+int trove_idmap_write(const trove_idmap *m, const char *path, trove_error *err);
 
 typedef struct trove_pairs_options {
     const trove_idmap *users;   /* fixed universe, or NULL */
@@ -141,13 +189,21 @@ typedef struct trove_pairs_options {
     const char *item_features;  /* feature file for items, or NULL */
 } trove_pairs_options;
 
-/* Load a pairs file into a dataset. opts may be NULL. Errors name the file
- * and line. */
+/* Load a pairs file into a dataset. opts may be NULL (universes in order of
+ * first appearance, no features); the maps in opts are copied and may be
+ * freed after the call. Duplicate pairs are combined with TROVE_DUP_MAX.
+ * Errors name the file and line: TROVE_EFORMAT (field count, weight, ts),
+ * TROVE_ENOTFOUND (id outside a fixed universe, or missing file),
+ * TROVE_ECORRUPT (truncated or corrupt gzip), TROVE_ENOMEM.
+ * Feature files are read after the pairs; without a fixed universe, ids
+ * that only appear there join the universe (as cold users/items). */
 int trove_dataset_load_pairs(const char *path, const trove_pairs_options *opts,
                              trove_dataset **out, trove_error *err);
 
 /* Write the interactions as `user<TAB>item` lines with raw ids (gzip if
- * `gzip` is non-zero), sorted by user index then item index. */
+ * `gzip` is non-zero), sorted by user index then item index. The gzip bytes
+ * depend on the content only (header mtime 0). The file appears under
+ * `path` only once complete; "-" writes to standard output. */
 int trove_dataset_write_pairs(const trove_dataset *ds, const char *path,
                               int gzip, trove_error *err);
 
@@ -165,12 +221,35 @@ typedef struct trove_store_query {
     int      all_items;     /* 1: every item in the store is in the catalog,
                                even without events (cold-start items) */
 } trove_store_query;
+/* Defaults: all markets, no time bounds, default positive types,
+ * min_rating 0, binary 1, user and item features 1, all_items 1. */
 trove_store_query trove_store_query_default(void);
 
+/* Build a dataset from the store's events (q NULL = defaults). Raw ids are
+ * the store's external ids. Positives: events of the mask's types (RETURN
+ * never), in the market and [ts_from, ts_to) window; ratings below
+ * min_rating are dropped. binary: weight 1 per pair; otherwise the values
+ * of a pair's events are summed. Timestamps are kept (a pair's latest).
+ * Features are attached to the dataset's users/items only. Uses the handle
+ * for reading only; the usual store thread rules apply (one thread per
+ * handle). Returns TROVE_OK, TROVE_ENOMEM or the store's error. */
 int trove_dataset_from_store(trove_store *s, const trove_store_query *q,
                              trove_dataset **out, trove_error *err);
 
 /* ---------------------------------------------------------------- splits */
+/* Exact definitions (docs/dataset.md). n is a user's number of
+ * interactions; "capped" means at most max(0, n - min_train) go to test.
+ *   RANDOM    per user (ascending index) shuffle the user's interactions
+ *             (items ascending, Fisher-Yates on one xoshiro256** stream
+ *             seeded with `seed`); the first floor(fraction*n + 0.5),
+ *             capped, go to test (the rounding of ../shared/data/splits);
+ *   TEMPORAL  interactions with ts >= cut_ts go to test;
+ *   LAST_K    per user, the last k (capped) in (ts, item index) order go
+ *             to test (ties in ts: the higher item index is the later);
+ *   COLD_ITEM among the m items with interactions, shuffled, the first
+ *             floor(fraction*m + 0.5) are held out: all their interactions
+ *             go to test, none stays in train.
+ * TEMPORAL and LAST_K need timestamps (TROVE_EINVAL otherwise). */
 enum trove_split_kind {
     TROVE_SPLIT_RANDOM    = 1,  /* per-user random holdout of `fraction` */
     TROVE_SPLIT_TEMPORAL  = 2,  /* interactions at or after `cut_ts` to test */
@@ -188,10 +267,15 @@ typedef struct trove_split_params {
     uint32_t min_train;     /* RANDOM/LAST_K: keep at least this many train
                                interactions per user (default 1) */
 } trove_split_params;
+/* Defaults: RANDOM, fraction 0.2, seed 42, k 1, min_train 1, cut_ts 0. */
 trove_split_params trove_split_default_params(void);
 
 /* Split ds into train and test datasets over the same id universe (and the
- * same features). Deterministic for a given seed. */
+ * same features): every interaction of ds is in exactly one of them, with
+ * its weight and timestamp. Deterministic for a given seed. On success
+ * *train and *test are new datasets the caller frees; ds is only read (any
+ * number of threads may split the same dataset at once). Returns TROVE_OK,
+ * TROVE_EINVAL (bad params, missing timestamps) or TROVE_ENOMEM. */
 int trove_dataset_split(const trove_dataset *ds, const trove_split_params *p,
                         trove_dataset **train, trove_dataset **test,
                         trove_error *err);
