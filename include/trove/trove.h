@@ -6,6 +6,8 @@
  *   store    feature store and event log (SQLite by default)
  *   ingest   CSV/TSV/JSONL and preset readers into the store or memory
  *   dataset  sparse matrices, datasets, splits
+ *   ials     implicit alternating least squares (iALS)
+ *   ease     EASE closed-form item-item model
  */
 #ifndef TROVE_TROVE_H
 #define TROVE_TROVE_H
@@ -13,5 +15,7 @@
 #include "trove/core.h"
 #include "trove/store.h"
 #include "trove/dataset.h"
+#include "trove/ials.h"
+#include "trove/ease.h"
 
 #endif /* TROVE_TROVE_H */

@@ -1,0 +1,127 @@
+/*
+ * factor_int.h - internals shared by the closed-form / least-squares models
+ * of src/factor (iALS and EASE): dense linear algebra through the one
+ * OpenBLAS/LAPACKE adapter (linalg.c), a small thread fan-out, top-k
+ * selection, CSR checks and transposes, and the checksummed, atomically
+ * written model files (common.c).
+ *
+ * Nothing here is public API. Every function that can fail returns a trove
+ * status and, where it takes one, fills a trove_error.
+ */
+#ifndef TROVE_FACTOR_INT_H
+#define TROVE_FACTOR_INT_H
+
+#include "trove/core.h"
+#include "trove/dataset.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Programmer errors (never data errors) abort with the place. */
+#define TROVE__FACTOR_ASSERT(cond)                                            \
+    ((cond) ? (void)0                                                         \
+            : trove__factor_abort(__FILE__, __LINE__, #cond))
+_Noreturn void trove__factor_abort(const char *file, int line, const char *what);
+
+/* Row stride of dense factor tables: factors rounded up to this many floats
+ * (64 bytes), with the padding columns kept at zero. */
+#define TROVE__FACTOR_LANES 16u
+
+/* ------------------------------------------------------------- linalg.c */
+/* Make OpenBLAS run single-threaded (trove parallelises over rows itself and
+ * nested pools would oversubscribe the cores). Idempotent. */
+void trove__linalg_single_thread(void);
+/* Let OpenBLAS use n threads for one large call (EASE's factorisation). */
+void trove__linalg_set_threads(int n);
+
+/* G (f x f, row stride ldg) = Y^T Y for Y (n x f, row stride ldy); the full
+ * symmetric matrix is written. */
+void trove__linalg_gram(const float *y, uint32_t n, uint32_t f, uint32_t ldy,
+                        float *g, uint32_t ldg);
+/* C (m x n, stride ldc) = A (m x k, stride lda) * B^T (B is n x k, stride
+ * ldb); row-major. */
+void trove__linalg_gemm_nt(uint32_t m, uint32_t n, uint32_t k, const float *a,
+                           uint32_t lda, const float *b, uint32_t ldb, float *c,
+                           uint32_t ldc);
+/* y (n) = A (n x k, stride lda) * x (k). */
+void trove__linalg_gemv(uint32_t n, uint32_t k, const float *a, uint32_t lda,
+                        const float *x, float *y);
+/* Solve A x = b in place (b becomes x) for a symmetric positive definite A
+ * (n x n, stride lda, overwritten by its Cholesky factor). Returns 0, or the
+ * order of the leading minor that is not positive definite (> 0). */
+int trove__linalg_cholesky_solve(uint32_t n, float *a, uint32_t lda, float *b);
+/* Invert a symmetric positive definite A (n x n, stride lda) in place; the
+ * full symmetric inverse is written. Returns 0, or the order of the leading
+ * minor that is not positive definite (> 0), or -1 if the inverse is
+ * singular after the factorisation. *pivot_ratio receives
+ * min_i L_ii^2 / max_i L_ii^2 of the Cholesky factor A = L L^T, a cheap lower
+ * bound on the reciprocal condition number (tiny = ill-conditioned); it is
+ * set before the inverse is taken, and if the check fails the caller can stop
+ * early by passing min_ratio > 0: then -2 is returned without inverting. */
+int trove__linalg_spd_inverse(uint32_t n, float *a, size_t lda, double min_ratio,
+                              double *pivot_ratio);
+
+/* ------------------------------------------------------------- common.c */
+/* Number of worker threads for a request (0 = online processors), capped at
+ * 256. */
+uint32_t trove__factor_threads(uint32_t requested);
+
+/* Run fn(ctx, t) for t = 0..n_threads-1, t = 0 on the calling thread, and
+ * wait for all. If a thread cannot be created its share runs on the caller
+ * (fn must pull work from a shared counter, so any split is correct). */
+void trove__factor_parallel(uint32_t n_threads, void (*fn)(void *ctx, uint32_t t),
+                            void *ctx);
+
+/* Check that m is a well-formed CSR of n_rows x n_cols (monotone indptr,
+ * columns in range and strictly ascending per row, weights finite and >= 0).
+ * `what` names the matrix in the message. */
+int trove__factor_check_csr(const trove_csr *m, const char *what, trove_error *err);
+
+/* Transpose m into *out (arrays allocated with trove_malloc, data always
+ * allocated: 1 where m->data is NULL). */
+int trove__factor_transpose(const trove_csr *m, trove_csr *out);
+
+/* Free the arrays of a CSR made by the two functions above and zero it. */
+void trove__factor_csr_free(trove_csr *m);
+
+/* Deep copy of m (data always allocated). */
+int trove__factor_csr_copy(const trove_csr *m, trove_csr *out);
+
+/* Best k of scores[0..n) in descending order (ties: lower index first),
+ * skipping entries equal to -INFINITY or NaN. Missing places are padded with
+ * item UINT32_MAX and score -INFINITY. heap is scratch of k (item, score)
+ * pairs. */
+typedef struct trove__topk_slot {
+    float    score;
+    uint32_t item;
+} trove__topk_slot;
+void trove__factor_topk(const float *scores, uint32_t n, uint32_t k,
+                        trove__topk_slot *heap, uint32_t *items, float *out_scores);
+
+/* Model files: a byte buffer written atomically (temporary file in the same
+ * directory, fsync, rename, fsync of the directory) and read back whole. */
+int trove__factor_write_file(const char *path, const void *buf, size_t len,
+                             trove_error *err);
+int trove__factor_read_file(const char *path, unsigned char **buf, size_t *len,
+                            trove_error *err);
+
+/* Checksum stored at the end of every model file. */
+uint64_t trove__factor_checksum(const void *buf, size_t len);
+
+/* Little-endian byte writer / reader over a caller-owned buffer. The reader
+ * never reads past its end: a short read sets `bad`. */
+typedef struct trove__bytes {
+    unsigned char *p;
+    size_t len, pos;
+    int bad;
+} trove__bytes;
+void trove__bytes_put(trove__bytes *b, const void *src, size_t n);
+void trove__bytes_put_u32(trove__bytes *b, uint32_t v);
+void trove__bytes_put_u64(trove__bytes *b, uint64_t v);
+void trove__bytes_put_f32(trove__bytes *b, float v);
+void trove__bytes_get(trove__bytes *b, void *dst, size_t n);
+uint32_t trove__bytes_get_u32(trove__bytes *b);
+uint64_t trove__bytes_get_u64(trove__bytes *b);
+float trove__bytes_get_f32(trove__bytes *b);
+
+#endif /* TROVE_FACTOR_INT_H */
