@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config libsqlite3-dev zlib1g-dev
-libxxhash-dev libjansson-dev libcmocka-dev"
+libxxhash-dev libjansson-dev libcmocka-dev libopenblas-dev liblapacke-dev"
 
 missing=""
 for p in $PKGS; do
