@@ -1,1 +1,2 @@
 # model tests
+trove_add_test(test_kernels unit/test_kernels.c)

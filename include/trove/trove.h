@@ -6,6 +6,7 @@
  *   store    feature store and event log (SQLite by default)
  *   ingest   CSV/TSV/JSONL and preset readers into the store or memory
  *   dataset  sparse matrices, datasets, splits
+ *   model    hybrid factorization model (LightFM-class)
  *   ials     implicit alternating least squares (iALS)
  *   ease     EASE closed-form item-item model
  */
@@ -15,6 +16,8 @@
 #include "trove/core.h"
 #include "trove/store.h"
 #include "trove/dataset.h"
+#include "trove/model.h"
+#include "trove/ingest.h"
 #include "trove/ials.h"
 #include "trove/ease.h"
 

@@ -1,0 +1,78 @@
+/*
+ * kernels.h - internal API of the numeric kernels behind training and
+ * scoring: dot products, axpy-style updates, the fused adagrad / adadelta
+ * row updates and blocked scoring of many rows against one vector.
+ *
+ * Every kernel exists as a scalar reference (kernels_scalar.c) and, when the
+ * build enables TROVE_SIMD, as AVX2+FMA and AVX-512 variants. One table of
+ * function pointers is chosen once per process from the CPU's features
+ * (trove__kernels_best()); the environment variable TROVE_KERNELS=scalar|avx2|
+ * avx512 forces a lower variant (for tests and benchmarks).
+ *
+ * Invariants: every kernel accepts any length n >= 0 and any alignment (the
+ * model passes 64-byte aligned rows padded to a multiple of 16 floats, which
+ * lets the SIMD variants skip their tails, but the tails exist and are
+ * tested). Kernels never allocate and are thread-safe on distinct outputs.
+ * Variants agree with the scalar reference up to float rounding (they may
+ * reassociate sums and contract multiply-adds), not bit for bit.
+ */
+#ifndef TROVE_KERNELS_H
+#define TROVE_KERNELS_H
+
+#include <stddef.h>
+
+enum trove__kernel_variant {
+    TROVE__KERNELS_SCALAR = 0,
+    TROVE__KERNELS_AVX2   = 1,
+    TROVE__KERNELS_AVX512 = 2,
+    TROVE__KERNELS_COUNT  = 3
+};
+
+typedef struct trove__kernels {
+    const char *name;
+    /* sum_j a[j]*b[j] */
+    float (*dot)(const float *a, const float *b, size_t n);
+    /* y[j] += a*x[j] */
+    void (*axpy)(float a, const float *x, float *y, size_t n);
+    /* out[j] = a*x[j] + b*y[j] (out may alias neither x nor y) */
+    void (*axpby)(float *out, float a, const float *x, float b, const float *y,
+                  size_t n);
+    /* Adagrad step on one row (Duchi, Hazan, Singer, "Adaptive subgradient
+     * methods", JMLR 2011), with LightFM's ordering: the step uses the
+     * accumulator before this gradient is added.
+     *   g = scale*dir[j] + alpha*w[j]
+     *   w[j] -= lr * g / sqrt(acc[j]);  acc[j] += g*g                      */
+    void (*adagrad)(float *w, float *acc, const float *dir, float scale,
+                    float lr, float alpha, size_t n);
+    /* Adadelta step on one row (Zeiler, "ADADELTA: an adaptive learning rate
+     * method", 2012):
+     *   g = scale*dir[j] + alpha*w[j]
+     *   eg2 = rho*eg2 + (1-rho)*g*g
+     *   d   = sqrt(edx2 + eps) / sqrt(eg2 + eps) * g
+     *   edx2 = rho*edx2 + (1-rho)*d*d;  w -= d                             */
+    void (*adadelta)(float *w, float *eg2, float *edx2, const float *dir,
+                     float scale, float alpha, float rho, float eps, size_t n);
+    /* out[r] = dot(q, rows + r*stride, n) + bias[r] + add, r < n_rows.
+     * bias may be NULL (treated as 0). */
+    void (*scores)(const float *q, const float *rows, size_t n_rows,
+                   size_t stride, size_t n, const float *bias, float add,
+                   float *out);
+} trove__kernels;
+
+/* The best table for this CPU (or the one TROVE_KERNELS asks for). Chosen
+ * once, thread-safe, never NULL. */
+const trove__kernels *trove__kernels_best(void);
+
+/* A specific variant, or NULL if it was not built or the CPU lacks it. */
+const trove__kernels *trove__kernels_variant(int variant);
+
+/* The per-variant tables (defined in the variant files). */
+extern const trove__kernels trove__kernels_scalar;
+#ifdef TROVE_HAVE_AVX2_KERNELS
+extern const trove__kernels trove__kernels_avx2;
+#endif
+#ifdef TROVE_HAVE_AVX512_KERNELS
+extern const trove__kernels trove__kernels_avx512;
+#endif
+
+#endif /* TROVE_KERNELS_H */

@@ -1,0 +1,166 @@
+/*
+ * kernels_avx2.c - AVX2 + FMA variants of the kernels (see kernels.h).
+ * Compiled with -mavx2 -mfma; called only when the CPU has both.
+ *
+ * Eight floats per vector, two independent accumulators in reductions, a
+ * scalar tail for lengths that are not a multiple of 8. The model's rows
+ * are padded to 16 floats, so in training the tails never run.
+ */
+#include "kernels/kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+static inline float hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+static float dot_avx2(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j + 8), _mm256_loadu_ps(b + j + 8), s1);
+    }
+    if (j + 8 <= n) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j), s0);
+        j += 8;
+    }
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; j < n; j++)
+        s += a[j] * b[j];
+    return s;
+}
+
+static void axpy_avx2(float a, const float *x, float *y, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(y + j, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + j),
+                                                _mm256_loadu_ps(y + j)));
+    for (; j < n; j++)
+        y[j] += a * x[j];
+}
+
+static void axpby_avx2(float *out, float a, const float *x, float b,
+                       const float *y, size_t n)
+{
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(out + j,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + j),
+                                         _mm256_mul_ps(vb, _mm256_loadu_ps(y + j))));
+    for (; j < n; j++)
+        out[j] = a * x[j] + b * y[j];
+}
+
+static void adagrad_avx2(float *w, float *acc, const float *dir, float scale,
+                         float lr, float alpha, size_t n)
+{
+    __m256 vs = _mm256_set1_ps(scale), vlr = _mm256_set1_ps(lr);
+    __m256 va = _mm256_set1_ps(alpha);
+    size_t j = 0;
+    if (alpha == 0.0f) {
+        for (; j + 8 <= n; j += 8) {
+            __m256 g = _mm256_mul_ps(vs, _mm256_loadu_ps(dir + j));
+            __m256 c = _mm256_loadu_ps(acc + j);
+            __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, g), _mm256_sqrt_ps(c));
+            _mm256_storeu_ps(w + j, _mm256_sub_ps(_mm256_loadu_ps(w + j), step));
+            _mm256_storeu_ps(acc + j, _mm256_fmadd_ps(g, g, c));
+        }
+    } else {
+        for (; j + 8 <= n; j += 8) {
+            __m256 wv = _mm256_loadu_ps(w + j);
+            __m256 g = _mm256_fmadd_ps(vs, _mm256_loadu_ps(dir + j), _mm256_mul_ps(va, wv));
+            __m256 c = _mm256_loadu_ps(acc + j);
+            __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, g), _mm256_sqrt_ps(c));
+            _mm256_storeu_ps(w + j, _mm256_sub_ps(wv, step));
+            _mm256_storeu_ps(acc + j, _mm256_fmadd_ps(g, g, c));
+        }
+    }
+    for (; j < n; j++) {
+        float g = scale * dir[j] + alpha * w[j];
+        w[j] -= lr * g / sqrtf(acc[j]);
+        acc[j] += g * g;
+    }
+}
+
+static void adadelta_avx2(float *w, float *eg2, float *edx2, const float *dir,
+                          float scale, float alpha, float rho, float eps,
+                          size_t n)
+{
+    __m256 vs = _mm256_set1_ps(scale), va = _mm256_set1_ps(alpha);
+    __m256 vr = _mm256_set1_ps(rho), vr1 = _mm256_set1_ps(1.0f - rho);
+    __m256 ve = _mm256_set1_ps(eps);
+    float one_m_rho = 1.0f - rho;
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 wv = _mm256_loadu_ps(w + j);
+        __m256 g = _mm256_fmadd_ps(vs, _mm256_loadu_ps(dir + j), _mm256_mul_ps(va, wv));
+        __m256 e = _mm256_fmadd_ps(vr, _mm256_loadu_ps(eg2 + j),
+                                   _mm256_mul_ps(vr1, _mm256_mul_ps(g, g)));
+        __m256 x = _mm256_loadu_ps(edx2 + j);
+        __m256 d = _mm256_mul_ps(_mm256_div_ps(_mm256_sqrt_ps(_mm256_add_ps(x, ve)),
+                                               _mm256_sqrt_ps(_mm256_add_ps(e, ve))), g);
+        _mm256_storeu_ps(eg2 + j, e);
+        _mm256_storeu_ps(edx2 + j, _mm256_fmadd_ps(vr, x, _mm256_mul_ps(vr1, _mm256_mul_ps(d, d))));
+        _mm256_storeu_ps(w + j, _mm256_sub_ps(wv, d));
+    }
+    for (; j < n; j++) {
+        float g = scale * dir[j] + alpha * w[j];
+        float e = rho * eg2[j] + one_m_rho * g * g;
+        float d = sqrtf(edx2[j] + eps) / sqrtf(e + eps) * g;
+        eg2[j] = e;
+        edx2[j] = rho * edx2[j] + one_m_rho * d * d;
+        w[j] -= d;
+    }
+}
+
+static void scores_avx2(const float *q, const float *rows, size_t n_rows,
+                        size_t stride, size_t n, const float *bias, float add,
+                        float *out)
+{
+    size_t r = 0;
+    if ((n & 7) == 0) {
+        /* Four rows at a time: four independent FMA chains share each load
+         * of q. */
+        for (; r + 4 <= n_rows; r += 4) {
+            const float *r0 = rows + r * stride, *r1 = r0 + stride;
+            const float *r2 = r1 + stride, *r3 = r2 + stride;
+            __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+            __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+            for (size_t j = 0; j < n; j += 8) {
+                __m256 qv = _mm256_loadu_ps(q + j);
+                s0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r0 + j), s0);
+                s1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r1 + j), s1);
+                s2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r2 + j), s2);
+                s3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(r3 + j), s3);
+            }
+            out[r] = hsum256(s0) + (bias ? bias[r] : 0.0f) + add;
+            out[r + 1] = hsum256(s1) + (bias ? bias[r + 1] : 0.0f) + add;
+            out[r + 2] = hsum256(s2) + (bias ? bias[r + 2] : 0.0f) + add;
+            out[r + 3] = hsum256(s3) + (bias ? bias[r + 3] : 0.0f) + add;
+        }
+    }
+    for (; r < n_rows; r++)
+        out[r] = dot_avx2(q, rows + r * stride, n) + (bias ? bias[r] : 0.0f) + add;
+}
+
+const trove__kernels trove__kernels_avx2 = {
+    "avx2",
+    dot_avx2,
+    axpy_avx2,
+    axpby_avx2,
+    adagrad_avx2,
+    adadelta_avx2,
+    scores_avx2,
+};

@@ -1,0 +1,160 @@
+/*
+ * kernels_avx512.c - AVX-512 (F/BW/VL/DQ) + FMA variants of the kernels (see
+ * kernels.h). Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma;
+ * called only when the CPU has all of them.
+ *
+ * Sixteen floats per vector; tails use masked loads and stores instead of a
+ * scalar loop, so a padded model row (a multiple of 16 floats) is exactly
+ * four vectors at d = 64. Masked-off lanes are computed on zeros and never
+ * stored.
+ */
+#include "kernels/kernels.h"
+
+#include <immintrin.h>
+
+static inline __mmask16 tail_mask(size_t rem)
+{
+    return (__mmask16)((1u << rem) - 1u);
+}
+
+static float dot_avx512(const float *a, const float *b, size_t n)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(b + j + 16), s1);
+    }
+    if (j + 16 <= n) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), s0);
+        j += 16;
+    }
+    if (j < n) {
+        __mmask16 m = tail_mask(n - j);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + j),
+                             _mm512_maskz_loadu_ps(m, b + j), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+static void axpy_avx512(float a, const float *x, float *y, size_t n)
+{
+    __m512 va = _mm512_set1_ps(a);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(y + j, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + j),
+                                                _mm512_loadu_ps(y + j)));
+    if (j < n) {
+        __mmask16 m = tail_mask(n - j);
+        _mm512_mask_storeu_ps(y + j, m,
+                              _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + j),
+                                              _mm512_maskz_loadu_ps(m, y + j)));
+    }
+}
+
+static void axpby_avx512(float *out, float a, const float *x, float b,
+                         const float *y, size_t n)
+{
+    __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(out + j,
+                         _mm512_fmadd_ps(va, _mm512_loadu_ps(x + j),
+                                         _mm512_mul_ps(vb, _mm512_loadu_ps(y + j))));
+    if (j < n) {
+        __mmask16 m = tail_mask(n - j);
+        _mm512_mask_storeu_ps(out + j, m,
+                              _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + j),
+                                              _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, y + j))));
+    }
+}
+
+static inline void adagrad_block(float *w, float *acc, const float *dir,
+                                 __m512 vs, __m512 vlr, __m512 va, int use_alpha,
+                                 __mmask16 m)
+{
+    __m512 wv = _mm512_maskz_loadu_ps(m, w);
+    __m512 g = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, dir));
+    if (use_alpha)
+        g = _mm512_fmadd_ps(va, wv, g);
+    /* Masked-off lanes divide by sqrt(1), never by zero. */
+    __m512 c = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, acc);
+    __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, g), _mm512_sqrt_ps(c));
+    _mm512_mask_storeu_ps(w, m, _mm512_sub_ps(wv, step));
+    _mm512_mask_storeu_ps(acc, m, _mm512_fmadd_ps(g, g, c));
+}
+
+static void adagrad_avx512(float *w, float *acc, const float *dir, float scale,
+                           float lr, float alpha, size_t n)
+{
+    __m512 vs = _mm512_set1_ps(scale), vlr = _mm512_set1_ps(lr);
+    __m512 va = _mm512_set1_ps(alpha);
+    int use_alpha = alpha != 0.0f;
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        adagrad_block(w + j, acc + j, dir + j, vs, vlr, va, use_alpha, 0xFFFF);
+    if (j < n)
+        adagrad_block(w + j, acc + j, dir + j, vs, vlr, va, use_alpha, tail_mask(n - j));
+}
+
+static void adadelta_avx512(float *w, float *eg2, float *edx2, const float *dir,
+                            float scale, float alpha, float rho, float eps,
+                            size_t n)
+{
+    __m512 vs = _mm512_set1_ps(scale), va = _mm512_set1_ps(alpha);
+    __m512 vr = _mm512_set1_ps(rho), vr1 = _mm512_set1_ps(1.0f - rho);
+    __m512 ve = _mm512_set1_ps(eps);
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : tail_mask(n - j);
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + j);
+        __m512 g = _mm512_fmadd_ps(vs, _mm512_maskz_loadu_ps(m, dir + j), _mm512_mul_ps(va, wv));
+        __m512 e = _mm512_fmadd_ps(vr, _mm512_maskz_loadu_ps(m, eg2 + j),
+                                   _mm512_mul_ps(vr1, _mm512_mul_ps(g, g)));
+        __m512 x = _mm512_maskz_loadu_ps(m, edx2 + j);
+        __m512 d = _mm512_mul_ps(_mm512_div_ps(_mm512_sqrt_ps(_mm512_add_ps(x, ve)),
+                                               _mm512_sqrt_ps(_mm512_add_ps(e, ve))), g);
+        _mm512_mask_storeu_ps(eg2 + j, m, e);
+        _mm512_mask_storeu_ps(edx2 + j, m,
+                              _mm512_fmadd_ps(vr, x, _mm512_mul_ps(vr1, _mm512_mul_ps(d, d))));
+        _mm512_mask_storeu_ps(w + j, m, _mm512_sub_ps(wv, d));
+    }
+}
+
+static void scores_avx512(const float *q, const float *rows, size_t n_rows,
+                          size_t stride, size_t n, const float *bias, float add,
+                          float *out)
+{
+    size_t r = 0;
+    if ((n & 15) == 0) {
+        /* Four rows at a time share each load of q. */
+        for (; r + 4 <= n_rows; r += 4) {
+            const float *r0 = rows + r * stride, *r1 = r0 + stride;
+            const float *r2 = r1 + stride, *r3 = r2 + stride;
+            __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+            __m512 s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+            for (size_t j = 0; j < n; j += 16) {
+                __m512 qv = _mm512_loadu_ps(q + j);
+                s0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r0 + j), s0);
+                s1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r1 + j), s1);
+                s2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r2 + j), s2);
+                s3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r3 + j), s3);
+            }
+            out[r] = _mm512_reduce_add_ps(s0) + (bias ? bias[r] : 0.0f) + add;
+            out[r + 1] = _mm512_reduce_add_ps(s1) + (bias ? bias[r + 1] : 0.0f) + add;
+            out[r + 2] = _mm512_reduce_add_ps(s2) + (bias ? bias[r + 2] : 0.0f) + add;
+            out[r + 3] = _mm512_reduce_add_ps(s3) + (bias ? bias[r + 3] : 0.0f) + add;
+        }
+    }
+    for (; r < n_rows; r++)
+        out[r] = dot_avx512(q, rows + r * stride, n) + (bias ? bias[r] : 0.0f) + add;
+}
+
+const trove__kernels trove__kernels_avx512 = {
+    "avx512",
+    dot_avx512,
+    axpy_avx512,
+    axpby_avx512,
+    adagrad_avx512,
+    adadelta_avx512,
+    scores_avx512,
+};

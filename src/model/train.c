@@ -1,0 +1,798 @@
+/*
+ * train.c - fit / fit_partial: the SGD loops for the logistic, BPR, WARP and
+ * k-OS WARP losses, the adagrad / adadelta steps, Hogwild threads and
+ * divergence detection.
+ *
+ * Semantics follow LightFM 1.17 (Kula 2015): one epoch visits every
+ * interaction once in a fresh random order.
+ *   logistic  gradient w*(sigmoid(x) - y) on the pair.
+ *   BPR       (Rendle et al. 2009) negative = the item of a random
+ *             interaction (so negatives follow popularity), redrawn while it
+ *             is a positive of the user.
+ *   WARP      (Weston et al. 2011) draw items uniformly, skipping the user's
+ *             positives, until one violates the margin (x_neg > x_pos - 1) or
+ *             max_sampled were drawn; the update is weighted by
+ *             L = log(max(1, floor((n_items - 1) / draws))), clipped at 10.
+ *   k-OS      (Weston et al. 2013) for a positive example, sample n of the
+ *             user's positives, take the k-th highest scored one as the
+ *             positive, then WARP with L based on n_items - |positives|.
+ * Two deliberate differences: the user bias gets its true gradient in the
+ * pairwise losses (zero: it cancels in x_pos - x_neg; LightFM moves it by
+ * the loss), and L2 (item_alpha, user_alpha) is applied in the step of the
+ * rows an example touches instead of LightFM's lazy global rescaling, which
+ * writes shared state on every example; with alpha = 0 it costs nothing.
+ *
+ * Threads (Niu et al., "Hogwild!", NIPS 2011): the shuffled example order is
+ * cut into one contiguous slice per thread; each thread has its own RNG
+ * stream (a jump of the epoch's seed), scratch and loss accumulator, and
+ * writes only model rows. With one thread and a fixed seed a run is
+ * bit-identical to any other run on the same machine (same kernel variant).
+ *
+ * Identity rows with no extra features are read and updated in place;
+ * other representations are summed into per-thread scratch. Representations
+ * are computed before the step and the step uses them for every row, so
+ * in-place rows are read before they are written.
+ */
+#include "model/model_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ----------------------------------------------------------------- losses */
+static inline float sigmoidf(float x)
+{
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* log(1 + exp(x)) without overflow. */
+static inline float softplusf(float x)
+{
+    if (x > 20.0f)
+        return x;
+    if (x < -20.0f)
+        return expf(x);
+    return log1pf(expf(x));
+}
+
+trove__loss_grad trove__model_loss_logistic(float score, int label, float weight)
+{
+    trove__loss_grad g;
+    float y = label ? 1.0f : 0.0f;
+    g.loss = weight * (softplusf(score) - y * score);
+    g.g_pos = weight * (sigmoidf(score) - y);
+    g.g_neg = 0.0f;
+    return g;
+}
+
+trove__loss_grad trove__model_loss_bpr(float pos, float neg, float weight)
+{
+    trove__loss_grad g;
+    float x = pos - neg;
+    float s = sigmoidf(-x); /* 1 - sigmoid(x) */
+    g.loss = weight * softplusf(-x);
+    g.g_pos = -weight * s;
+    g.g_neg = weight * s;
+    return g;
+}
+
+trove__loss_grad trove__model_loss_warp(float pos, float neg, float rank_weight)
+{
+    trove__loss_grad g;
+    g.loss = rank_weight * (1.0f - pos + neg);
+    g.g_pos = -rank_weight;
+    g.g_neg = rank_weight;
+    return g;
+}
+
+float trove__model_warp_rank_weight(uint32_t n_neg, uint32_t sampled)
+{
+    uint32_t est = sampled ? n_neg / sampled : n_neg;
+    float l = logf(est > 1 ? (float)est : 1.0f);
+    return l > TROVE__MAX_LOSS ? TROVE__MAX_LOSS : l;
+}
+
+/* ---------------------------------------------------------------- helpers */
+/* 1 if x is in the ascending array a[0..n) (branch-free binary search). */
+static inline int in_row(const uint32_t *a, uint64_t n, uint32_t x)
+{
+    if (n == 0)
+        return 0;
+    while (n > 1) {
+        uint64_t half = n / 2;
+        a = a[half] <= x ? a + half : a;
+        n -= half;
+    }
+    return *a == x;
+}
+
+/* Representation of row r of one side: in place when it is a lone identity
+ * row, else summed into scratch. */
+static inline const float *side_repr(const trove_model *m, const trove__kernels *k,
+                                     const trove__table *id, const trove__table *feat,
+                                     const trove_csr *fm, uint32_t r, float *scratch,
+                                     float *bias)
+{
+    size_t dp = m->dp;
+    uint64_t b = fm->indptr[r], e = fm->indptr[r + 1];
+    float bs;
+    if (id->rows > 0) {
+        if (b == e) {
+            *bias = id->bias[r];
+            return id->emb + (size_t)r * dp;
+        }
+        memcpy(scratch, id->emb + (size_t)r * dp, dp * sizeof(float));
+        bs = id->bias[r];
+    } else {
+        memset(scratch, 0, dp * sizeof(float));
+        bs = 0.0f;
+    }
+    for (uint64_t x = b; x < e; x++) {
+        uint32_t f = fm->indices[x];
+        float w = fm->data ? fm->data[x] : 1.0f;
+        k->axpy(w, feat->emb + (size_t)f * dp, scratch, dp);
+        bs += w * feat->bias[f];
+    }
+    *bias = bs;
+    return scratch;
+}
+
+static inline const float *user_repr(const trove_model *m, const trove__kernels *k,
+                                     uint32_t u, float *scratch, float *bias)
+{
+    return side_repr(m, k, &m->uid, &m->ufeat, &m->ufm, u, scratch, bias);
+}
+
+static inline const float *item_repr(const trove_model *m, const trove__kernels *k,
+                                     uint32_t i, float *scratch, float *bias)
+{
+    return side_repr(m, k, &m->iid, &m->ifeat, &m->ifm, i, scratch, bias);
+}
+
+/* One schedule step on row r of table t: gradient s*dir (+ alpha*w) on the
+ * embedding and gb (+ alpha*b) on the bias; gb_on = 0 skips the bias. */
+static inline void row_step(const trove_model *m, const trove__kernels *k,
+                            const trove__table *t, uint32_t r, const float *dir,
+                            float s, float gb, int gb_on, float alpha)
+{
+    size_t dp = m->dp, off = (size_t)r * dp;
+    if (m->p.learning_schedule == TROVE_SCHEDULE_ADAGRAD) {
+        float lr = m->p.learning_rate;
+        k->adagrad(t->emb + off, t->acc + off, dir, s, lr, alpha, dp);
+        if (gb_on) {
+            float g = gb + alpha * t->bias[r];
+            t->bias[r] -= lr * g / sqrtf(t->bacc[r]);
+            t->bacc[r] += g * g;
+        }
+    } else {
+        float rho = m->p.rho, eps = m->p.epsilon;
+        k->adadelta(t->emb + off, t->acc + off, t->dacc + off, dir, s, alpha, rho, eps, dp);
+        if (gb_on) {
+            float g = gb + alpha * t->bias[r];
+            float e = rho * t->bacc[r] + (1.0f - rho) * g * g;
+            float d = sqrtf(t->bdacc[r] + eps) / sqrtf(e + eps) * g;
+            t->bacc[r] = e;
+            t->bdacc[r] = rho * t->bdacc[r] + (1.0f - rho) * d * d;
+            t->bias[r] -= d;
+        }
+    }
+}
+
+/* Chain a representation gradient (s*dir, bias gb) to every row of one
+ * side's row r: the identity row and each feature row scaled by its
+ * weight. */
+static inline void side_step(const trove_model *m, const trove__kernels *k,
+                             const trove__table *id, const trove__table *feat,
+                             const trove_csr *fm, uint32_t r, const float *dir, float s,
+                             float gb, int gb_on, float alpha)
+{
+    if (id->rows > 0)
+        row_step(m, k, id, r, dir, s, gb, gb_on, alpha);
+    for (uint64_t x = fm->indptr[r]; x < fm->indptr[r + 1]; x++) {
+        float w = fm->data ? fm->data[x] : 1.0f;
+        row_step(m, k, feat, fm->indices[x], dir, s * w, gb * w, gb_on, alpha);
+    }
+}
+
+/* Pairwise step: d/dq = g_pos p_pos + g_neg p_neg, d/dp_pos = g_pos q,
+ * d/dp_neg = g_neg q, item biases g_pos / g_neg, user bias g_pos + g_neg. */
+static void pairwise_step(const trove_model *m, const trove__kernels *k, uint32_t u,
+                          uint32_t pos, uint32_t neg, const float *q, const float *pp,
+                          const float *pn, float g_pos, float g_neg, float *tmp)
+{
+    float gbu = g_pos + g_neg;
+    k->axpby(tmp, g_pos, pp, g_neg, pn, m->dp);
+    side_step(m, k, &m->iid, &m->ifeat, &m->ifm, pos, q, g_pos, g_pos, 1, m->p.item_alpha);
+    side_step(m, k, &m->iid, &m->ifeat, &m->ifm, neg, q, g_neg, g_neg, 1, m->p.item_alpha);
+    side_step(m, k, &m->uid, &m->ufeat, &m->ufm, u, tmp, 1.0f, gbu, gbu != 0.0f,
+              m->p.user_alpha);
+}
+
+/* Pointwise step: d/dq = g p, d/dp = g q, both biases g. */
+static void pointwise_step(const trove_model *m, const trove__kernels *k, uint32_t u,
+                           uint32_t i, const float *q, const float *p, float g, float *tmp)
+{
+    memcpy(tmp, p, m->dp * sizeof(float));
+    side_step(m, k, &m->iid, &m->ifeat, &m->ifm, i, q, g, g, 1, m->p.item_alpha);
+    side_step(m, k, &m->uid, &m->ufeat, &m->ufm, u, tmp, g, g, 1, m->p.user_alpha);
+}
+
+void trove__model_step(trove_model *m, uint32_t u, uint32_t pos, uint32_t neg,
+                       int pairwise, float g_pos, float g_neg, float *scratch)
+{
+    const trove__kernels *k = trove__kernels_best();
+    size_t dp = m->dp;
+    float bu, bp, bn;
+    const float *q = user_repr(m, k, u, scratch, &bu);
+    const float *pp = item_repr(m, k, pos, scratch + dp, &bp);
+    if (pairwise) {
+        const float *pn = item_repr(m, k, neg, scratch + 2 * dp, &bn);
+        pairwise_step(m, k, u, pos, neg, q, pp, pn, g_pos, g_neg, scratch + 3 * dp);
+    } else {
+        pointwise_step(m, k, u, pos, q, pp, g_pos, scratch + 3 * dp);
+    }
+}
+
+/* ------------------------------------------------------------------ epoch */
+typedef struct kos_pair {
+    uint32_t item;
+    float score;
+} kos_pair;
+
+typedef struct train_job {
+    trove_model *m;
+    const trove__kernels *k;
+    const trove_csr *x;
+    const uint32_t *ex_user;  /* row of each entry */
+    const uint32_t *order;    /* shuffled entry indices */
+} train_job;
+
+typedef struct train_thread {
+    const train_job *job;
+    uint64_t begin, end;
+    trove_rng rng;
+    float *scratch;           /* 4 * dp floats, aligned */
+    kos_pair *pairs;          /* n entries for k-OS */
+    double loss;
+    uint64_t done;
+    int diverged;
+} train_thread;
+
+static int cmp_pair_desc(const void *a, const void *b)
+{
+    const kos_pair *x = a, *y = b;
+    if (x->score > y->score)
+        return -1;
+    if (x->score < y->score)
+        return 1;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+static void run_slice(train_thread *t)
+{
+    const train_job *job = t->job;
+    trove_model *m = job->m;
+    const trove__kernels *k = job->k;
+    const trove_csr *x = job->x;
+    size_t dp = m->dp;
+    float *sq = t->scratch, *sp = sq + dp, *sn = sp + dp, *tmp = sn + dp;
+    uint32_t n_items = m->n_items;
+    uint32_t max_sampled = m->p.max_sampled;
+    uint64_t max_draws = (uint64_t)max_sampled * 100u + 1000u;
+    int loss_kind = m->p.loss;
+    double loss_sum = 0.0;
+    uint64_t done = 0;
+
+    for (uint64_t o = t->begin; o < t->end; o++) {
+        uint32_t e = job->order[o];
+        uint32_t u = job->ex_user[e];
+        uint32_t i = x->indices[e];
+        float w = x->data ? x->data[e] : 1.0f;
+        const uint32_t *row = x->indices + x->indptr[u];
+        uint64_t len = x->indptr[u + 1] - x->indptr[u];
+        float bu, bp, bn;
+        const float *q, *pp, *pn;
+        float s_pos, s_neg;
+        trove__loss_grad lg;
+
+        if (loss_kind == TROVE_LOSS_LOGISTIC) {
+            int label = w > 0.0f;
+            float sw = w == 0.0f ? 1.0f : fabsf(w);
+            q = user_repr(m, k, u, sq, &bu);
+            pp = item_repr(m, k, i, sp, &bp);
+            s_pos = k->dot(q, pp, dp) + bu + bp;
+            if (!isfinite(s_pos)) {
+                t->diverged = 1;
+                break;
+            }
+            lg = trove__model_loss_logistic(s_pos, label, sw);
+            loss_sum += lg.loss;
+            pointwise_step(m, k, u, i, q, pp, lg.g_pos, tmp);
+            done++;
+            continue;
+        }
+        if (!(w > 0.0f) && loss_kind != TROVE_LOSS_WARP_KOS)
+            continue;
+        if (len >= n_items)
+            continue; /* every item is a positive: no negative exists */
+        q = user_repr(m, k, u, sq, &bu);
+
+        if (loss_kind == TROVE_LOSS_BPR) {
+            uint32_t neg = 0;
+            int found = 0;
+            for (int tries = 0; tries < 64; tries++) {
+                neg = x->indices[trove_rng_below(&t->rng, (uint32_t)x->nnz)];
+                if (!in_row(row, len, neg)) {
+                    found = 1;
+                    break;
+                }
+            }
+            if (!found)
+                continue;
+            pp = item_repr(m, k, i, sp, &bp);
+            pn = item_repr(m, k, neg, sn, &bn);
+            s_pos = k->dot(q, pp, dp) + bp;
+            s_neg = k->dot(q, pn, dp) + bn;
+            if (!isfinite(s_pos) || !isfinite(s_neg)) {
+                t->diverged = 1;
+                break;
+            }
+            lg = trove__model_loss_bpr(s_pos, s_neg, w);
+            loss_sum += lg.loss;
+            pairwise_step(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg, tmp);
+            done++;
+            continue;
+        }
+
+        uint32_t n_neg;
+        if (loss_kind == TROVE_LOSS_WARP_KOS) {
+            uint32_t np = m->p.n < len ? m->p.n : (uint32_t)len;
+            for (uint32_t j = 0; j < np; j++) {
+                uint32_t c = row[trove_rng_below(&t->rng, (uint32_t)len)];
+                pp = item_repr(m, k, c, sp, &bp);
+                t->pairs[j].item = c;
+                t->pairs[j].score = k->dot(q, pp, dp) + bp;
+            }
+            qsort(t->pairs, np, sizeof *t->pairs, cmp_pair_desc);
+            i = t->pairs[(m->p.k < np ? m->p.k : np) - 1].item;
+            w = 1.0f;
+            n_neg = n_items - (uint32_t)len;
+        } else {
+            n_neg = n_items - 1;
+        }
+        pp = item_repr(m, k, i, sp, &bp);
+        s_pos = k->dot(q, pp, dp) + bp;
+        if (!isfinite(s_pos)) {
+            t->diverged = 1;
+            break;
+        }
+        uint32_t sampled = 0;
+        uint64_t draws = 0;
+        while (sampled < max_sampled && draws < max_draws) {
+            uint32_t neg = trove_rng_below(&t->rng, n_items);
+            draws++;
+            if (in_row(row, len, neg))
+                continue;
+            sampled++;
+            pn = item_repr(m, k, neg, sn, &bn);
+            s_neg = k->dot(q, pn, dp) + bn;
+            if (s_neg > s_pos - 1.0f) {
+                float l = w * trove__model_warp_rank_weight(n_neg, sampled);
+                if (l > TROVE__MAX_LOSS)
+                    l = TROVE__MAX_LOSS;
+                if (!isfinite(s_neg)) {
+                    t->diverged = 1;
+                    break;
+                }
+                lg = trove__model_loss_warp(s_pos, s_neg, l);
+                loss_sum += lg.loss;
+                pairwise_step(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg, tmp);
+                break;
+            }
+        }
+        if (t->diverged)
+            break;
+        done++;
+    }
+    t->loss = loss_sum;
+    t->done = done;
+}
+
+static void *thread_main(void *arg)
+{
+    run_slice(arg);
+    return NULL;
+}
+
+/* --------------------------------------------------------------- checking */
+static int find_nonfinite(const trove__table *t, size_t dp, uint32_t *row, int *is_bias)
+{
+    for (uint32_t r = 0; r < t->rows; r++) {
+        if (!isfinite(t->bias[r])) {
+            *row = r;
+            *is_bias = 1;
+            return 1;
+        }
+        const float *e = t->emb + (size_t)r * dp;
+        for (size_t j = 0; j < dp; j++)
+            if (!isfinite(e[j])) {
+                *row = r;
+                *is_bias = 0;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+static int report_divergence(const trove_model *m, uint64_t epoch, trove_error *err)
+{
+    struct {
+        const trove__table *t;
+        const char *what;
+        const trove_idmap *names;
+    } tabs[4] = {
+        {&m->uid, "user", m->user_ids},
+        {&m->ufeat, "user feature", m->ufeat_names},
+        {&m->iid, "item", m->item_ids},
+        {&m->ifeat, "item feature", m->ifeat_names},
+    };
+    for (int k = 0; k < 4; k++) {
+        uint32_t row;
+        int is_bias;
+        if (find_nonfinite(tabs[k].t, m->dp, &row, &is_bias)) {
+            const char *name = tabs[k].names ? trove_idmap_name(tabs[k].names, row, NULL) : NULL;
+            return trove_error_set(err, TROVE_EDIVERGED,
+                                   "training diverged in epoch %llu: the %s %s of %s %u%s%s%s "
+                                   "became non-finite (lower learning_rate or check the "
+                                   "feature weights)",
+                                   (unsigned long long)epoch, tabs[k].what,
+                                   is_bias ? "bias" : "embedding", tabs[k].what, row,
+                                   name ? " ('" : "", name ? name : "", name ? "')" : "");
+        }
+    }
+    return trove_error_set(err, TROVE_EDIVERGED,
+                           "training diverged in epoch %llu: a score became non-finite "
+                           "(lower learning_rate or check the feature weights)",
+                           (unsigned long long)epoch);
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------- front ends */
+static int check_csr(const trove_csr *c, const char *what, trove_error *err)
+{
+    if (c->n_rows > 0 && c->indptr == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (no indptr)", what);
+    if (c->indptr == NULL)
+        return TROVE_OK;
+    if (c->indptr[0] != 0 || c->indptr[c->n_rows] != c->nnz || (c->nnz > 0 && c->indices == NULL))
+        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (indptr)", what);
+    for (uint32_t r = 0; r < c->n_rows; r++) {
+        if (c->indptr[r + 1] < c->indptr[r])
+            return trove_error_set(err, TROVE_EINVAL, "%s: row %u: indptr decreases", what, r);
+        for (uint64_t e = c->indptr[r]; e < c->indptr[r + 1]; e++) {
+            if (c->indices[e] >= c->n_cols)
+                return trove_error_set(err, TROVE_EINVAL,
+                                       "%s: row %u: column %u out of range (%u columns)", what,
+                                       r, c->indices[e], c->n_cols);
+            if (e > c->indptr[r] && c->indices[e] <= c->indices[e - 1])
+                return trove_error_set(err, TROVE_EINVAL,
+                                       "%s: row %u: columns not strictly ascending", what, r);
+            if (c->data != NULL && !isfinite(c->data[e]))
+                return trove_error_set(err, TROVE_EINVAL,
+                                       "%s: row %u, column %u: value is not finite", what, r,
+                                       c->indices[e]);
+        }
+    }
+    return TROVE_OK;
+}
+
+static uint64_t fingerprint(const trove_csr *x)
+{
+    uint64_t h = trove_hash64(&x->n_rows, sizeof x->n_rows, x->n_cols);
+    h = trove_hash64(x->indptr, ((size_t)x->n_rows + 1) * sizeof *x->indptr, h);
+    if (x->nnz > 0) {
+        h = trove_hash64(x->indices, x->nnz * sizeof *x->indices, h);
+        if (x->data)
+            h = trove_hash64(x->data, x->nnz * sizeof *x->data, h);
+    }
+    return h;
+}
+
+/* First fit: fix the shape, allocate and initialise the tables. */
+static int shape_model(trove_model *m, const trove_csr *x, const trove_csr *uf,
+                       const trove_csr *itf, trove_error *err)
+{
+    int rc;
+    if (uf != NULL && (uf->n_rows != x->n_rows || uf->n_cols != m->n_user_features))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "user_features is %u x %u, expected %u users x %u features",
+                               uf->n_rows, uf->n_cols, x->n_rows, m->n_user_features);
+    if (itf != NULL && (itf->n_rows != x->n_cols || itf->n_cols != m->n_item_features))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "item_features is %u x %u, expected %u items x %u features",
+                               itf->n_rows, itf->n_cols, x->n_cols, m->n_item_features);
+    if (uf == NULL && m->n_user_features > 0)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "the model has %u user features but no user_features matrix "
+                               "was given", m->n_user_features);
+    if (itf == NULL && m->n_item_features > 0)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "the model has %u item features but no item_features matrix "
+                               "was given", m->n_item_features);
+    if (!m->p.user_identity && m->n_user_features == 0)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "user_identity is off and there are no user features");
+    if (!m->p.item_identity && m->n_item_features == 0)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "item_identity is off and there are no item features");
+    m->n_users = x->n_rows;
+    m->n_items = x->n_cols;
+    /* Id maps attached to an earlier shape no longer apply. */
+    if (m->user_ids != NULL && trove_idmap_size(m->user_ids) != m->n_users) {
+        trove_idmap_free(m->user_ids);
+        m->user_ids = NULL;
+    }
+    if (m->item_ids != NULL && trove_idmap_size(m->item_ids) != m->n_items) {
+        trove_idmap_free(m->item_ids);
+        m->item_ids = NULL;
+    }
+    rc = uf ? trove__model_csr_copy(uf, &m->ufm, "user_features", err)
+            : trove__model_csr_empty(m->n_users, 0, &m->ufm);
+    if (rc != TROVE_OK)
+        goto fail;
+    rc = itf ? trove__model_csr_copy(itf, &m->ifm, "item_features", err)
+             : trove__model_csr_empty(m->n_items, 0, &m->ifm);
+    if (rc != TROVE_OK)
+        goto fail;
+    m->item_count = trove_calloc(m->n_items ? m->n_items : 1, sizeof(uint32_t));
+    if (m->item_count == NULL) {
+        rc = TROVE_ENOMEM;
+        goto fail;
+    }
+    if ((rc = trove__model_table_resize(m, &m->uid, m->p.user_identity ? m->n_users : 0)) != TROVE_OK ||
+        (rc = trove__model_table_resize(m, &m->ufeat, m->n_user_features)) != TROVE_OK ||
+        (rc = trove__model_table_resize(m, &m->iid, m->p.item_identity ? m->n_items : 0)) != TROVE_OK ||
+        (rc = trove__model_table_resize(m, &m->ifeat, m->n_item_features)) != TROVE_OK)
+        goto fail;
+    m->shaped = 1;
+    return TROVE_OK;
+fail:
+    trove__model_table_free(&m->uid);
+    trove__model_table_free(&m->ufeat);
+    trove__model_table_free(&m->iid);
+    trove__model_table_free(&m->ifeat);
+    trove_free(m->item_count);
+    m->item_count = NULL;
+    trove__model_csr_free(&m->ufm);
+    trove__model_csr_free(&m->ifm);
+    m->n_users = m->n_items = 0;
+    if (rc == TROVE_ENOMEM)
+        return trove_error_set(err, TROVE_ENOMEM, "fit: out of memory allocating the model");
+    return rc;
+}
+
+/* Later fits may replace the feature matrices (same shape). */
+static int replace_features(trove_model *m, const trove_csr *uf, const trove_csr *itf,
+                            trove_error *err)
+{
+    trove_csr a, b;
+    int rc;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    if (uf != NULL && (uf->n_rows != m->n_users || uf->n_cols != m->n_user_features))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "user_features is %u x %u, the model has %u users x %u features",
+                               uf->n_rows, uf->n_cols, m->n_users, m->n_user_features);
+    if (itf != NULL && (itf->n_rows != m->n_items || itf->n_cols != m->n_item_features))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "item_features is %u x %u, the model has %u items x %u features",
+                               itf->n_rows, itf->n_cols, m->n_items, m->n_item_features);
+    if (uf && (rc = trove__model_csr_copy(uf, &a, "user_features", err)) != TROVE_OK)
+        return rc;
+    if (itf && (rc = trove__model_csr_copy(itf, &b, "item_features", err)) != TROVE_OK) {
+        trove__model_csr_free(&a);
+        return rc;
+    }
+    if (uf) {
+        trove__model_csr_free(&m->ufm);
+        m->ufm = a;
+    }
+    if (itf) {
+        trove__model_csr_free(&m->ifm);
+        m->ifm = b;
+    }
+    return TROVE_OK;
+}
+
+int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr *uf,
+                            const trove_csr *itf, uint32_t epochs, trove_error *err)
+{
+    const trove__kernels *k = trove__kernels_best();
+    uint32_t n_threads = m->p.num_threads;
+    uint32_t *ex_user = NULL, *order = NULL;
+    train_thread *th = NULL;
+    pthread_t *tids = NULL;
+    int rc = TROVE_OK;
+    uint64_t nnz;
+    double t_total = 0.0;
+
+    if (x == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "fit: interactions is NULL");
+    if ((rc = check_csr(x, "interactions", err)) != TROVE_OK)
+        return rc;
+    if (uf && (rc = check_csr(uf, "user_features", err)) != TROVE_OK)
+        return rc;
+    if (itf && (rc = check_csr(itf, "item_features", err)) != TROVE_OK)
+        return rc;
+    nnz = x->nnz;
+    if (nnz == 0 || x->n_rows == 0 || x->n_cols == 0)
+        return trove_error_set(err, TROVE_EEMPTY, "fit: the interactions matrix is empty");
+    if (nnz >= UINT32_MAX)
+        return trove_error_set(err, TROVE_ERANGE,
+                               "fit: %llu interactions; at most 4294967294 are supported",
+                               (unsigned long long)nnz);
+    if (m->shaped && (x->n_rows != m->n_users || x->n_cols != m->n_items))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "fit_partial: interactions are %u x %u but the model has %u users "
+                               "x %u items (grow the model first)",
+                               x->n_rows, x->n_cols, m->n_users, m->n_items);
+    if (!m->shaped)
+        rc = shape_model(m, x, uf, itf, err);
+    else
+        rc = replace_features(m, uf, itf, err);
+    if (rc != TROVE_OK)
+        return rc;
+
+    ex_user = trove_malloc(nnz * sizeof *ex_user);
+    order = trove_malloc(nnz * sizeof *order);
+    th = trove_calloc(n_threads, sizeof *th);
+    tids = trove_calloc(n_threads, sizeof *tids);
+    if (ex_user == NULL || order == NULL || th == NULL || tids == NULL)
+        goto nomem;
+    for (uint32_t t = 0; t < n_threads; t++) {
+        th[t].scratch = trove_aligned_alloc(TROVE__MODEL_ALIGN, 4 * (size_t)m->dp * sizeof(float));
+        th[t].pairs = trove_malloc(m->p.n * sizeof(kos_pair));
+        if (th[t].scratch == NULL || th[t].pairs == NULL)
+            goto nomem;
+    }
+    for (uint32_t u = 0; u < x->n_rows; u++)
+        for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++)
+            ex_user[e] = u;
+
+    {
+        /* Items seen as positives (for the cold-item fallback). */
+        for (uint64_t e = 0; e < nnz; e++) {
+            uint32_t i = x->indices[e];
+            if ((x->data == NULL || x->data[e] > 0.0f) && m->item_count[i] < UINT32_MAX)
+                m->item_count[i]++;
+        }
+    }
+
+    train_job job = {m, k, x, ex_user, order};
+    for (uint32_t ep = 0; ep < epochs; ep++) {
+        double t0 = now_sec(), loss = 0.0;
+        uint64_t done = 0;
+        int diverged = 0;
+        uint64_t seed;
+
+        for (uint64_t e = 0; e < nnz; e++)
+            order[e] = (uint32_t)e;
+        trove_rng_shuffle_u32(&m->rng, order, nnz);
+        seed = trove_rng_next(&m->rng);
+        for (uint32_t t = 0; t < n_threads; t++) {
+            th[t].job = &job;
+            th[t].begin = nnz * t / n_threads;
+            th[t].end = nnz * (t + 1) / n_threads;
+            trove_rng_seed(&th[t].rng, seed);
+            for (uint32_t j = 0; j < t; j++)
+                trove_rng_jump(&th[t].rng);
+            th[t].loss = 0.0;
+            th[t].done = 0;
+            th[t].diverged = 0;
+        }
+        for (uint32_t t = 1; t < n_threads; t++)
+            if (pthread_create(&tids[t], NULL, thread_main, &th[t]) != 0) {
+                /* Run it here instead: same work, less parallelism. */
+                tids[t] = 0;
+                run_slice(&th[t]);
+            }
+        run_slice(&th[0]);
+        for (uint32_t t = 1; t < n_threads; t++)
+            if (tids[t] != 0) {
+                pthread_join(tids[t], NULL);
+                tids[t] = 0;
+            }
+        for (uint32_t t = 0; t < n_threads; t++) {
+            loss += th[t].loss;
+            done += th[t].done;
+            diverged |= th[t].diverged;
+        }
+        m->epochs_done++;
+        m->examples_done += done;
+        m->trained = 1;
+        double secs = now_sec() - t0;
+        t_total += secs;
+        if (diverged || !isfinite(loss)) {
+            rc = report_divergence(m, m->epochs_done, err);
+            goto out;
+        }
+        {
+            uint32_t row;
+            int is_bias;
+            if (find_nonfinite(&m->iid, m->dp, &row, &is_bias) ||
+                find_nonfinite(&m->uid, m->dp, &row, &is_bias) ||
+                find_nonfinite(&m->ifeat, m->dp, &row, &is_bias) ||
+                find_nonfinite(&m->ufeat, m->dp, &row, &is_bias)) {
+                rc = report_divergence(m, m->epochs_done, err);
+                goto out;
+            }
+        }
+        if (m->p.progress != NULL) {
+            trove_model_progress pr;
+            pr.epoch = ep + 1;
+            pr.n_epochs = epochs;
+            pr.loss = done ? loss / (double)done : 0.0;
+            pr.seconds = secs;
+            pr.examples_per_sec = secs > 0.0 ? (double)done / secs : 0.0;
+            pr.eta_seconds = t_total / (ep + 1) * (double)(epochs - ep - 1);
+            m->p.progress(m->p.progress_ud, &pr);
+        }
+    }
+    m->fingerprint = fingerprint(x);
+    m->trained = 1;
+    trove__model_cold_fallback(m);
+    rc = trove__model_refresh(m);
+    if (rc != TROVE_OK)
+        rc = trove_error_set(err, rc, "fit: out of memory building item representations");
+    goto out;
+
+nomem:
+    rc = trove_error_set(err, TROVE_ENOMEM, "fit: out of memory");
+out:
+    if (th != NULL)
+        for (uint32_t t = 0; t < n_threads; t++) {
+            trove_aligned_free(th[t].scratch);
+            trove_free(th[t].pairs);
+        }
+    trove_free(th);
+    trove_free(tids);
+    trove_free(order);
+    trove_free(ex_user);
+    return rc;
+}
+
+int trove_model_fit(trove_model *m, const trove_csr *x, const trove_csr *uf,
+                    const trove_csr *itf, uint32_t epochs, trove_error *err)
+{
+    /* Start over: drop every learned parameter and reseed. */
+    trove__model_table_free(&m->uid);
+    trove__model_table_free(&m->ufeat);
+    trove__model_table_free(&m->iid);
+    trove__model_table_free(&m->ifeat);
+    trove__model_csr_free(&m->ufm);
+    trove__model_csr_free(&m->ifm);
+    trove_aligned_free(m->item_repr);
+    trove_free(m->item_repr_bias);
+    trove_free(m->item_count);
+    m->item_repr = NULL;
+    m->item_repr_bias = NULL;
+    m->item_count = NULL;
+    m->shaped = 0;
+    m->trained = 0;
+    m->n_users = m->n_items = 0;
+    m->epochs_done = m->examples_done = 0;
+    m->fingerprint = 0;
+    trove_rng_seed(&m->rng, m->p.seed);
+    return trove_model_fit_partial(m, x, uf, itf, epochs, err);
+}
