@@ -1,0 +1,119 @@
+/*
+ * trove/recommender.h - one interface over every model family: the
+ * baselines (random, popularity, popularity-rating, popularity-market,
+ * personal-popularity, content, itemknn) and, when built in, the hybrid
+ * factorization model ("warp", "bpr", "logistic", "warp-kos").
+ *
+ * A recommender is fitted on a training dataset, then scores users over the
+ * whole catalog, recommends top-k lists, and saves to / loads from one file.
+ * It keeps a copy of the training interactions (to exclude them from lists
+ * and to build user profiles), so the dataset may be freed after fitting.
+ *
+ * Families and their settings (key=value, see trove_reco_params_set):
+ *   random               seed (default 42): a fixed pseudo-random score per
+ *                        (user, item), the same on every call
+ *   popularity           number of training users per item
+ *   popularity-rating    mean interaction weight (rating) shrunk towards the
+ *                        global mean: (sum_i + prior*mu) / (n_i + prior);
+ *                        prior (default 10)
+ *   popularity-market    popularity among the users of the same market; a
+ *                        user's market is its user feature "market=XX";
+ *                        users without one get global popularity; ties
+ *                        within a market are broken by global popularity
+ *   personal-popularity  the user's own items first (by weight), then items
+ *                        sharing the user's favourite item features (share of
+ *                        the user's items carrying each feature), then global
+ *                        popularity
+ *   content              TF-IDF weighted item features (idf = ln(n_items /
+ *                        df)), L2-normalised; user profile = weighted sum of
+ *                        the vectors of the user's items; score = cosine
+ *   itemknn              item-item cosine on binary training columns with
+ *                        shrinkage: |U_i ∩ U_j| / (sqrt(|U_i||U_j|) +
+ *                        shrink); neighbours (default 100) most similar
+ *                        items kept per item; shrink (default 10);
+ *                        score(u,i) = sum over the user's items j of sim(j,i)
+ *
+ * Thread safety: a fitted or loaded recommender is immutable; score_user and
+ * recommend may be called from any number of threads at once.
+ */
+#ifndef TROVE_RECOMMENDER_H
+#define TROVE_RECOMMENDER_H
+
+#include "trove/core.h"
+#include "trove/dataset.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct trove_recommender trove_recommender;
+
+#define TROVE_RECO_MAX_SETTINGS 32
+#define TROVE_RECO_KEY_MAX 32
+#define TROVE_RECO_VALUE_MAX 128
+
+/* Family settings as key=value strings (parsed by the family at fit time;
+ * an unknown key is TROVE_EINVAL naming it and the valid keys). */
+typedef struct trove_reco_params {
+    int    threads;                  /* fitting threads; default 1 */
+    size_t n;                        /* settings in use */
+    char   key[TROVE_RECO_MAX_SETTINGS][TROVE_RECO_KEY_MAX];
+    char   value[TROVE_RECO_MAX_SETTINGS][TROVE_RECO_VALUE_MAX];
+} trove_reco_params;
+
+trove_reco_params trove_reco_default_params(void);
+
+/* Add or replace one "key=value" setting. TROVE_EINVAL if it has no '=',
+ * a part is too long, or the table is full. */
+int trove_reco_params_set(trove_reco_params *p, const char *key_value,
+                          trove_error *err);
+
+/* Names of the families built in ("random", ..., "itemknn"[, "warp", ...]),
+ * NULL-terminated, static. */
+const char *const *trove_recommender_families(void);
+
+/* Fit a recommender of `family` on the interactions (and features) of
+ * `train`. p may be NULL (defaults). Returns TROVE_OK, TROVE_ENOTFOUND
+ * (unknown family), TROVE_EINVAL (bad setting), TROVE_EEMPTY (empty train),
+ * TROVE_ENOMEM. *out is caller-owned (trove_recommender_free). */
+int trove_recommender_fit(const char *family, const trove_reco_params *p,
+                          const trove_dataset *train, trove_recommender **out,
+                          trove_error *err);
+
+void trove_recommender_free(trove_recommender *r);
+
+/* Family name (static string). */
+const char *trove_recommender_family(const trove_recommender *r);
+uint32_t trove_recommender_n_users(const trove_recommender *r);
+uint32_t trove_recommender_n_items(const trove_recommender *r);
+
+/* Scores of every item for `user` (n_items floats, higher is better; train
+ * items are scored too). TROVE_ERANGE for a user out of range. */
+int trove_recommender_score_user(const trove_recommender *r, uint32_t user,
+                                 float *scores, trove_error *err);
+
+/* Top-k items for `user`, best first, ties broken by item index ascending;
+ * with exclude_train the user's training items are left out. items and
+ * scores (scores may be NULL) hold k entries; *n_out receives how many were
+ * written (< k when the catalog is exhausted). */
+int trove_recommender_recommend(const trove_recommender *r, uint32_t user,
+                                uint32_t k, int exclude_train,
+                                uint32_t *items, float *scores,
+                                uint32_t *n_out, trove_error *err);
+
+/* Save to one file: magic "TROVRECO", format version, family name, payload
+ * length, payload, XXH3-64 checksum of the payload (docs/evaluation.md).
+ * TROVE_EIO on write errors. */
+int trove_recommender_save(const trove_recommender *r, const char *path,
+                           trove_error *err);
+
+/* Load a saved recommender. TROVE_EIO, TROVE_EFORMAT (not a recommender
+ * file), TROVE_EVERSION, TROVE_ECORRUPT (checksum or payload mismatch),
+ * TROVE_ENOTFOUND (family not built in), TROVE_ENOMEM. */
+int trove_recommender_load(const char *path, trove_recommender **out,
+                           trove_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TROVE_RECOMMENDER_H */

@@ -1,0 +1,208 @@
+/*
+ * hybrid.c - the hybrid factorization model (trove/model.h) behind the
+ * recommender interface: families "warp", "bpr", "logistic" and "warp-kos"
+ * (the loss). The recommender file embeds the model file byte for byte, so
+ * everything the model format guarantees (versions, checksums) still holds.
+ *
+ * Settings: epochs (30), dim (64), lr (0.05), item_alpha (0), user_alpha (0),
+ * max_sampled (10), seed (42), schedule (adagrad|adadelta), item_features
+ * and user_features (1 = use the dataset's feature matrices when it has
+ * them; default 1). Identity features are always on.
+ */
+#include "reco_int.h"
+#include "trove/model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const hybrid_keys[] = {
+    "epochs", "dim", "lr", "item_alpha", "user_alpha", "max_sampled", "seed",
+    "schedule", "item_features", "user_features", NULL
+};
+
+static int hybrid_fit_loss(trove_recommender *r, const trove_reco_params *p,
+                           const trove_dataset *ds, int loss, trove_error *err)
+{
+    trove_model_params mp = trove_model_default_params();
+    trove_model *m = NULL;
+    const trove_csr *uf = trove_dataset_user_features(ds);
+    const trove_csr *itf = trove_dataset_item_features(ds);
+    double epochs, dim, lr, ia, ua, ms, seed, use_if, use_uf;
+    const char *sched = trove__reco_get(p, "schedule");
+    int rc;
+
+    if ((rc = trove__reco_get_double(p, "epochs", 1, 1e6, 30, &epochs, err)) ||
+        (rc = trove__reco_get_double(p, "dim", 1, 4096, 64, &dim, err)) ||
+        (rc = trove__reco_get_double(p, "lr", 1e-9, 1e3, 0.05, &lr, err)) ||
+        (rc = trove__reco_get_double(p, "item_alpha", 0, 1e6, 0, &ia, err)) ||
+        (rc = trove__reco_get_double(p, "user_alpha", 0, 1e6, 0, &ua, err)) ||
+        (rc = trove__reco_get_double(p, "max_sampled", 1, 1e6, 10, &ms, err)) ||
+        (rc = trove__reco_get_double(p, "seed", 0, 9007199254740992.0, 42, &seed, err)) ||
+        (rc = trove__reco_get_double(p, "item_features", 0, 1, 1, &use_if, err)) ||
+        (rc = trove__reco_get_double(p, "user_features", 0, 1, 1, &use_uf, err)))
+        return rc;
+    mp.loss = loss;
+    mp.no_components = (uint32_t)dim;
+    mp.learning_rate = (float)lr;
+    mp.item_alpha = (float)ia;
+    mp.user_alpha = (float)ua;
+    mp.max_sampled = (uint32_t)ms;
+    mp.seed = (uint64_t)seed;
+    mp.num_threads = p != NULL && p->threads > 0 ? (uint32_t)p->threads : 1;
+    if (sched != NULL && (rc = trove_schedule_parse(sched, &mp.learning_schedule)) != TROVE_OK)
+        return trove_error_set(err, TROVE_EINVAL, "%s: unknown schedule '%s'",
+                               r->fam->name, sched);
+    if (uf == NULL || uf->nnz == 0 || use_uf == 0)
+        uf = NULL;
+    if (itf == NULL || itf->nnz == 0 || use_if == 0)
+        itf = NULL;
+    rc = trove_model_new(&mp, uf ? uf->n_cols : 0, itf ? itf->n_cols : 0, &m, err);
+    if (rc == TROVE_OK)
+        rc = trove_model_fit(m, trove_dataset_interactions(ds), uf, itf,
+                             (uint32_t)epochs, err);
+    if (rc != TROVE_OK) {
+        trove_model_free(m);
+        return rc;
+    }
+    r->model = m;
+    return TROVE_OK;
+}
+
+static int fit_warp(trove_recommender *r, const trove_reco_params *p,
+                    const trove_dataset *ds, trove_error *err)
+{
+    return hybrid_fit_loss(r, p, ds, TROVE_LOSS_WARP, err);
+}
+
+static int fit_bpr(trove_recommender *r, const trove_reco_params *p,
+                   const trove_dataset *ds, trove_error *err)
+{
+    return hybrid_fit_loss(r, p, ds, TROVE_LOSS_BPR, err);
+}
+
+static int fit_logistic(trove_recommender *r, const trove_reco_params *p,
+                        const trove_dataset *ds, trove_error *err)
+{
+    return hybrid_fit_loss(r, p, ds, TROVE_LOSS_LOGISTIC, err);
+}
+
+static int fit_warp_kos(trove_recommender *r, const trove_reco_params *p,
+                        const trove_dataset *ds, trove_error *err)
+{
+    return hybrid_fit_loss(r, p, ds, TROVE_LOSS_WARP_KOS, err);
+}
+
+static int hybrid_score(const trove_recommender *r, uint32_t user, float *s,
+                        trove_error *err)
+{
+    return trove_model_score_user(r->model, user, s, err);
+}
+
+#define HYBRID_FAMILY(var, name, fit)                                         \
+    static const trove__reco_family var = {                                   \
+        name, hybrid_keys, TROVE__NEED_MODEL, fit, hybrid_score};
+
+HYBRID_FAMILY(family_warp, "warp", fit_warp)
+HYBRID_FAMILY(family_bpr, "bpr", fit_bpr)
+HYBRID_FAMILY(family_logistic, "logistic", fit_logistic)
+HYBRID_FAMILY(family_warp_kos, "warp-kos", fit_warp_kos)
+
+const trove__reco_family *const trove__hybrid_families[] = {
+    &family_warp, &family_bpr, &family_logistic, &family_warp_kos, NULL
+};
+
+void trove__hybrid_free(trove_recommender *r)
+{
+    trove_model_free(r->model);
+    r->model = NULL;
+}
+
+/* A fresh temporary file name (the file exists, empty). */
+static int temp_path(char *buf, size_t n, trove_error *err)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd;
+    snprintf(buf, n, "%s/trove-reco-XXXXXX", dir && *dir ? dir : "/tmp");
+    fd = mkstemp(buf);
+    if (fd < 0)
+        return trove_error_set(err, TROVE_EIO, "temporary file: %s", strerror(errno));
+    close(fd);
+    return TROVE_OK;
+}
+
+int trove__hybrid_model_bytes(const trove_recommender *r, uint8_t **bytes,
+                              uint64_t *n, trove_error *err)
+{
+    char path[1024];
+    FILE *f = NULL;
+    uint8_t *buf = NULL;
+    long size;
+    int rc = temp_path(path, sizeof path, err);
+    if (rc != TROVE_OK)
+        return rc;
+    rc = trove_model_save(r->model, path, err);
+    if (rc != TROVE_OK)
+        goto done;
+    f = fopen(path, "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0 ||
+        fseek(f, 0, SEEK_SET) != 0) {
+        rc = trove_error_set(err, TROVE_EIO, "model file %s: cannot read back", path);
+        goto done;
+    }
+    buf = trove_malloc((size_t)size);
+    if (buf == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "model file: out of memory");
+        goto done;
+    }
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        rc = trove_error_set(err, TROVE_EIO, "model file %s: short read", path);
+        goto done;
+    }
+    *bytes = buf;
+    *n = (uint64_t)size;
+    buf = NULL;
+done:
+    if (f != NULL)
+        fclose(f);
+    remove(path);
+    trove_free(buf);
+    return rc;
+}
+
+int trove__hybrid_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
+                                   uint64_t n, trove_error *err)
+{
+    char path[1024];
+    trove_model *m = NULL;
+    FILE *f;
+    int rc = temp_path(path, sizeof path, err);
+    if (rc != TROVE_OK)
+        return rc;
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(bytes, 1, (size_t)n, f) != n) {
+        if (f != NULL)
+            fclose(f);
+        remove(path);
+        return trove_error_set(err, TROVE_EIO, "model file %s: write failed", path);
+    }
+    if (fclose(f) != 0) {
+        remove(path);
+        return trove_error_set(err, TROVE_EIO, "model file %s: write failed", path);
+    }
+    rc = trove_model_load(path, &m, err);
+    remove(path);
+    if (rc != TROVE_OK)
+        return rc;
+    uint32_t mu = trove_model_n_users(m), mi = trove_model_n_items(m);
+    if (mu != r->n_users || mi != r->n_items) {
+        trove_model_free(m);
+        return trove_error_set(err, TROVE_ECORRUPT,
+                               "embedded model is %u x %u, the recommender %u x %u",
+                               mu, mi, r->n_users, r->n_items);
+    }
+    r->model = m;
+    return TROVE_OK;
+}

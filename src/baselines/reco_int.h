@@ -1,0 +1,89 @@
+/*
+ * reco_int.h (internal) - the layout of trove_recommender and the family
+ * table shared by the files of src/baselines/.
+ *
+ * One struct serves every family: each uses the members its comment names
+ * and leaves the others empty (arrays NULL, CSRs zeroed). Invariants:
+ * `train` is a users x items copy of the training interactions (weights
+ * always allocated, columns strictly ascending); every array member is
+ * owned by the recommender; after fit or load nothing changes, so scoring
+ * needs no lock.
+ */
+#ifndef TROVE_BASELINES_RECO_INT_H
+#define TROVE_BASELINES_RECO_INT_H
+
+#include "trove/recommender.h"
+
+typedef struct trove__reco_family trove__reco_family;
+
+struct trove_recommender {
+    const trove__reco_family *fam;
+    uint32_t  n_users, n_items;
+    uint64_t  seed;          /* random */
+    trove_csr train;         /* all families */
+    float    *item_score;    /* popularity, popularity-rating: final score;
+                                popularity-market, personal-popularity: global
+                                popularity scaled to [0, 1] */
+    uint32_t  n_markets;     /* popularity-market */
+    uint32_t *user_market;   /* [n_users], UINT32_MAX = none */
+    float    *market_score;  /* [n_markets][n_items] */
+    trove_csr item_feat;     /* content: TF-IDF rows, unit length */
+    trove_csr user_prof;     /* personal-popularity: feature shares (users x
+                                features); content: unit profile vectors */
+    trove_csr item_feat_raw; /* personal-popularity: item features */
+    trove_csr neighbors;     /* itemknn: items x items similarities */
+    void     *model;         /* hybrid families: trove_model */
+};
+
+/* Members a family needs after loading (checked by trove_recommender_load). */
+enum {
+    TROVE__NEED_ITEM_SCORE = 1u << 0,
+    TROVE__NEED_MARKETS    = 1u << 1,
+    TROVE__NEED_ITEM_FEAT  = 1u << 2,
+    TROVE__NEED_USER_PROF  = 1u << 3,
+    TROVE__NEED_FEAT_RAW   = 1u << 4,
+    TROVE__NEED_NEIGHBORS  = 1u << 5,
+    TROVE__NEED_MODEL      = 1u << 6
+};
+
+struct trove__reco_family {
+    const char *name;
+    const char *const *keys;   /* accepted settings, NULL-terminated */
+    unsigned needs;            /* TROVE__NEED_* */
+    int  (*fit)(trove_recommender *r, const trove_reco_params *p,
+                const trove_dataset *train, trove_error *err);
+    int  (*score)(const trove_recommender *r, uint32_t user, float *scores,
+                  trove_error *err);
+};
+
+/* Families implemented in baselines.c and hybrid.c. */
+extern const trove__reco_family trove__family_random;
+extern const trove__reco_family trove__family_popularity;
+extern const trove__reco_family trove__family_popularity_rating;
+extern const trove__reco_family trove__family_popularity_market;
+extern const trove__reco_family trove__family_personal_popularity;
+extern const trove__reco_family trove__family_content;
+extern const trove__reco_family trove__family_itemknn;
+
+/* Hybrid families (hybrid.c): the model file embedded in a recommender
+ * file. save returns a trove_malloc'd copy of the model file's bytes. */
+int  trove__hybrid_model_bytes(const trove_recommender *r, uint8_t **bytes,
+                               uint64_t *n, trove_error *err);
+int  trove__hybrid_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
+                                    uint64_t n, trove_error *err);
+void trove__hybrid_free(trove_recommender *r);
+/* NULL-terminated list of the hybrid families built in. */
+extern const trove__reco_family *const trove__hybrid_families[];
+
+/* Value of setting `key` in p (NULL if absent). */
+const char *trove__reco_get(const trove_reco_params *p, const char *key);
+/* Parse a setting as a number in [min, max] (def when absent). */
+int trove__reco_get_double(const trove_reco_params *p, const char *key,
+                           double min, double max, double def, double *out,
+                           trove_error *err);
+
+/* CSR helpers: free arrays allocated with trove_malloc, deep copy. */
+void trove__reco_csr_free(trove_csr *m);
+int  trove__reco_csr_copy(const trove_csr *in, trove_csr *out);
+
+#endif /* TROVE_BASELINES_RECO_INT_H */
