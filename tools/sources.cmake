@@ -2,4 +2,5 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/trove.c
   tools/cli.c
   tools/cmd_version.c
+  tools/cmd_ingest.c
 )
