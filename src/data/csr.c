@@ -44,12 +44,7 @@ static int csr_alloc(trove_csr *m, uint32_t n_rows, uint32_t n_cols, uint64_t nn
     return TROVE_OK;
 }
 
-int trove__csr_empty(uint32_t n_rows, uint32_t n_cols, trove_csr *out)
-{
-    return csr_alloc(out, n_rows, n_cols, 0);
-}
-
-int trove__csr_copy(const trove_csr *in, trove_csr *out)
+int trove__data_csr_copy(const trove_csr *in, trove_csr *out)
 {
     trove_csr m;
     int rc = csr_alloc(&m, in->n_rows, in->n_cols, in->nnz);
@@ -69,7 +64,7 @@ int trove__csr_copy(const trove_csr *in, trove_csr *out)
     return TROVE_OK;
 }
 
-int trove__csr_from_coo_ts(uint32_t n_rows, uint32_t n_cols,
+int trove__data_csr_from_coo_ts(uint32_t n_rows, uint32_t n_cols,
                            const uint32_t *rows, const uint32_t *cols,
                            const float *vals, const int64_t *ts, uint64_t n,
                            int dup_policy, trove_csr *out, int64_t **ts_out,
@@ -201,7 +196,7 @@ int trove_csr_from_coo(uint32_t n_rows, uint32_t n_cols, const uint32_t *rows,
                        const uint32_t *cols, const float *vals, uint64_t n,
                        int dup_policy, trove_csr *out, trove_error *err)
 {
-    return trove__csr_from_coo_ts(n_rows, n_cols, rows, cols, vals, NULL, n,
+    return trove__data_csr_from_coo_ts(n_rows, n_cols, rows, cols, vals, NULL, n,
                                   dup_policy, out, NULL, err);
 }
 

@@ -90,7 +90,7 @@ void trove_dataset_builder_free(trove_dataset_builder *b)
     trove_free(b);
 }
 
-trove_idmap *trove__idmap_clone(const trove_idmap *m)
+trove_idmap *trove__data_idmap_clone(const trove_idmap *m)
 {
     trove_idmap *c = trove_idmap_new();
     uint32_t n = trove_idmap_size(m);
@@ -118,7 +118,7 @@ static int fix_universe(trove_idmap **slot, int *fixed, const trove_idmap *m,
         return trove_error_set(err, TROVE_EINVAL,
                                "the %s universe must be fixed before adding data",
                                what);
-    c = trove__idmap_clone(m);
+    c = trove__data_idmap_clone(m);
     if (c == NULL)
         return trove_error_set(err, TROVE_ENOMEM, "copying the %s universe: "
                                "out of memory", what);
@@ -280,7 +280,7 @@ int trove_dataset_builder_build(trove_dataset_builder *b,
     ds = trove_calloc(1, sizeof *ds);
     if (ds == NULL)
         return trove_error_set(err, TROVE_ENOMEM, "building a dataset: out of memory");
-    rc = trove__csr_from_coo_ts(n_users, n_items, b->inter.rows, b->inter.cols,
+    rc = trove__data_csr_from_coo_ts(n_users, n_items, b->inter.rows, b->inter.cols,
                                 b->inter.vals, b->has_ts ? b->inter.ts : NULL,
                                 b->inter.n, p.dup_policy, &ds->inter,
                                 b->has_ts ? &ds->ts : NULL, err);
@@ -288,22 +288,22 @@ int trove_dataset_builder_build(trove_dataset_builder *b,
         goto fail;
     if ((rc = trove_csr_transpose(&ds->inter, &ds->item_users, err)) != TROVE_OK)
         goto fail;
-    rc = trove__csr_from_coo_ts(n_users, trove_idmap_size(b->user_feat_names),
+    rc = trove__data_csr_from_coo_ts(n_users, trove_idmap_size(b->user_feat_names),
                                 b->user_feat.rows, b->user_feat.cols,
                                 b->user_feat.vals, NULL, b->user_feat.n,
                                 TROVE_DUP_SUM, &ds->user_feat, NULL, err);
     if (rc != TROVE_OK)
         goto fail;
-    rc = trove__csr_from_coo_ts(n_items, trove_idmap_size(b->item_feat_names),
+    rc = trove__data_csr_from_coo_ts(n_items, trove_idmap_size(b->item_feat_names),
                                 b->item_feat.rows, b->item_feat.cols,
                                 b->item_feat.vals, NULL, b->item_feat.n,
                                 TROVE_DUP_SUM, &ds->item_feat, NULL, err);
     if (rc != TROVE_OK)
         goto fail;
-    ds->users = trove__idmap_clone(b->users);
-    ds->items = trove__idmap_clone(b->items);
-    ds->user_feat_names = trove__idmap_clone(b->user_feat_names);
-    ds->item_feat_names = trove__idmap_clone(b->item_feat_names);
+    ds->users = trove__data_idmap_clone(b->users);
+    ds->items = trove__data_idmap_clone(b->items);
+    ds->user_feat_names = trove__data_idmap_clone(b->user_feat_names);
+    ds->item_feat_names = trove__data_idmap_clone(b->item_feat_names);
     if (ds->users == NULL || ds->items == NULL || ds->user_feat_names == NULL ||
         ds->item_feat_names == NULL) {
         rc = trove_error_set(err, TROVE_ENOMEM, "building a dataset: out of memory");
@@ -316,7 +316,7 @@ fail:
     return rc;
 }
 
-int trove__dataset_from_parts(const trove_dataset *like, trove_csr *inter,
+int trove__data_dataset_from_parts(const trove_dataset *like, trove_csr *inter,
                               int64_t **ts, trove_dataset **out,
                               trove_error *err)
 {
@@ -328,13 +328,13 @@ int trove__dataset_from_parts(const trove_dataset *like, trove_csr *inter,
     if ((rc = trove_csr_transpose(inter, &ds->item_users, err)) != TROVE_OK)
         goto fail;
     rc = TROVE_ENOMEM;
-    if (trove__csr_copy(&like->user_feat, &ds->user_feat) != TROVE_OK ||
-        trove__csr_copy(&like->item_feat, &ds->item_feat) != TROVE_OK)
+    if (trove__data_csr_copy(&like->user_feat, &ds->user_feat) != TROVE_OK ||
+        trove__data_csr_copy(&like->item_feat, &ds->item_feat) != TROVE_OK)
         goto nomem;
-    ds->users = trove__idmap_clone(like->users);
-    ds->items = trove__idmap_clone(like->items);
-    ds->user_feat_names = trove__idmap_clone(like->user_feat_names);
-    ds->item_feat_names = trove__idmap_clone(like->item_feat_names);
+    ds->users = trove__data_idmap_clone(like->users);
+    ds->items = trove__data_idmap_clone(like->items);
+    ds->user_feat_names = trove__data_idmap_clone(like->user_feat_names);
+    ds->item_feat_names = trove__data_idmap_clone(like->item_feat_names);
     if (ds->users == NULL || ds->items == NULL || ds->user_feat_names == NULL ||
         ds->item_feat_names == NULL)
         goto nomem;

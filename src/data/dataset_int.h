@@ -47,25 +47,22 @@ struct trove_dataset_builder {
 /* trove_csr_from_coo with optional timestamps: ts (may be NULL) is permuted
  * with the entries; duplicates keep the largest ts. *ts_out receives a new
  * array (or NULL when ts is NULL). */
-int trove__csr_from_coo_ts(uint32_t n_rows, uint32_t n_cols,
+int trove__data_csr_from_coo_ts(uint32_t n_rows, uint32_t n_cols,
                            const uint32_t *rows, const uint32_t *cols,
                            const float *vals, const int64_t *ts, uint64_t n,
                            int dup_policy, trove_csr *out, int64_t **ts_out,
                            trove_error *err);
 
 /* Deep copy of a CSR (data materialized as ones when in->data is NULL). */
-int trove__csr_copy(const trove_csr *in, trove_csr *out);
-
-/* An empty CSR (n_rows x n_cols, nnz 0) with allocated indptr. */
-int trove__csr_empty(uint32_t n_rows, uint32_t n_cols, trove_csr *out);
+int trove__data_csr_copy(const trove_csr *in, trove_csr *out);
 
 /* A new id map holding the ids of m in the same order. NULL on ENOMEM. */
-trove_idmap *trove__idmap_clone(const trove_idmap *m);
+trove_idmap *trove__data_idmap_clone(const trove_idmap *m);
 
 /* Assemble a dataset from the interaction CSR (taken over: *inter and *ts
  * are zeroed / set to NULL on success) and copies of the universe and
  * features of `like` (id maps and feature matrices). Builds the transpose. */
-int trove__dataset_from_parts(const trove_dataset *like, trove_csr *inter,
+int trove__data_dataset_from_parts(const trove_dataset *like, trove_csr *inter,
                               int64_t **ts, trove_dataset **out,
                               trove_error *err);
 

@@ -4,4 +4,5 @@ list(APPEND TROVE_SOURCES
   src/data/dataset.c
   src/data/dataset_files.c
   src/data/split.c
+  src/data/dataset_store.c
 )

@@ -263,11 +263,11 @@ int trove_dataset_split(const trove_dataset *ds, const trove_split_params *p,
 
     if (subset(ds, mask, 0, &part, &ts) != TROVE_OK)
         goto nomem;
-    if ((rc = trove__dataset_from_parts(ds, &part, &ts, &tr, err)) != TROVE_OK)
+    if ((rc = trove__data_dataset_from_parts(ds, &part, &ts, &tr, err)) != TROVE_OK)
         goto done;
     if (subset(ds, mask, 1, &part, &ts) != TROVE_OK)
         goto nomem;
-    if ((rc = trove__dataset_from_parts(ds, &part, &ts, &te, err)) != TROVE_OK)
+    if ((rc = trove__data_dataset_from_parts(ds, &part, &ts, &te, err)) != TROVE_OK)
         goto done;
     *train = tr;
     *test = te;
