@@ -1,1 +1,3 @@
 # store tests
+trove_add_test(test_store unit/test_store.c)
+trove_add_test(test_store_cli unit/test_store_cli.c LABELS cli)
