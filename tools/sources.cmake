@@ -2,7 +2,6 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/trove.c
   tools/cli.c
   tools/cmd_version.c
-  tools/cmd_stats.c
   tools/cmd_ingest.c
   tools/cmd_stats.c
   tools/cmd_split.c
