@@ -1,4 +1,5 @@
 # benchmark sources (relative to bench/)
 list(APPEND TROVE_BENCH_SOURCES
   bench_main.c
+  bench_dataset.c
 )
