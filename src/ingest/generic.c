@@ -386,7 +386,8 @@ static int event_row(gen *g, trove__field *f, trove_error *err)
         return REJECT("missing id", "missing item (column %s)", g->f[M_ITEM].name);
     if (ty && trove__event_type_parse(ty->s, ty->len, &ev.type) != 0)
         return REJECT("unknown event type", "unknown event type '%s'", ty->s);
-    if (va && trove__parse_double(va->s, va->len, &ev.value) != 0)
+    /* an empty value takes the default 1; an empty timestamp is an error */
+    if (va && va->len > 0 && trove__parse_double(va->s, va->len, &ev.value) != 0)
         return REJECT("non-numeric value", "%s '%s' is not a number", g->f[M_VALUE].name,
                       va->s);
     if (ts && trove__parse_ts(ts->s, ts->len, g->map->ts_format, &ev.ts) != 0)

@@ -169,7 +169,7 @@ static int item_row(void *ctx, trove__field *f, size_t n, trove_error *err)
             return trove__ingest_reject(in, TROVE_INGEST_NO_MARKET, "bad value", err,
                                         "genre flag %d is '%s', not 0 or 1", g + 1, fl->s);
     }
-    if (memchr(f[0].s, 0, f[0].len) != NULL || !trove__utf8_valid(f[0].s, f[0].len))
+    if (!trove__utf8_valid(f[0].s, f[0].len))
         return trove__ingest_reject(in, TROVE_INGEST_NO_MARKET, "invalid UTF-8", err,
                                     "invalid UTF-8 in movie id");
     title = title_utf8(in, f[1].s, f[1].len);

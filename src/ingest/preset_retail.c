@@ -291,8 +291,6 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
                 return rc;
             st->titled = 1;
         }
-        if (type == TROVE_EVENT_PURCHASE && price > 0)
-            st->bands[price_band(price)]++;
     }
     memset(&ev, 0, sizeof ev);
     ev.user = user;
@@ -306,7 +304,15 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
     ev.ts = ts;
     ev.id = trove__ingest_event_id(in, cust->s, idlen, stock->s, stock->len, country->s,
                                    country->len, inv->s, inv->len, type, ts, ev.value);
-    return trove__ingest_event(in, &ev, err);
+    {
+        uint64_t dups = in->duplicates;
+        rc = trove__ingest_event(in, &ev, err);
+        /* the price band counts purchases once: not their duplicates */
+        if (rc == TROVE_OK && in->duplicates == dups && type == TROVE_EVENT_PURCHASE &&
+            price > 0)
+            r->items[item].bands[price_band(price)]++;
+    }
+    return rc;
 }
 
 int trove__preset_retail(trove_ingest *in, const char *path, trove_error *err)
