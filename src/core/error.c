@@ -68,17 +68,28 @@ int trove_error_set(trove_error *err, int code, const char *fmt, ...)
 
 int trove_error_prefix(trove_error *err, const char *fmt, ...)
 {
-    char prefix[TROVE_ERROR_MSG_MAX];
     char old[TROVE_ERROR_MSG_MAX];
+    const char *rest;
+    size_t n, m;
     va_list ap;
 
     if (err == NULL)
         return TROVE_OK;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix,
-             old[0] ? old : trove_strerror(err->code));
+    rest = old[0] ? old : trove_strerror(err->code);
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    /* append ": " and the old message, truncating at the buffer's end */
+    n = strlen(err->msg);
+    m = strlen(rest);
+    if (n + 2 < sizeof err->msg) {
+        memcpy(err->msg + n, ": ", 2);
+        n += 2;
+        if (m > sizeof err->msg - 1 - n)
+            m = sizeof err->msg - 1 - n;
+        memcpy(err->msg + n, rest, m);
+        err->msg[n + m] = '\0';
+    }
     return err->code;
 }
