@@ -22,10 +22,10 @@
  * solver (Takacs et al. 2011) never forms A_u: a product A_u v costs G v
  * (f^2) plus two passes over the row's item factors.
  *
- * The dense per-row loops work on 16-float chunks with independent
- * accumulators so the compiler vectorises them without reassociating sums;
- * the row solvers are built for the baseline x86-64 ISA and for x86-64-v3 /
- * v4 (AVX2+FMA / AVX-512), the variant being chosen once by the loader.
+ * The dense per-row loops work on 16-float chunks written with GCC vector
+ * types (no intrinsics); the row solvers are built for the baseline x86-64
+ * ISA and for x86-64-v3 / v4 (AVX2+FMA / AVX-512), the variant being chosen
+ * once by the dynamic loader (ifunc).
  */
 #include "trove/ials.h"
 
@@ -117,48 +117,59 @@ int trove_ials_check_params(const trove_ials_params *p, trove_error *err)
 }
 
 /* ------------------------------------------------------ dense row kernels */
-static inline float vdot(const float *restrict a, const float *restrict b, uint32_t ld)
+/* One 64-byte row chunk as a GCC vector: compiled to one AVX-512 register,
+ * two AVX2 or four SSE registers depending on the clone. Every pointer
+ * passed here is 64-byte aligned (tables, Gram and scratch are aligned
+ * blocks whose row stride is a multiple of 16 floats). */
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+
+static inline float hsum(v16 a)
 {
-    float acc[LANES] = {0};
-    for (uint32_t k = 0; k < ld; k += LANES)
-        for (uint32_t j = 0; j < LANES; j++)
-            acc[j] += a[k + j] * b[k + j];
-    float s = 0.0f;
-    for (uint32_t j = 0; j < LANES; j++)
-        s += acc[j];
-    return s;
+    v8 h = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
+           __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
+    v4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
+    return (q[0] + q[2]) + (q[1] + q[3]);
 }
 
-static inline void vaxpy(float a, const float *restrict x, float *restrict y, uint32_t ld)
+static inline float vdot(const float *a, const float *b, uint32_t ld)
+{
+    v16 acc = {0};
+    for (uint32_t k = 0; k < ld; k += LANES)
+        acc += *(const v16 *)(a + k) * *(const v16 *)(b + k);
+    return hsum(acc);
+}
+
+static inline void vaxpy(float a, const float *x, float *y, uint32_t ld)
 {
     for (uint32_t k = 0; k < ld; k += LANES)
-        for (uint32_t j = 0; j < LANES; j++)
-            y[k + j] += a * x[k + j];
+        *(v16 *)(y + k) += a * *(const v16 *)(x + k);
 }
 
 /* out = G v + lambda v; G symmetric (f x f in stride ld), so the product is
  * accumulated row by row as axpys. */
-static inline void gram_mv(const float *restrict g, const float *restrict v, float lambda,
-                           uint32_t f, uint32_t ld, float *restrict out)
+static inline void gram_mv(const float *g, const float *v, float lambda, uint32_t f,
+                           uint32_t ld, float *out)
 {
-    for (uint32_t k = 0; k < ld; k++)
-        out[k] = lambda * v[k];
+    for (uint32_t k = 0; k < ld; k += LANES)
+        *(v16 *)(out + k) = lambda * *(const v16 *)(v + k);
     for (uint32_t j = 0; j < f; j++)
         vaxpy(v[j], g + (size_t)j * ld, out, ld);
 }
 
-/* Warm-started CG on A x = b for one row; x is updated in place. */
-TROVE_IALS_CLONES
-static void solve_row_cg(const float *restrict y, uint32_t ld, uint32_t f,
-                         const float *restrict g, const uint32_t *idx, const float *w,
-                         uint64_t n, float alpha, float lambda, uint32_t steps,
-                         float *restrict x, float *restrict r, float *restrict p,
-                         float *restrict ap)
+/* Warm-started CG on A x = b for one row; x is updated in place. This is
+ * the general form for any stride: vectors live in memory (r, p, ap are the
+ * thread's scratch). */
+static inline void cg_any(const float *y, uint32_t ld, uint32_t f, const float *g,
+                          const uint32_t *idx, const float *w, uint64_t n, float alpha,
+                          float lambda, uint32_t steps, float *x, float *r, float *p,
+                          float *ap)
 {
     /* r = b - A x in one pass over the row's items. */
     gram_mv(g, x, lambda, f, ld, r);
-    for (uint32_t k = 0; k < ld; k++)
-        r[k] = -r[k];
+    for (uint32_t k = 0; k < ld; k += LANES)
+        *(v16 *)(r + k) = -*(v16 *)(r + k);
     for (uint64_t j = 0; j < n; j++) {
         const float *yi = y + (size_t)idx[j] * ld;
         float c = alpha * (w ? w[j] : 1.0f);
@@ -182,9 +193,103 @@ static void solve_row_cg(const float *restrict y, uint32_t ld, uint32_t f,
         vaxpy(-a, ap, r, ld);
         float rs_new = vdot(r, r, ld);
         float beta = rs_new / rs;
-        for (uint32_t k = 0; k < ld; k++)
-            p[k] = r[k] + beta * p[k];
+        for (uint32_t k = 0; k < ld; k += LANES)
+            *(v16 *)(p + k) = *(v16 *)(r + k) + beta * *(v16 *)(p + k);
         rs = rs_new;
+    }
+}
+
+/* The same algorithm with the stride fixed at NB chunks of 16 floats, so
+ * that x, r, p and A p stay in vector registers across the passes over the
+ * row's items (the general form reloads and stores its accumulator for every
+ * item). Instantiated for NB = 1..8 (f <= 128). */
+static inline __attribute__((always_inline)) void
+cg_fixed(const float *y, uint32_t f, const float *g, const uint32_t *idx, const float *w,
+         uint64_t n, float alpha, float lambda, uint32_t steps, float *x, const uint32_t NB)
+{
+    const uint32_t ld = NB * LANES;
+    v16 xv[8], rv[8], pv[8], av[8];
+    for (uint32_t b = 0; b < NB; b++) {
+        xv[b] = *(const v16 *)(x + b * LANES);
+        rv[b] = -lambda * xv[b];
+    }
+    for (uint32_t j = 0; j < f; j++)
+        for (uint32_t b = 0; b < NB; b++)
+            rv[b] -= x[j] * *(const v16 *)(g + (size_t)j * ld + b * LANES);
+    for (uint64_t j = 0; j < n; j++) {
+        const float *yi = y + (size_t)idx[j] * ld;
+        float c = alpha * (w ? w[j] : 1.0f);
+        v16 d = {0};
+        for (uint32_t b = 0; b < NB; b++)
+            d += *(const v16 *)(yi + b * LANES) * xv[b];
+        float t = (1.0f + c) - c * hsum(d);
+        for (uint32_t b = 0; b < NB; b++)
+            rv[b] += t * *(const v16 *)(yi + b * LANES);
+    }
+    v16 acc = {0};
+    for (uint32_t b = 0; b < NB; b++) {
+        pv[b] = rv[b];
+        acc += rv[b] * rv[b];
+    }
+    float rs = hsum(acc);
+    for (uint32_t s = 0; s < steps && rs > 1e-20f; s++) {
+        for (uint32_t b = 0; b < NB; b++)
+            av[b] = lambda * pv[b];
+        for (uint32_t j = 0; j < f; j++) {
+            float pj = pv[j / LANES][j % LANES];
+            for (uint32_t b = 0; b < NB; b++)
+                av[b] += pj * *(const v16 *)(g + (size_t)j * ld + b * LANES);
+        }
+        for (uint64_t j = 0; j < n; j++) {
+            const float *yi = y + (size_t)idx[j] * ld;
+            float c = alpha * (w ? w[j] : 1.0f);
+            v16 d = {0};
+            for (uint32_t b = 0; b < NB; b++)
+                d += *(const v16 *)(yi + b * LANES) * pv[b];
+            float t = c * hsum(d);
+            for (uint32_t b = 0; b < NB; b++)
+                av[b] += t * *(const v16 *)(yi + b * LANES);
+        }
+        v16 pa = {0};
+        for (uint32_t b = 0; b < NB; b++)
+            pa += pv[b] * av[b];
+        float pap = hsum(pa);
+        if (!(pap > 0.0f))
+            break;
+        float a = rs / pap;
+        v16 rr = {0};
+        for (uint32_t b = 0; b < NB; b++) {
+            xv[b] += a * pv[b];
+            rv[b] -= a * av[b];
+            rr += rv[b] * rv[b];
+        }
+        float rs_new = hsum(rr);
+        float beta = rs_new / rs;
+        for (uint32_t b = 0; b < NB; b++)
+            pv[b] = rv[b] + beta * pv[b];
+        rs = rs_new;
+    }
+    for (uint32_t b = 0; b < NB; b++)
+        *(v16 *)(x + b * LANES) = xv[b];
+}
+
+TROVE_IALS_CLONES
+static void solve_row_cg(const float *restrict y, uint32_t ld, uint32_t f,
+                         const float *restrict g, const uint32_t *idx, const float *w,
+                         uint64_t n, float alpha, float lambda, uint32_t steps,
+                         float *restrict x, float *restrict r, float *restrict p,
+                         float *restrict ap)
+{
+    switch (ld / LANES) {
+    case 1: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 1); break;
+    case 2: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 2); break;
+    case 3: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 3); break;
+    case 4: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 4); break;
+    case 5: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 5); break;
+    case 6: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 6); break;
+    case 7: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 7); break;
+    case 8: cg_fixed(y, f, g, idx, w, n, alpha, lambda, steps, x, 8); break;
+    default: cg_any(y, ld, f, g, idx, w, n, alpha, lambda, steps, x, r, p, ap); break;
     }
 }
 
