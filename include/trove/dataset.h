@@ -55,26 +55,36 @@ enum trove_dup_policy {
     TROVE_DUP_LAST = 2
 };
 
-/* Build a CSR from n coordinate triples (vals may be NULL = all 1). */
+/* Build a CSR from n coordinate triples (vals may be NULL = all 1).
+ * Duplicates are combined by dup_policy (LAST = the last in input order).
+ * The result always has its data array filled; its arrays are allocated
+ * even when nnz is 0. Returns TROVE_OK, TROVE_EINVAL (row/column out of
+ * range, non-finite weight, unknown policy) or TROVE_ENOMEM; *out is
+ * written only on success and freed with trove_csr_destroy(). O(n + n_rows
+ * + n_cols) time. */
 int trove_csr_from_coo(uint32_t n_rows, uint32_t n_cols, const uint32_t *rows,
                        const uint32_t *cols, const float *vals, uint64_t n,
                        int dup_policy, trove_csr *out, trove_error *err);
-/* Transpose (n_cols x n_rows), keeping weights. */
+/* Transpose (n_cols x n_rows), keeping weights (data filled even when
+ * in->data is NULL). Columns stay ascending. TROVE_OK or TROVE_ENOMEM. */
 int trove_csr_transpose(const trove_csr *in, trove_csr *out, trove_error *err);
-/* 1 if row r contains column c (binary search), else 0. */
+/* 1 if row r contains column c (binary search), else 0 (also for r out of
+ * range). Read-only: safe from any number of threads. */
 int trove_csr_contains(const trove_csr *m, uint32_t r, uint32_t c);
 
 /* --------------------------------------------------------------- dataset */
 typedef struct trove_dataset trove_dataset;
 typedef struct trove_dataset_builder trove_dataset_builder;
 
-/* Builder: collects interactions and features keyed by raw string ids. */
+/* Builder: collects interactions and features keyed by raw string ids.
+ * NULL on out of memory. One thread at a time per builder. */
 trove_dataset_builder *trove_dataset_builder_new(void);
 void trove_dataset_builder_free(trove_dataset_builder *b);
 
 /* Fix the id universe before adding data (optional). With a fixed universe,
  * unknown ids are rejected with TROVE_ENOTFOUND; without one, ids are
- * indexed in order of first appearance. The maps are copied. */
+ * indexed in order of first appearance. The maps are copied (the caller
+ * keeps ownership). TROVE_EINVAL once ids were added without a universe. */
 int trove_dataset_builder_fix_users(trove_dataset_builder *b,
                                     const trove_idmap *users, trove_error *err);
 int trove_dataset_builder_fix_items(trove_dataset_builder *b,
