@@ -120,6 +120,18 @@ int trove_dataset_builder_add_item_feature(trove_dataset_builder *b,
                                            const char *feature, size_t feat_len,
                                            float weight, trove_error *err);
 
+/* Declare a feature name (a column of the feature matrix) without giving
+ * it to any user / item yet. Feature columns are numbered in order of
+ * declaration or first use, so declaring names first fixes the layout
+ * (e.g. MovieLens' 19 genres in u.genre order, as fetch_movielens lays
+ * them out). Declaring a known name again is a no-op. */
+int trove_dataset_builder_add_user_feature_name(trove_dataset_builder *b,
+                                                const char *feature,
+                                                size_t feat_len, trove_error *err);
+int trove_dataset_builder_add_item_feature_name(trove_dataset_builder *b,
+                                                const char *feature,
+                                                size_t feat_len, trove_error *err);
+
 typedef struct trove_dataset_build_params {
     int dup_policy;      /* enum trove_dup_policy; default TROVE_DUP_MAX */
 } trove_dataset_build_params;

@@ -241,6 +241,35 @@ int trove_dataset_builder_add_item_feature(trove_dataset_builder *b,
                        "item", item, item_len, feature, feat_len, weight, err);
 }
 
+static int add_feature_name(trove_idmap *names, const char *feature,
+                            size_t feat_len, trove_error *err)
+{
+    uint32_t f;
+    int rc;
+    if (feat_len == 0)
+        return trove_error_set(err, TROVE_EINVAL, "empty feature name");
+    rc = trove_idmap_intern(names, feature, feat_len, &f, NULL);
+    if (rc == TROVE_ENOMEM)
+        return trove_error_set(err, rc, "adding a feature name: out of memory");
+    if (rc != TROVE_OK)
+        return trove_error_set(err, rc, "too many feature names");
+    return TROVE_OK;
+}
+
+int trove_dataset_builder_add_user_feature_name(trove_dataset_builder *b,
+                                                const char *feature,
+                                                size_t feat_len, trove_error *err)
+{
+    return add_feature_name(b->user_feat_names, feature, feat_len, err);
+}
+
+int trove_dataset_builder_add_item_feature_name(trove_dataset_builder *b,
+                                                const char *feature,
+                                                size_t feat_len, trove_error *err)
+{
+    return add_feature_name(b->item_feat_names, feature, feat_len, err);
+}
+
 trove_dataset_build_params trove_dataset_build_default_params(void)
 {
     trove_dataset_build_params p;

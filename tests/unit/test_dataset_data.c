@@ -117,12 +117,97 @@ static void test_retail_ids_are_strings(void **state)
     trove_idmap_free(items);
 }
 
+/* ml100k_ua_min4 with genres: the item matrix LightFM's
+ * fetch_movielens(indicator_features=True, genre_features=True) builds,
+ * [identity(1682) | 19 genres in u.genre order], weights 1. */
+static void test_ua_genre_features(void **state)
+{
+    char path[1024], line[2048], genres[19][32];
+    trove_idmap *users = NULL, *items = NULL;
+    trove_dataset_builder *b;
+    trove_dataset *ds = NULL;
+    trove_error err;
+    trove_csr m;
+    uint64_t flags = 0;
+    FILE *f;
+    (void)state;
+    if (testutil_data_dir() == NULL)
+        skip();
+
+    snprintf(path, sizeof path, "%s/ml-100k/u.genre", testutil_data_dir());
+    f = fopen(path, "r");
+    assert_non_null(f);
+    for (int g = 0; g < 19; g++) {
+        assert_non_null(fgets(line, sizeof line, f));
+        *strchr(line, '|') = '\0';
+        snprintf(genres[g], sizeof genres[g], "genre=%.24s", line);
+    }
+    fclose(f);
+
+    assert_int_equal(trove_idmap_from_range(1, 943, &users, &err), TROVE_OK);
+    assert_int_equal(trove_idmap_from_range(1, 1682, &items, &err), TROVE_OK);
+    b = trove_dataset_builder_new();
+    assert_non_null(b);
+    assert_int_equal(trove_dataset_builder_fix_users(b, users, &err), TROVE_OK);
+    assert_int_equal(trove_dataset_builder_fix_items(b, items, &err), TROVE_OK);
+    for (int g = 0; g < 19; g++)
+        assert_int_equal(trove_dataset_builder_add_item_feature_name(b, genres[g],
+                                                                     strlen(genres[g]), &err),
+                         TROVE_OK);
+    snprintf(path, sizeof path, "%s/ml-100k/u.item", testutil_data_dir());
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *bar = strchr(line, '|'), *p = line + strlen(line);
+        int g = 18;
+        assert_non_null(bar);
+        /* the last 19 fields are the flags */
+        while (p > line && (p[-1] == '\n' || p[-1] == '\r'))
+            *--p = '\0';
+        while (g >= 0 && p > line) {
+            char *q = p;
+            while (q > line && q[-1] != '|')
+                q--;
+            if (q[0] == '1') {
+                assert_int_equal(trove_dataset_builder_add_item_feature(
+                                     b, line, (size_t)(bar - line), genres[g],
+                                     strlen(genres[g]), 1.0f, &err), TROVE_OK);
+                flags++;
+            }
+            p = q - 1;
+            g--;
+        }
+    }
+    fclose(f);
+    assert_int_equal(trove_dataset_builder_build(b, NULL, &ds, &err), TROVE_OK);
+    trove_dataset_builder_free(b);
+
+    assert_int_equal(trove_dataset_feature_matrix(ds, TROVE_FEATURE_ITEM, 1, 0, &m, &err),
+                     TROVE_OK);
+    assert_int_equal(m.n_rows, 1682);
+    assert_int_equal(m.n_cols, 1682 + 19);
+    assert_int_equal(m.nnz, 1682 + flags);
+    /* Toy Story (id 1, row 0): identity, Animation, Children's, Comedy */
+    assert_int_equal(m.indptr[1], 4);
+    assert_int_equal(m.indices[0], 0);
+    assert_int_equal(m.indices[1], 1682 + 3);
+    assert_int_equal(m.indices[2], 1682 + 4);
+    assert_int_equal(m.indices[3], 1682 + 5);
+    for (uint64_t k = 0; k < m.nnz; k++)
+        assert_true(m.data[k] == 1.0f);
+    trove_csr_destroy(&m);
+    trove_dataset_free(ds);
+    trove_idmap_free(users);
+    trove_idmap_free(items);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ua_splits),
         cmocka_unit_test(test_u20_splits),
         cmocka_unit_test(test_retail_ids_are_strings),
+        cmocka_unit_test(test_ua_genre_features),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
