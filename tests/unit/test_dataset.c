@@ -530,6 +530,10 @@ static void test_feature_matrix(void **state)
     trove_error err;
     (void)state;
 
+    /* declared names come first, in declaration order */
+    assert_int_equal(trove_dataset_builder_add_item_feature_name(b, "g=z", 3, &err), TROVE_OK);
+    assert_int_equal(trove_dataset_builder_add_item_feature_name(b, "", 0, &err), TROVE_EINVAL);
+    assert_int_equal(trove_dataset_builder_add_user_feature_name(b, "age", 3, &err), TROVE_OK);
     /* items a, b, c, d; c has no feature */
     assert_int_equal(trove_dataset_builder_add(b, "u", 1, "a", 1, 1, 0, &err), TROVE_OK);
     assert_int_equal(trove_dataset_builder_add(b, "u", 1, "b", 1, 1, 0, &err), TROVE_OK);
@@ -551,11 +555,12 @@ static void test_feature_matrix(void **state)
     /* identity, no normalisation: LightFM's [identity | features] */
     assert_int_equal(trove_dataset_feature_matrix(ds, TROVE_FEATURE_ITEM, 1, 0, &m, &err), TROVE_OK);
     assert_int_equal(m.n_rows, 4);
-    assert_int_equal(m.n_cols, 6);
+    assert_int_equal(m.n_cols, 7);
     assert_int_equal(m.nnz, 4 + 4);
+    assert_string_equal(trove_idmap_name(trove_dataset_item_feature_names(ds), 0, NULL), "g=z");
     {
         uint64_t ip[] = {0, 3, 5, 6, 8};
-        uint32_t ix[] = {0, 4, 5, 1, 5, 2, 3, 4};
+        uint32_t ix[] = {0, 5, 6, 1, 6, 2, 3, 5};
         float dx[] = {1, 1, 1, 1, 2, 1, 1, 0.5f};
         assert_memory_equal(m.indptr, ip, sizeof ip);
         assert_memory_equal(m.indices, ix, sizeof ix);
@@ -578,7 +583,7 @@ static void test_feature_matrix(void **state)
 
     /* features only */
     assert_int_equal(trove_dataset_feature_matrix(ds, TROVE_FEATURE_ITEM, 0, 0, &m, &err), TROVE_OK);
-    assert_int_equal(m.n_cols, 2);
+    assert_int_equal(m.n_cols, 3);
     assert_int_equal(m.nnz, 4);
     assert_int_equal(m.indptr[3] - m.indptr[2], 0);
     trove_csr_destroy(&m);
