@@ -3,4 +3,5 @@ list(APPEND TROVE_BENCH_SOURCES
   bench_main.c
   bench_dataset.c
   bench_factor.c
+  bench_eval.c
 )

@@ -5,4 +5,5 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/cmd_ingest.c
   tools/cmd_stats.c
   tools/cmd_split.c
+  tools/cmd_evaluate.c
 )

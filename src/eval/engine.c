@@ -30,8 +30,8 @@
 #define RANK_SORT_THRESHOLD 192u
 #define CHUNK 8u
 
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
 
 typedef struct heap_entry {
     float    s;
@@ -85,20 +85,45 @@ static int row_len(const trove_csr *m, uint32_t r, const uint32_t **cols)
     return (int)(m->indptr[r + 1] - m->indptr[r]);
 }
 
-/* #{j : s[j] >= t}; s has n_padded entries, padding NaN. */
-static uint32_t count_ge(const float *s, uint32_t n_padded, float t)
+/* #{j < n : s[j] >= t} (strict = 0) or #{j < n : s[j] > t} (strict = 1).
+ * NaN entries never count. SSE-width vectors (GCC vector extensions) with
+ * four independent accumulators and a scalar tail. */
+static uint32_t count_cmp(const float *s, uint32_t n, float t, int strict)
 {
-    v8i acc = {0, 0, 0, 0, 0, 0, 0, 0};
-    v8f tv = {t, t, t, t, t, t, t, t};
-    for (uint32_t j = 0; j < n_padded; j += 8) {
-        v8f x;
-        memcpy(&x, s + j, sizeof x);
-        acc -= (v8i)(x >= tv);
+    v4i a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    v4f tv = {t, t, t, t};
+    uint32_t j = 0, c = 0;
+    if (strict) {
+        for (; j + 16 <= n; j += 16) {
+            v4f x0, x1, x2, x3;
+            memcpy(&x0, s + j, sizeof x0);
+            memcpy(&x1, s + j + 4, sizeof x1);
+            memcpy(&x2, s + j + 8, sizeof x2);
+            memcpy(&x3, s + j + 12, sizeof x3);
+            a0 -= (v4i)(x0 > tv);
+            a1 -= (v4i)(x1 > tv);
+            a2 -= (v4i)(x2 > tv);
+            a3 -= (v4i)(x3 > tv);
+        }
+        for (; j < n; j++)
+            c += s[j] > t;
+    } else {
+        for (; j + 16 <= n; j += 16) {
+            v4f x0, x1, x2, x3;
+            memcpy(&x0, s + j, sizeof x0);
+            memcpy(&x1, s + j + 4, sizeof x1);
+            memcpy(&x2, s + j + 8, sizeof x2);
+            memcpy(&x3, s + j + 12, sizeof x3);
+            a0 -= (v4i)(x0 >= tv);
+            a1 -= (v4i)(x1 >= tv);
+            a2 -= (v4i)(x2 >= tv);
+            a3 -= (v4i)(x3 >= tv);
+        }
+        for (; j < n; j++)
+            c += s[j] >= t;
     }
-    int32_t c = 0;
-    for (int i = 0; i < 8; i++)
-        c += acc[i];
-    return (uint32_t)c;
+    v4i a = a0 + a1 + a2 + a3;
+    return c + (uint32_t)(a[0] + a[1] + a[2] + a[3]);
 }
 
 static int heap_worse(const heap_entry *a, const heap_entry *b)
@@ -123,7 +148,20 @@ static void sift_down(heap_entry *h, uint32_t n, uint32_t i)
     }
 }
 
-/* Top-k of the valid, finite-or-+inf scores; returns the list length. */
+/* 1 if any of s[j..j+16) is > t (NaN never is). */
+static int block_any_gt(const float *s, float t)
+{
+    v4f tv = {t, t, t, t}, x0, x1, x2, x3;
+    memcpy(&x0, s, sizeof x0);
+    memcpy(&x1, s + 4, sizeof x1);
+    memcpy(&x2, s + 8, sizeof x2);
+    memcpy(&x3, s + 12, sizeof x3);
+    v4i m = (v4i)(x0 > tv) | (v4i)(x1 > tv) | (v4i)(x2 > tv) | (v4i)(x3 > tv);
+    return (m[0] | m[1] | m[2] | m[3]) != 0;
+}
+
+/* Top-k of the valid scores above -INFINITY; returns the list length. Once
+ * the heap is full, blocks of 16 with nothing above its root are skipped. */
 static uint32_t select_topk(worker *w, uint32_t k, uint32_t n)
 {
     const float *s = w->scores;
@@ -138,12 +176,19 @@ static uint32_t select_topk(worker *w, uint32_t k, uint32_t n)
     if (cnt == k) {
         for (uint32_t i = k / 2; i-- > 0;)
             sift_down(h, k, i);
-        for (; j < n; j++)
-            if (s[j] > h[0].s) {
-                h[0].s = s[j];
-                h[0].j = j;
-                sift_down(h, k, 0);
+        while (j < n) {
+            uint32_t end = j + 16 <= n ? j + 16 : n;
+            if (end - j == 16 && !block_any_gt(s + j, h[0].s)) {
+                j = end;
+                continue;
             }
+            for (; j < end; j++)
+                if (s[j] > h[0].s) {
+                    h[0].s = s[j];
+                    h[0].j = j;
+                    sift_down(h, k, 0);
+                }
+        }
     }
     /* best first: insertion sort (k is small) */
     for (uint32_t a = 1; a < cnt; a++) {
@@ -160,6 +205,23 @@ static uint32_t select_topk(worker *w, uint32_t k, uint32_t n)
     return cnt;
 }
 
+/* NaN -> -INFINITY over s[0..n), four lanes at a time. */
+static void sanitize(float *s, uint32_t n)
+{
+    const v4f ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    uint32_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        v4f x;
+        memcpy(&x, s + j, sizeof x);
+        v4i nan = (v4i)(x != x);
+        x = (v4f)(((v4i)x & ~nan) | ((v4i)ninf & nan));
+        memcpy(s + j, &x, sizeof x);
+    }
+    for (; j < n; j++)
+        if (s[j] != s[j])
+            s[j] = -INFINITY;
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -173,7 +235,7 @@ static void lightfm_ranks(worker *w, const uint32_t *rel, uint32_t m)
     const float *s = w->scores;
     if (m <= RANK_SORT_THRESHOLD) {
         for (uint32_t i = 0; i < m; i++)
-            w->rank[i] = count_ge(s, job->n_padded, s[rel[i]]) - 1;
+            w->rank[i] = count_cmp(s, job->n_items, s[rel[i]], 0) - 1;
         return;
     }
     uint32_t n = 0;
@@ -208,11 +270,9 @@ static uint32_t best_position(const worker *w, uint32_t n_list,
     for (uint32_t i = 1; i < m; i++)
         if (s[rel[i]] > s[b])
             b = rel[i];
-    float sb = s[b];
-    uint32_t pos = 0;
-    for (uint32_t j = 0; j < n_items; j++)
-        pos += (uint32_t)(s[j] > sb) + (uint32_t)(j < b && s[j] == sb);
-    return pos;
+    /* items before b count on ties, items after it only when strictly
+     * better; b itself is never counted */
+    return count_cmp(s, b, s[b], 0) + count_cmp(s + b + 1, n_items - b - 1, s[b], 1);
 }
 
 /* Every metric of one relevant set (rel/rank of m items, hits of the list). */
@@ -247,9 +307,7 @@ static int eval_user(worker *w, uint32_t e, trove_error *err)
     int rc = job->scorer->score_user(job->scorer->ctx, u, s, err);
     if (rc != TROVE_OK)
         return rc;
-    for (uint32_t j = 0; j < job->n_items; j++)
-        if (s[j] != s[j])
-            s[j] = -INFINITY;
+    sanitize(s, job->n_items);
     for (uint32_t i = 0; i < n_train; i++)
         s[tr[i]] = NAN;
     for (uint32_t j = job->n_items; j < job->n_padded; j++)

@@ -5,4 +5,5 @@ list(APPEND TROVE_SOURCES
   src/eval/bootstrap.c
   src/eval/pairs.c
   src/eval/scorer.c
+  src/eval/report.c
 )
