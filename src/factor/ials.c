@@ -125,8 +125,9 @@ typedef float v16 __attribute__((vector_size(64)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v4 __attribute__((vector_size(16)));
 
-static inline float hsum(v16 a)
+static inline float hsum(const v16 *pa)
 {
+    v16 a = *pa;
     v8 h = __builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) +
            __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15);
     v4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) + __builtin_shufflevector(h, h, 4, 5, 6, 7);
@@ -138,7 +139,7 @@ static inline float vdot(const float *a, const float *b, uint32_t ld)
     v16 acc = {0};
     for (uint32_t k = 0; k < ld; k += LANES)
         acc += *(const v16 *)(a + k) * *(const v16 *)(b + k);
-    return hsum(acc);
+    return hsum(&acc);
 }
 
 static inline void vaxpy(float a, const float *x, float *y, uint32_t ld)
@@ -222,7 +223,7 @@ cg_fixed(const float *y, uint32_t f, const float *g, const uint32_t *idx, const 
         v16 d = {0};
         for (uint32_t b = 0; b < NB; b++)
             d += *(const v16 *)(yi + b * LANES) * xv[b];
-        float t = (1.0f + c) - c * hsum(d);
+        float t = (1.0f + c) - c * hsum(&d);
         for (uint32_t b = 0; b < NB; b++)
             rv[b] += t * *(const v16 *)(yi + b * LANES);
     }
@@ -231,7 +232,7 @@ cg_fixed(const float *y, uint32_t f, const float *g, const uint32_t *idx, const 
         pv[b] = rv[b];
         acc += rv[b] * rv[b];
     }
-    float rs = hsum(acc);
+    float rs = hsum(&acc);
     for (uint32_t s = 0; s < steps && rs > 1e-20f; s++) {
         for (uint32_t b = 0; b < NB; b++)
             av[b] = lambda * pv[b];
@@ -246,14 +247,14 @@ cg_fixed(const float *y, uint32_t f, const float *g, const uint32_t *idx, const 
             v16 d = {0};
             for (uint32_t b = 0; b < NB; b++)
                 d += *(const v16 *)(yi + b * LANES) * pv[b];
-            float t = c * hsum(d);
+            float t = c * hsum(&d);
             for (uint32_t b = 0; b < NB; b++)
                 av[b] += t * *(const v16 *)(yi + b * LANES);
         }
         v16 pa = {0};
         for (uint32_t b = 0; b < NB; b++)
             pa += pv[b] * av[b];
-        float pap = hsum(pa);
+        float pap = hsum(&pa);
         if (!(pap > 0.0f))
             break;
         float a = rs / pap;
@@ -263,7 +264,7 @@ cg_fixed(const float *y, uint32_t f, const float *g, const uint32_t *idx, const 
             rv[b] -= a * av[b];
             rr += rv[b] * rv[b];
         }
-        float rs_new = hsum(rr);
+        float rs_new = hsum(&rr);
         float beta = rs_new / rs;
         for (uint32_t b = 0; b < NB; b++)
             pv[b] = rv[b] + beta * pv[b];
