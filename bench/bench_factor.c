@@ -18,7 +18,7 @@
  * Speed (ials): one iteration at f = 64 on online retail with 1 and 2
  * threads (median of 5 iterations), and top-10 for every user (median of 5).
  *
- * Options: --quick (one split, smaller grid), --no-quality, --no-speed.
+ * Options: --quick (first split only), --no-quality, --no-speed.
  */
 #include "bench.h"
 
@@ -256,25 +256,29 @@ static void print_setting(const ials_setting *s)
 /* Grid searched on validation. Constant lambda is Hu et al.'s form; the
  * frequency-scaled rows are Rendle et al.'s (nu = 1 and 0.5). */
 static const ials_setting IALS_GRID[] = {
-    {64, 10.0f, 5.0f, TROVE_IALS_REG_NONE, 1.0f},
-    {64, 50.0f, 5.0f, TROVE_IALS_REG_NONE, 1.0f},
-    {64, 50.0f, 20.0f, TROVE_IALS_REG_NONE, 1.0f},
+    {64, 50.0f, 4.0f, TROVE_IALS_REG_NONE, 1.0f},
+    {64, 50.0f, 10.0f, TROVE_IALS_REG_NONE, 1.0f},
     {64, 0.01f, 5.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
+    {64, 0.03f, 5.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
+    {64, 0.1f, 5.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
+    {64, 0.01f, 10.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
     {64, 0.03f, 10.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
-    {64, 0.003f, 10.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
+    {64, 0.1f, 10.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
+    {64, 0.03f, 20.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
+    {64, 0.1f, 20.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
     {128, 0.01f, 5.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
     {128, 0.03f, 10.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
-    {128, 50.0f, 10.0f, TROVE_IALS_REG_NONE, 1.0f},
+    {128, 0.1f, 20.0f, TROVE_IALS_REG_FREQUENCY, 1.0f},
 };
 #define IALS_GRID_N (sizeof IALS_GRID / sizeof IALS_GRID[0])
 #define IALS_MAX_ITER 30u
 
-static int ials_quality(const split_spec *s, split_data *d, int quick, FILE *json_parts,
+static int ials_quality(const split_spec *s, split_data *d, FILE *json_parts,
                         metrics *best_out)
 {
     uint32_t *top = malloc((size_t)d->train->n_rows * K * sizeof *top);
     trove_error err;
-    size_t n_grid = quick ? 3 : IALS_GRID_N;
+    size_t n_grid = IALS_GRID_N;
     double best_val = -1;
     uint32_t best_iter = 0;
     size_t best = 0;
@@ -419,10 +423,10 @@ static int ials_speed(split_data *d, FILE *json_parts)
 }
 
 /* ---------------------------------------------------------------- EASE */
-static const float EASE_GRID[] = {50.0f, 100.0f, 200.0f, 400.0f, 800.0f, 1600.0f, 3200.0f};
+static const float EASE_GRID[] = {50.0f, 100.0f, 200.0f, 300.0f, 400.0f, 600.0f, 800.0f, 1600.0f};
 #define EASE_GRID_N (sizeof EASE_GRID / sizeof EASE_GRID[0])
 
-static int ease_quality(const split_spec *s, split_data *d, int quick, FILE *json_parts,
+static int ease_quality(const split_spec *s, split_data *d, FILE *json_parts,
                         metrics *best_out)
 {
     uint32_t *top = malloc((size_t)d->train->n_rows * K * sizeof *top);
@@ -430,7 +434,7 @@ static int ease_quality(const split_spec *s, split_data *d, int quick, FILE *jso
     double best_val = -1;
     float best_lambda = 0;
     printf("\n[%s] validation (carved from train): P@10 by lambda\n", s->stem);
-    for (size_t g = quick ? 2 : 0; g < (quick ? 5 : EASE_GRID_N); g++) {
+    for (size_t g = 0; g < EASE_GRID_N; g++) {
         trove_ease_params p = trove_ease_default_params();
         trove_ease *m = NULL;
         p.lambda = EASE_GRID[g];
@@ -522,8 +526,8 @@ static int run(const char *model, int argc, char **argv)
         if (quality && !(quick && si != 0)) {
             metrics best;
             carve_validation(d.train, VAL_SEED, &d.fit, &d.val);
-            int q = is_ials ? ials_quality(s, &d, quick, json_parts, &best)
-                            : ease_quality(s, &d, quick, json_parts, &best);
+            int q = is_ials ? ials_quality(s, &d, json_parts, &best)
+                            : ease_quality(s, &d, json_parts, &best);
             if (q != 0)
                 rc = 1;
             else
