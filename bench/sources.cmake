@@ -4,4 +4,5 @@ list(APPEND TROVE_BENCH_SOURCES
   bench_dataset.c
   bench_factor.c
   bench_eval.c
+  bench_ingest.c
 )

@@ -472,6 +472,18 @@ uint64_t trove__ingest_event_id(trove_ingest *in, const char *user, size_t ulen,
     return h ? h : 1;
 }
 
+static size_t seen_slot(uint64_t id, size_t cap)
+{
+    /* Fibonacci hashing: the high bits of id * 2^64/phi */
+    return (size_t)(id * UINT64_C(0x9e3779b97f4a7c15) >> 20) & (cap - 1);
+}
+
+void trove__ingest_prefetch(const trove_ingest *in, uint64_t id)
+{
+    if (in->seen_cap > 0)
+        __builtin_prefetch(&in->seen[seen_slot(id, in->seen_cap)]);
+}
+
 /* Insert id into the seen-set; returns 1 if it was new, 0 if present, -1 on
  * out of memory. Linear probing at load <= 1/2. */
 static int seen_insert(trove_ingest *in, uint64_t id)
@@ -486,7 +498,7 @@ static int seen_insert(trove_ingest *in, uint64_t id)
             uint64_t v = in->seen[k];
             if (v == 0)
                 continue;
-            size_t j = (size_t)(v * UINT64_C(0x9e3779b97f4a7c15) >> 20) & (ncap - 1);
+            size_t j = seen_slot(v, ncap);
             while (ns[j] != 0)
                 j = (j + 1) & (ncap - 1);
             ns[j] = v;
@@ -496,7 +508,7 @@ static int seen_insert(trove_ingest *in, uint64_t id)
         in->seen_cap = ncap;
     }
     mask = in->seen_cap - 1;
-    i = (size_t)(id * UINT64_C(0x9e3779b97f4a7c15) >> 20) & mask;
+    i = seen_slot(id, in->seen_cap);
     while (in->seen[i] != 0) {
         if (in->seen[i] == id)
             return 0;

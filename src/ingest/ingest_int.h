@@ -185,6 +185,11 @@ uint64_t trove__ingest_event_id(trove_ingest *in, const char *user, size_t ulen,
                                 const char *txn, size_t tlen, int type,
                                 int64_t ts, double value);
 
+/* Start fetching the duplicate-set slot of event id `id` (the set is
+ * larger than the caches): call it as soon as the id is known and do the
+ * user/item work before trove__ingest_event. */
+void trove__ingest_prefetch(const trove_ingest *in, uint64_t id);
+
 /* Add an event for the current row: checks duplicates in the session,
  * hands it to the sink, counts it and the row (accepted, or a duplicate
  * written to the reject file). ev->user_ext etc. must be set. */

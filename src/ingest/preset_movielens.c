@@ -207,6 +207,9 @@ static int rating(ml *m, trove__field *fu, trove__field *fi, trove__field *fr,
         return trove__ingest_reject(in, TROVE_INGEST_NO_MARKET, "bad timestamp", err,
                                     "timestamp '%s' is not Unix seconds", ft->s);
     memset(&ev, 0, sizeof ev);
+    ev.id = trove__ingest_event_id(in, fu->s, fu->len, fi->s, fi->len, NULL, 0, NULL, 0,
+                                   TROVE_EVENT_RATING, ts, value);
+    trove__ingest_prefetch(in, ev.id);
     rc = trove__ingest_user(in, fu->s, fu->len, TROVE_INGEST_NO_MARKET, &ev.user, NULL, err);
     if (rc == TROVE_OK)
         rc = trove__ingest_item(in, fi->s, fi->len, NULL, &ev.item, NULL, err);
@@ -218,8 +221,6 @@ static int rating(ml *m, trove__field *fu, trove__field *fi, trove__field *fr,
     ev.type = TROVE_EVENT_RATING;
     ev.value = value;
     ev.ts = ts;
-    ev.id = trove__ingest_event_id(in, fu->s, fu->len, fi->s, fi->len, NULL, 0, NULL, 0,
-                                   ev.type, ts, value);
     return trove__ingest_event(in, &ev, err);
 }
 

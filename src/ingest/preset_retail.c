@@ -267,6 +267,9 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
     /* accepted: users and items first, then the event */
     cust->s[idlen] = '\0';
     cust->len = idlen;
+    ev.id = trove__ingest_event_id(in, cust->s, idlen, stock->s, stock->len, country->s,
+                                   country->len, inv->s, inv->len, type, ts, (double)qty);
+    trove__ingest_prefetch(in, ev.id);
     rc = trove__ingest_user(in, cust->s, idlen, market, &user, NULL, err);
     if (rc != TROVE_OK)
         return rc;
@@ -292,7 +295,6 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
             st->titled = 1;
         }
     }
-    memset(&ev, 0, sizeof ev);
     ev.user = user;
     ev.item = item;
     ev.market = market;
@@ -302,8 +304,6 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
     ev.type = type;
     ev.value = (double)qty;
     ev.ts = ts;
-    ev.id = trove__ingest_event_id(in, cust->s, idlen, stock->s, stock->len, country->s,
-                                   country->len, inv->s, inv->len, type, ts, ev.value);
     {
         uint64_t dups = in->duplicates;
         rc = trove__ingest_event(in, &ev, err);
