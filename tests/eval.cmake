@@ -1,3 +1,4 @@
 # eval and baselines tests
 trove_add_test(test_metrics unit/test_metrics.c)
 trove_add_test(test_eval_engine unit/test_eval_engine.c)
+trove_add_test(test_baselines unit/test_baselines.c)

@@ -259,6 +259,8 @@ static int accum_init(accum *a, uint32_t n)
     if (a->v == NULL || a->touched == NULL) {
         trove_free(a->v);
         trove_free(a->touched);
+        a->v = NULL;
+        a->touched = NULL;
         return TROVE_ENOMEM;
     }
     return TROVE_OK;

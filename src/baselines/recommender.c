@@ -445,10 +445,17 @@ typedef struct rbuf {
     int bad;
 } rbuf;
 
+/* Record a damaged payload (1) unless out of memory (2) came first. */
+static void set_bad(rbuf *b)
+{
+    if (b->bad == 0)
+        b->bad = 1;
+}
+
 static int get(rbuf *b, void *dst, uint64_t n)
 {
     if (b->bad || n > b->n - b->off) {
-        b->bad = 1;
+        set_bad(b);
         return -1;
     }
     memcpy(dst, b->p + b->off, n);
@@ -468,7 +475,7 @@ static void *get_array(rbuf *b, uint64_t want, size_t elem, uint64_t *count)
     if (b->bad || n == 0)
         return NULL;
     if ((want != UINT64_MAX && n != want) || n > (b->n - b->off) / elem) {
-        b->bad = 1;
+        set_bad(b);
         return NULL;
     }
     a = trove_malloc((size_t)(n * elem));
@@ -492,7 +499,7 @@ static void get_csr(rbuf *b, trove_csr *m)
     if (b->bad || m->n_rows == UINT32_MAX ||
         ((uint64_t)m->n_rows + 1) * 8 > b->n - b->off ||
         m->nnz > (b->n - b->off) / 8) {
-        b->bad = 1;
+        set_bad(b);
         return;
     }
     m->indptr = trove_malloc(((size_t)m->n_rows + 1) * 8);
@@ -508,19 +515,19 @@ static void get_csr(rbuf *b, trove_csr *m)
     if (b->bad)
         return;
     if (m->indptr[0] != 0 || m->indptr[m->n_rows] != m->nnz) {
-        b->bad = 1;
+        set_bad(b);
         return;
     }
     for (uint32_t r = 0; r < m->n_rows; r++) {
         if (m->indptr[r + 1] < m->indptr[r]) {
-            b->bad = 1;
+            set_bad(b);
             return;
         }
         for (uint64_t q = m->indptr[r]; q < m->indptr[r + 1]; q++)
             if (m->indices[q] >= m->n_cols ||
                 (q > m->indptr[r] && m->indices[q] <= m->indices[q - 1]) ||
                 !isfinite(m->data[q])) {
-                b->bad = 1;
+                set_bad(b);
                 return;
             }
     }
