@@ -17,8 +17,9 @@
  *            when InvoiceNo starts with 'C'; ts = InvoiceDate (UTC);
  *            event id derived with InvoiceNo as the transaction id.
  *
- * The row loop allocates nothing per row: consecutive rows mostly share a
- * customer and a country, so both are cached from the previous row.
+ * The row loop allocates nothing per row. Consecutive rows mostly share a
+ * customer and a country (one invoice), so both are reused from the
+ * previous row instead of looked up again.
  */
 #include "ingest/ingest_int.h"
 
@@ -58,6 +59,10 @@ typedef struct retail {
     trove_ingest *in;
     item_state *items;
     size_t cap;
+    /* the previous accepted row's customer and the previous row's country */
+    char last_user[32], last_country[64];
+    size_t last_user_len, last_country_len;
+    uint32_t last_user_index, last_market;
 } retail;
 
 static int grow_items(retail *r, size_t need)
@@ -222,9 +227,19 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
     if (country->len == 0)
         return trove__ingest_reject(in, TROVE_INGEST_NO_MARKET, "missing Country", err,
                                     "missing Country");
-    rc = trove__ingest_market(in, country->s, country->len, &market, err);
-    if (rc != TROVE_OK)
-        return rc;
+    if (country->len == r->last_country_len &&
+        memcmp(country->s, r->last_country, country->len) == 0) {
+        market = r->last_market;
+    } else {
+        rc = trove__ingest_market(in, country->s, country->len, &market, err);
+        if (rc != TROVE_OK)
+            return rc;
+        if (country->len < sizeof r->last_country) {
+            memcpy(r->last_country, country->s, country->len);
+            r->last_country_len = country->len;
+            r->last_market = market;
+        }
+    }
     inv = &f[col[C_INVOICE]];
     stock = &f[col[C_STOCK]];
     cust = &f[col[C_CUSTOMER]];
@@ -270,9 +285,18 @@ static int row(retail *r, const int col[C_N], size_t ncols, trove_error *err)
     ev.id = trove__ingest_event_id(in, cust->s, idlen, stock->s, stock->len, country->s,
                                    country->len, inv->s, inv->len, type, ts, (double)qty);
     trove__ingest_prefetch(in, ev.id);
-    rc = trove__ingest_user(in, cust->s, idlen, market, &user, NULL, err);
-    if (rc != TROVE_OK)
-        return rc;
+    if (idlen == r->last_user_len && memcmp(cust->s, r->last_user, idlen) == 0) {
+        user = r->last_user_index;
+    } else {
+        rc = trove__ingest_user(in, cust->s, idlen, market, &user, NULL, err);
+        if (rc != TROVE_OK)
+            return rc;
+        if (idlen < sizeof r->last_user) {
+            memcpy(r->last_user, cust->s, idlen);
+            r->last_user_len = idlen;
+            r->last_user_index = user;
+        }
+    }
     dlen = f[col[C_DESC]].len;
     desc = trove__trim(f[col[C_DESC]].s, &dlen);
     rc = trove__ingest_item(in, stock->s, stock->len, dlen ? desc : NULL, &item, &is_new, err);
