@@ -740,6 +740,29 @@ static void test_cli(void **state)
     assert_non_null(strstr(out, "missing.csv"));
     free(out);
 
+    /* damaged gzip after good rows: good rows committed, exit 1, file:line */
+    {
+        const char *gz = testutil_tmp_path("cli-cut.csv.gz");
+        const char *db2 = testutil_tmp_path("cli-cut.db");
+        write_truncated_gzip(gz, 200000, 0);
+        FILE *f = fopen(gz, "rb");
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fclose(f);
+        assert_int_equal(truncate(gz, n / 2), 0);
+        rc = testutil_run_trove(&out, "ingest --store %s --no-rejects --json --preset "
+                                      "online-retail %s", db2, gz);
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(out, "cli-cut.csv.gz:"));
+        assert_non_null(strstr(out, "truncated gzip stream"));
+        assert_non_null(strstr(out, "\"status\":\"partial\""));
+        free(out);
+        rc = testutil_run_trove(&out, "stats --store %s --json", db2);
+        assert_int_equal(rc, 0);
+        assert_null(strstr(out, "\"events\": 0,"));
+        free(out);
+    }
+
     rc = testutil_run_trove(&out, "ingest --preset online-retail x");
     assert_int_equal(rc, 2);
     free(out);
