@@ -1,6 +1,7 @@
 # benchmark sources (relative to bench/)
 list(APPEND TROVE_BENCH_SOURCES
   bench_main.c
+  bench_store.c
   bench_dataset.c
   bench_factor.c
   bench_eval.c

@@ -10,7 +10,10 @@
  *     (a trove_idmap plus parallel arrays), loaded from the table on first
  *     use, so that an upsert of a known id costs no SQL at all;
  *   - events go in with INSERT ... ON CONFLICT(id) DO NOTHING: the event id
- *     is the rowid, so a duplicate is one b-tree probe and no error.
+ *     is the rowid, so a duplicate is one b-tree probe and no error;
+ *   - the events table has no foreign keys: event_add checks the user, item
+ *     and market against bitmaps of ids known to exist (filled by one probe
+ *     the first time an id is seen), which costs nothing per row after that.
  *
  * Cache invariants:
  *   - An entry whose id is > 0 names a row that exists in the database as
@@ -22,10 +25,11 @@
  *   - The aux values (a user's market, hashes of an item's title and of a
  *     market's name and time zone, a feature's kind) mirror the row and are
  *     only used to skip writes that would change nothing.
+ *   - A bit set in a known-id bitmap names a row that exists.
  *   - Every rollback - explicit, of an implicit per-call transaction, or one
  *     SQLite performs itself after an I/O or out-of-memory error - drops all
- *     caches, as does a change by another connection (PRAGMA data_version)
- *     noticed at the start of a transaction.
+ *     caches and bitmaps, as does a change by another connection (PRAGMA
+ *     data_version) noticed at the start of a transaction.
  *
  * Transactions: outside trove_store_begin/commit, a call that needs several
  * statements runs them in its own BEGIN IMMEDIATE ... COMMIT, so each call
@@ -60,6 +64,7 @@ enum stmt_id {
     ST_FEATURE_INSERT, ST_FEATURE_SELECT,
     ST_USER_FEATURE_SET, ST_ITEM_FEATURE_SET,
     ST_EVENT_INSERT,
+    ST_USER_EXISTS, ST_ITEM_EXISTS, ST_MARKET_EXISTS,
     ST_COUNT
 };
 
@@ -112,6 +117,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO events(id, user_id, item_id, type, value, ts, market_id) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0)) "
         "ON CONFLICT(id) DO NOTHING",
+    [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
+    [ST_ITEM_EXISTS] = "SELECT 1 FROM items WHERE id = ?1",
+    [ST_MARKET_EXISTS] = "SELECT 1 FROM markets WHERE id = ?1",
 };
 
 /* ---------------------------------------------------------------- caches */
@@ -126,6 +134,17 @@ typedef struct id_cache {
 enum cache_id { C_MARKETS, C_USERS, C_ITEMS, C_USER_FEATURES, C_ITEM_FEATURES,
                 C_COUNT };
 
+/* Internal ids known to exist, as a bitmap over the (dense) rowids: what the
+ * events table checks instead of foreign keys. Ids at or above KNOWN_MAX are
+ * always looked up. A bitmap that cannot grow is simply not used. */
+#define KNOWN_MAX ((int64_t)1 << 28)
+typedef struct id_set {
+    uint64_t *bits;
+    size_t n_words;
+} id_set;
+
+enum known_id { K_USERS, K_ITEMS, K_MARKETS, K_COUNT };
+
 typedef struct sqlite_store {
     trove_store base;
     sqlite3 *db;
@@ -135,6 +154,7 @@ typedef struct sqlite_store {
     int64_t data_version;          /* last PRAGMA data_version seen */
     sqlite3_stmt *stmts[ST_COUNT];
     id_cache caches[C_COUNT];
+    id_set known[K_COUNT];
     char *scratch;                 /* item_get strings */
     size_t scratch_cap;
 } sqlite_store;
@@ -156,6 +176,38 @@ static void caches_drop(sqlite_store *s)
 {
     for (int i = 0; i < C_COUNT; i++)
         cache_drop(&s->caches[i]);
+    for (int i = 0; i < K_COUNT; i++) {
+        trove_free(s->known[i].bits);
+        s->known[i].bits = NULL;
+        s->known[i].n_words = 0;
+    }
+}
+
+static int known_has(const id_set *k, int64_t id)
+{
+    size_t w = (size_t)id >> 6;
+    return id < KNOWN_MAX && w < k->n_words &&
+           (k->bits[w] >> ((unsigned)id & 63)) & 1;
+}
+
+static void known_add(id_set *k, int64_t id)
+{
+    size_t w = (size_t)id >> 6;
+    if (id >= KNOWN_MAX)
+        return;
+    if (w >= k->n_words) {
+        size_t n = k->n_words ? k->n_words : 64;
+        uint64_t *bits;
+        while (n <= w)
+            n *= 2;
+        bits = trove_realloc(k->bits, n * sizeof *bits);
+        if (bits == NULL)
+            return;
+        memset(bits + k->n_words, 0, (n - k->n_words) * sizeof *bits);
+        k->bits = bits;
+        k->n_words = n;
+    }
+    k->bits[w] |= UINT64_C(1) << ((unsigned)id & 63);
 }
 
 /* Slot of `key` with a known id, or -1. */
@@ -316,7 +368,7 @@ static const char *col_text(sqlite3_stmt *st, int i)
  * looked (PRAGMA data_version changes exactly then). */
 static int check_data_version(sqlite_store *s, trove_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t v;
     int rc = stmt_get(s, ST_DATA_VERSION, &st, err);
     if (rc != TROVE_OK)
@@ -546,7 +598,7 @@ static int sq_market_upsert(trove_store *base, const char *code,
 {
     sqlite_store *s = (sqlite_store *)base;
     id_cache *c = &s->caches[C_MARKETS];
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t hit, mid = 0;
     uint32_t slot = 0;
     int own = 0, rc, status, is_new = 0, update = 0;
@@ -643,7 +695,7 @@ static int find_by_key(sqlite_store *s, enum cache_id which, enum stmt_id sel,
                        const char *what, const char *key, int64_t *id,
                        trove_error *err)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t v = cache_peek(s, which, key);
     int rc, status;
     if (v > 0) {
@@ -713,7 +765,7 @@ static int sq_user_upsert(trove_store *base, const char *ext_id,
 {
     sqlite_store *s = (sqlite_store *)base;
     id_cache *c = &s->caches[C_USERS];
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t hit, uid = 0, cur_market = 0;
     uint32_t slot = 0;
     int own = 0, rc, status, is_new = 0;
@@ -836,7 +888,7 @@ static int sq_item_upsert(trove_store *base, const char *ext_id,
 {
     sqlite_store *s = (sqlite_store *)base;
     id_cache *c = &s->caches[C_ITEMS];
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t hit, iid = 0;
     uint64_t h_title = 0;
     uint32_t slot = 0;
@@ -928,7 +980,7 @@ static int sq_item_set_flags(trove_store *base, int64_t item_id,
                              trove_error *err)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc, status = stmt_get(s, ST_ITEM_FLAGS, &st, err);
     if (status != TROVE_OK)
         return status;
@@ -987,7 +1039,7 @@ static int sq_item_get(trove_store *base, int64_t item_id, trove_item *out,
                        trove_error *err)
 {
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     trove_item it;
     int rc, status = stmt_get(s, ST_ITEM_GET, &st, err);
     if (status != TROVE_OK)
@@ -1067,7 +1119,7 @@ static int sq_feature_upsert(trove_store *base, int target, const char *name,
                                                        : C_ITEM_FEATURES;
     const char *tname = target == TROVE_FEATURE_USER ? "user" : "item";
     id_cache *c = &s->caches[which];
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int64_t hit, fid = 0, cur_kind = kind;
     uint32_t slot = 0;
     int own = 0, rc, status;
@@ -1131,7 +1183,7 @@ static int sq_feature_set(trove_store *base, int target, int64_t entity_id,
 {
     sqlite_store *s = (sqlite_store *)base;
     const char *tname = target == TROVE_FEATURE_USER ? "user" : "item";
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = NULL;
     int rc, status;
     if (s->in_txn && s->txn_aborted)
         return trove_error_set(err, TROVE_ESTORE,
@@ -1202,17 +1254,55 @@ done:
 
 /* ---------------------------------------------------------------- events */
 
+/* TROVE_OK if row `id` of the table behind `which` exists, TROVE_ENOTFOUND
+ * if not. */
+static int check_known(sqlite_store *s, enum known_id which, int64_t id,
+                       trove_error *err)
+{
+    static const enum stmt_id probe[K_COUNT] = {ST_USER_EXISTS, ST_ITEM_EXISTS,
+                                                ST_MARKET_EXISTS};
+    sqlite3_stmt *st = NULL;
+    int rc, status;
+    if (known_has(&s->known[which], id))
+        return TROVE_OK;
+    if ((status = stmt_get(s, probe[which], &st, err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return TROVE_ENOTFOUND;
+    if (rc != SQLITE_ROW)
+        return sql_fail(s, rc, err, "look up id %lld", (long long)id);
+    known_add(&s->known[which], id);
+    return TROVE_OK;
+}
+
 static int sq_event_add(trove_store *base, const trove_event *ev, int *inserted,
                         trove_error *err)
 {
+    static const char *const what[K_COUNT] = {"user", "item", "market"};
     sqlite_store *s = (sqlite_store *)base;
-    sqlite3_stmt *st;
+    const int64_t ids[K_COUNT] = {ev->user_id, ev->item_id, ev->market_id};
+    sqlite3_stmt *st = NULL;
     int rc, status;
     if (s->in_txn && s->txn_aborted)
         return trove_error_set(err, TROVE_ESTORE,
                                "%s: the transaction was rolled back after an "
                                "earlier error; roll back and begin again",
                                base->name);
+    for (int k = 0; k < K_COUNT; k++) {
+        if (ids[k] == 0)                   /* only the market may be 0 */
+            continue;
+        status = check_known(s, (enum known_id)k, ids[k], err);
+        if (status == TROVE_ENOTFOUND)
+            return trove_error_set(err, status,
+                                   "%s: event %llu: %s %lld is not in the store",
+                                   base->name, (unsigned long long)ev->id,
+                                   what[k], (long long)ids[k]);
+        if (status != TROVE_OK)
+            return status;
+    }
     status = stmt_get(s, ST_EVENT_INSERT, &st, err);
     if (status != TROVE_OK)
         return status;
@@ -1226,12 +1316,10 @@ static int sq_event_add(trove_store *base, const trove_event *ev, int *inserted,
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
-                        ? "event %llu: user %lld, item %lld or market %lld "
-                          "is not in the store"
-                        : "add event %llu (user %lld, item %lld, market %lld)",
-                        (unsigned long long)ev->id, (long long)ev->user_id,
-                        (long long)ev->item_id, (long long)ev->market_id);
+        return sql_fail(s, rc, err, "add event %llu (user %lld, item %lld, "
+                        "market %lld)", (unsigned long long)ev->id,
+                        (long long)ev->user_id, (long long)ev->item_id,
+                        (long long)ev->market_id);
     if (inserted)
         *inserted = sqlite3_changes(s->db) == 1;
     return TROVE_OK;
@@ -1325,8 +1413,10 @@ static int stats_read(sqlite_store *s, trove_store_stats *st_out,
     static const char *const markets_sql =
         "SELECT m.code, "
         "(SELECT count(*) FROM users u WHERE u.market_id = m.id), "
-        "(SELECT count(*) FROM events e WHERE e.market_id = m.id) AS n "
-        "FROM markets m ORDER BY n DESC, m.code LIMIT 256";
+        "ifnull(e.n, 0) AS n FROM markets m LEFT JOIN "
+        "(SELECT market_id, count(*) AS n FROM events "
+        "WHERE market_id IS NOT NULL GROUP BY market_id) e "
+        "ON e.market_id = m.id ORDER BY n DESC, m.code LIMIT 256";
     trove_store_stats *o = st_out;
     sqlite3_stmt *st = NULL;
     int rc, status = TROVE_OK;
