@@ -26,6 +26,22 @@
  * trove_store_begin()/commit() pair (fast bulk loads, all-or-nothing) or
  * outside one (each call is then its own transaction).
  *
+ * Errors common to every function below (besides those listed with it):
+ *   TROVE_EINVAL        a NULL or empty required argument, an id <= 0, a type,
+ *                       kind or flag outside its enum, a non-finite value;
+ *   TROVE_EUNSUPPORTED  a write on a handle opened TROVE_STORE_READONLY;
+ *   TROVE_EBUSY         another handle kept the store locked for longer than
+ *                       the busy timeout (5 s);
+ *   TROVE_ENOMEM        out of memory;
+ *   TROVE_ESTORE        any other failure of the database; the message names
+ *                       the store, the operation and the database's own
+ *                       message. Inside an explicit transaction, a failure
+ *                       the database answers with a rollback of its own (a
+ *                       full disk, an I/O error) makes every later write and
+ *                       the commit fail with TROVE_ESTORE until
+ *                       trove_store_rollback().
+ * A failed call outside an explicit transaction changes nothing.
+ *
  * Thread safety: a trove_store handle must be used by one thread at a time.
  * Several handles (threads or processes) may open the same store; WAL lets
  * readers proceed while one writer writes.
@@ -78,10 +94,24 @@ enum trove_store_flags {
 };
 
 /* Open (and with TROVE_STORE_CREATE, create) the store at `uri`, applying
- * schema migrations up to trove_store_schema_latest(). A store written by a
- * newer trove (higher schema version) is refused with TROVE_EVERSION.
- * On success *out receives a handle the caller frees with
- * trove_store_close(). */
+ * schema migrations up to trove_store_schema_latest(), each in its own
+ * transaction. On success *out receives a handle the caller frees with
+ * trove_store_close().
+ *
+ * uri: a path or "sqlite:PATH". flags: OR of enum trove_store_flags
+ * (READONLY and CREATE exclude each other).
+ * Returns TROVE_OK or:
+ *   TROVE_ENOTFOUND     the file does not exist and CREATE was not given
+ *                       ("s.db: no such store");
+ *   TROVE_EFORMAT       the file is not a trove store (not a database, an
+ *                       empty file without CREATE, another application's
+ *                       database);
+ *   TROVE_EVERSION      the store was written by a newer trove ("s.db: schema
+ *                       version 7 is newer than this trove (2)"), or it is
+ *                       older and READONLY forbids upgrading it;
+ *   TROVE_EUNSUPPORTED  a URI scheme without a backend ("postgres://...");
+ *   TROVE_EINVAL, TROVE_ENOMEM, TROVE_EBUSY, TROVE_ESTORE.
+ * Closing rolls back an open transaction. */
 int  trove_store_open(const char *uri, int flags, trove_store **out,
                       trove_error *err);
 void trove_store_close(trove_store *s);
@@ -89,7 +119,13 @@ void trove_store_close(trove_store *s);
 int trove_store_schema_version(trove_store *s);   /* of this store */
 int trove_store_schema_latest(void);               /* this library writes */
 
-/* Explicit transactions; they do not nest. */
+/* Explicit transactions; they do not nest (begin inside one: TROVE_EINVAL).
+ * On a writable handle begin takes the write lock at once, so other writers
+ * wait (up to the busy timeout) while readers go on; on a read-only handle
+ * it takes a consistent read snapshot. commit without a transaction is
+ * TROVE_EINVAL; rollback without one is a no-op returning TROVE_OK (handy on
+ * cleanup paths). After a rollback every id obtained inside the transaction
+ * for a new row is invalid. */
 int trove_store_begin(trove_store *s, trove_error *err);
 int trove_store_commit(trove_store *s, trove_error *err);
 int trove_store_rollback(trove_store *s, trove_error *err);
@@ -102,9 +138,11 @@ typedef struct trove_market {
     const char *timezone;  /* IANA name, "UTC" by default */
 } trove_market;
 
-/* Find or create the market `code`. name/timezone (may be NULL) are set on
- * creation and updated when not NULL. *id receives its internal id;
- * *created (may be NULL) is set to 1 if it was new. */
+/* Find or create the market `code` (at most 63 bytes). name/timezone (may
+ * be NULL: name defaults to the code, timezone to "UTC") are set on creation
+ * and updated when not NULL. *id receives its internal id; *created (may be
+ * NULL) is set to 1 if it was new. Known codes are answered from a cache
+ * without touching the database. */
 int trove_store_market_upsert(trove_store *s, const char *code,
                               const char *name, const char *timezone,
                               int64_t *id, int *created, trove_error *err);
@@ -121,7 +159,7 @@ int trove_store_markets_foreach(trove_store *s, trove_market_fn fn, void *ud,
 
 /* ----------------------------------------------------------------- users */
 /* Find or create user `ext_id`. market_id (0 = leave unset) is stored as the
- * user's home market. */
+ * user's home market; TROVE_ENOTFOUND if there is no such market. */
 int trove_store_user_upsert(trove_store *s, const char *ext_id,
                             int64_t market_id, int64_t *id, int *created,
                             trove_error *err);
@@ -133,6 +171,8 @@ typedef struct trove_user {
     const char *ext_id;
     int64_t     market_id;   /* 0 if none */
 } trove_user;
+/* Every user in id order; strings borrowed for the call; a non-zero return
+ * of fn stops the walk and is returned. */
 typedef int (*trove_user_fn)(void *ud, const trove_user *u);
 int trove_store_users_foreach(trove_store *s, trove_user_fn fn, void *ud,
                               trove_error *err);
@@ -150,7 +190,8 @@ typedef struct trove_item {
     int64_t     created_ts; /* when the store first saw it */
 } trove_item;
 
-/* Find or create item `ext_id`; title (may be NULL) is set when not NULL. */
+/* Find or create item `ext_id`; title (may be NULL) is set when not NULL.
+ * A new item is active, not pinned, not blocked, without start or end. */
 int trove_store_item_upsert(trove_store *s, const char *ext_id,
                             const char *title, int64_t *id, int *created,
                             trove_error *err);
@@ -165,6 +206,10 @@ enum trove_item_flag_mask {
     TROVE_ITEM_START_TS = 1 << 3,
     TROVE_ITEM_END_TS   = 1 << 4
 };
+/* Write the fields of *flags selected by mask (OR of enum
+ * trove_item_flag_mask; the others are ignored). active/pinned/blocked must
+ * be 0 or 1, times >= 0. TROVE_ENOTFOUND if the item does not exist (also
+ * with mask 0, which writes nothing). */
 int trove_store_item_set_flags(trove_store *s, int64_t item_id,
                                const trove_item *flags, unsigned mask,
                                trove_error *err);
@@ -172,6 +217,7 @@ int trove_store_item_set_flags(trove_store *s, int64_t item_id,
 int trove_store_item_get(trove_store *s, int64_t item_id, trove_item *out,
                          trove_error *err);
 
+/* Every item in id order, as trove_store_users_foreach. */
 typedef int (*trove_item_fn)(void *ud, const trove_item *it);
 int trove_store_items_foreach(trove_store *s, trove_item_fn fn, void *ud,
                               trove_error *err);
@@ -186,10 +232,14 @@ enum trove_feature_target {
     TROVE_FEATURE_ITEM = 2
 };
 
-/* Find or create feature `name` ("genre=Comedy", "age") for users or items. */
+/* Find or create feature `name` ("genre=Comedy", "age") for users or items
+ * (target). A feature keeps the kind it was created with: asking for it
+ * with the other kind is TROVE_EINVAL. */
 int trove_store_feature_upsert(trove_store *s, int target, const char *name,
                                int kind, int64_t *id, trove_error *err);
-/* Set (insert or replace) the weight of a feature on a user or item. */
+/* Set (insert or replace) the weight of a feature on a user or item.
+ * TROVE_ENOTFOUND if the user/item does not exist or feature_id is not a
+ * feature of that target. */
 int trove_store_user_feature_set(trove_store *s, int64_t user_id,
                                  int64_t feature_id, double value,
                                  trove_error *err);
@@ -212,7 +262,10 @@ int trove_store_features_foreach(trove_store *s, int target,
 
 /* ---------------------------------------------------------------- events */
 /* Insert one event. A duplicate event id is not an error: *inserted (may be
- * NULL) is set to 0 and the stored event is left unchanged. */
+ * NULL) is set to 0 and the stored event is left unchanged. TROVE_ENOTFOUND
+ * if the user, item or market (when not 0) does not exist. This is the call
+ * made once per ingested row: inside a transaction it costs one insert and
+ * no other database access once the user, item and market have been seen. */
 int trove_store_event_add(trove_store *s, const trove_event *ev,
                           int *inserted, trove_error *err);
 
@@ -224,7 +277,8 @@ typedef struct trove_event_filter {
 } trove_event_filter;
 
 typedef int (*trove_event_fn)(void *ud, const trove_event *ev);
-/* Every event matching `filter` (NULL = all) in (ts, id) order. */
+/* Every event matching `filter` (NULL = all) in (ts, id) order, where id
+ * is compared as the signed reinterpretation of the 64-bit event id. */
 int trove_store_events_foreach(trove_store *s, const trove_event_filter *filter,
                                trove_event_fn fn, void *ud, trove_error *err);
 
@@ -250,6 +304,9 @@ typedef struct trove_store_stats {
     trove_store_market_stats market_stats[TROVE_STATS_MAX_MARKETS];
 } trove_store_stats;
 
+/* Counts of everything in the store, read in one snapshot. market_stats
+ * lists the markets with the most events first (ties by code), at most
+ * TROVE_STATS_MAX_MARKETS of them. Reads every event once. */
 int trove_store_stats_get(trove_store *s, trove_store_stats *out,
                           trove_error *err);
 
