@@ -533,10 +533,10 @@ int main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_recommend_edges),
         cmocka_unit_test(test_save_load_every_family),
-        cmocka_unit_test(test_hybrid_family),
         cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_engine_on_recommenders),
+        cmocka_unit_test(test_hybrid_family),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
