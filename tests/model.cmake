@@ -1,2 +1,4 @@
 # model tests
 trove_add_test(test_kernels unit/test_kernels.c)
+trove_add_test(test_model unit/test_model.c)
+trove_add_test(test_model_file unit/test_model_file.c)

@@ -319,9 +319,17 @@ static int read_file(const char *path, unsigned char **out, size_t *len, trove_e
         goto out;
     }
     if ((uint64_t)st.st_size < HEADER_SIZE) {
-        rc = trove_error_set(err, st.st_size >= 8 ? TROVE_ECORRUPT : TROVE_EFORMAT,
-                             "%s: %lld bytes: too short for a model file (truncated?)", path,
-                             (long long)st.st_size);
+        /* A short file that starts with the magic is a truncated model;
+         * anything else is not a model file. */
+        char magic[8];
+        int is_model = st.st_size >= 8 && fread(magic, 1, 8, f) == 8 &&
+                       memcmp(magic, MAGIC, 8) == 0;
+        if (is_model)
+            rc = trove_error_set(err, TROVE_ECORRUPT,
+                                 "%s: %lld bytes: truncated model file (the header alone is %u)",
+                                 path, (long long)st.st_size, HEADER_SIZE);
+        else
+            rc = trove_error_set(err, TROVE_EFORMAT, "%s: not a trove model file", path);
         goto out;
     }
     buf = trove_malloc((size_t)st.st_size);
@@ -584,7 +592,6 @@ int trove_model_load(const char *path, trove_model **out, trove_error *err)
     rc = trove_model_new(&info.params, info.n_user_features, info.n_item_features, &m, err);
     if (rc != TROVE_OK)
         goto out;
-    m->rng = rng;
     m->n_users = info.n_users;
     m->n_items = info.n_items;
     r.p = buf + HEADER_SIZE;
@@ -637,6 +644,8 @@ int trove_model_load(const char *path, trove_model **out, trove_error *err)
         rc = TROVE_ECORRUPT;
         goto bad;
     }
+    /* Restored last: allocating the tables drew from the seeded stream. */
+    m->rng = rng;
     m->shaped = 1;
     m->trained = 1;
     m->epochs_done = info.epochs_trained;

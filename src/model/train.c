@@ -261,6 +261,7 @@ typedef struct train_thread {
     double loss;
     uint64_t done;
     int diverged;
+    uint32_t bad_user, bad_item; /* the example whose score was non-finite */
 } train_thread;
 
 static int cmp_pair_desc(const void *a, const void *b)
@@ -308,6 +309,8 @@ static void run_slice(train_thread *t)
             s_pos = k->dot(q, pp, dp) + bu + bp;
             if (!isfinite(s_pos)) {
                 t->diverged = 1;
+                t->bad_user = u;
+                t->bad_item = i;
                 break;
             }
             lg = trove__model_loss_logistic(s_pos, label, sw);
@@ -340,6 +343,8 @@ static void run_slice(train_thread *t)
             s_neg = k->dot(q, pn, dp) + bn;
             if (!isfinite(s_pos) || !isfinite(s_neg)) {
                 t->diverged = 1;
+                t->bad_user = u;
+                t->bad_item = isfinite(s_pos) ? neg : i;
                 break;
             }
             lg = trove__model_loss_bpr(s_pos, s_neg, w);
@@ -369,6 +374,8 @@ static void run_slice(train_thread *t)
         s_pos = k->dot(q, pp, dp) + bp;
         if (!isfinite(s_pos)) {
             t->diverged = 1;
+            t->bad_user = u;
+            t->bad_item = i;
             break;
         }
         uint32_t sampled = 0;
@@ -387,6 +394,8 @@ static void run_slice(train_thread *t)
                     l = TROVE__MAX_LOSS;
                 if (!isfinite(s_neg)) {
                     t->diverged = 1;
+                    t->bad_user = u;
+                    t->bad_item = neg;
                     break;
                 }
                 lg = trove__model_loss_warp(s_pos, s_neg, l);
@@ -429,7 +438,8 @@ static int find_nonfinite(const trove__table *t, size_t dp, uint32_t *row, int *
     return 0;
 }
 
-static int report_divergence(const trove_model *m, uint64_t epoch, trove_error *err)
+static int report_divergence(const trove_model *m, uint64_t epoch, const train_thread *bad,
+                             trove_error *err)
 {
     struct {
         const trove__table *t;
@@ -455,8 +465,39 @@ static int report_divergence(const trove_model *m, uint64_t epoch, trove_error *
                                    name ? " ('" : "", name ? name : "", name ? "')" : "");
         }
     }
+    if (bad != NULL) {
+        /* Parameters are finite but a sum overflowed: name the side whose
+         * representation is out of float range. */
+        const trove__kernels *k = trove__kernels_best();
+        float *buf = trove_aligned_alloc(TROVE__MODEL_ALIGN, 2 * (size_t)m->dp * sizeof(float));
+        const char *side = "score";
+        uint32_t row = bad->bad_user;
+        if (buf != NULL) {
+            float bu, bi;
+            trove__model_user_repr(m, bad->bad_user, buf, &bu);
+            trove__model_item_repr(m, bad->bad_item, buf + m->dp, &bi);
+            float nu = k->dot(buf, buf, m->dp), ni = k->dot(buf + m->dp, buf + m->dp, m->dp);
+            if (!isfinite(ni) || !isfinite(bi) || ni > nu) {
+                side = "item";
+                row = bad->bad_item;
+            } else {
+                side = "user";
+            }
+            trove_aligned_free(buf);
+        }
+        const trove_idmap *names = side[0] == 'i' ? m->item_ids : m->user_ids;
+        const char *name = names ? trove_idmap_name(names, row, NULL) : NULL;
+        return trove_error_set(err, TROVE_EDIVERGED,
+                               "training diverged in epoch %llu: the score of user %u, item %u "
+                               "is non-finite; the %s representation of %s %u%s%s%s (sum of its "
+                               "feature embeddings times their weights) overflowed (lower "
+                               "learning_rate or check the feature weights)",
+                               (unsigned long long)epoch, bad->bad_user, bad->bad_item, side,
+                               side, row, name ? " ('" : "", name ? name : "",
+                               name ? "')" : "");
+    }
     return trove_error_set(err, TROVE_EDIVERGED,
-                           "training diverged in epoch %llu: a score became non-finite "
+                           "training diverged in epoch %llu: the loss became non-finite "
                            "(lower learning_rate or check the feature weights)",
                            (unsigned long long)epoch);
 }
@@ -713,10 +754,13 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
                 pthread_join(tids[t], NULL);
                 tids[t] = 0;
             }
+        const train_thread *bad = NULL;
         for (uint32_t t = 0; t < n_threads; t++) {
             loss += th[t].loss;
             done += th[t].done;
             diverged |= th[t].diverged;
+            if (th[t].diverged && bad == NULL)
+                bad = &th[t];
         }
         m->epochs_done++;
         m->examples_done += done;
@@ -724,7 +768,7 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         double secs = now_sec() - t0;
         t_total += secs;
         if (diverged || !isfinite(loss)) {
-            rc = report_divergence(m, m->epochs_done, err);
+            rc = report_divergence(m, m->epochs_done, bad, err);
             goto out;
         }
         {
@@ -734,7 +778,7 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
                 find_nonfinite(&m->uid, m->dp, &row, &is_bias) ||
                 find_nonfinite(&m->ifeat, m->dp, &row, &is_bias) ||
                 find_nonfinite(&m->ufeat, m->dp, &row, &is_bias)) {
-                rc = report_divergence(m, m->epochs_done, err);
+                rc = report_divergence(m, m->epochs_done, NULL, err);
                 goto out;
             }
         }

@@ -1,0 +1,230 @@
+/*
+ * test_model_file.c - the model file: save/load round trip (scores, ids,
+ * features, optimiser state), inspect, and clean errors for truncated,
+ * corrupted and newer-version files and for failed allocations on load.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static trove_model *trained(void)
+{
+    /* 6 users x 8 items, 2 item features, ids attached. */
+    static uint64_t indptr[7] = {0, 2, 4, 6, 7, 9, 10};
+    static uint32_t idx[10] = {0, 3, 1, 2, 4, 5, 6, 0, 7, 2};
+    static uint64_t fptr[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    static uint32_t fidx[8] = {0, 1, 0, 1, 0, 1, 0, 1};
+    static float fval[8] = {1, 1, 0.5f, 0.5f, 1, 1, 2, 2};
+    trove_csr x = {6, 8, 10, indptr, idx, NULL};
+    trove_csr itf = {8, 2, 8, fptr, fidx, fval};
+    trove_model_params p = trove_model_default_params();
+    trove_model *m = NULL;
+    trove_idmap *users = trove_idmap_new(), *items = trove_idmap_new(), *fn = trove_idmap_new();
+    char buf[32];
+    uint32_t k;
+    trove_error err;
+
+    p.loss = TROVE_LOSS_WARP;
+    p.no_components = 7;
+    p.seed = 5;
+    assert_int_equal(trove_model_new(&p, 0, 2, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_fit(m, &x, NULL, &itf, 3, &err), TROVE_OK);
+    for (int i = 0; i < 6; i++) {
+        snprintf(buf, sizeof buf, "user-%d", 100 + i);
+        assert_int_equal(trove_idmap_intern(users, buf, strlen(buf), &k, NULL), TROVE_OK);
+    }
+    for (int i = 0; i < 8; i++) {
+        snprintf(buf, sizeof buf, "sku%d", i);
+        assert_int_equal(trove_idmap_intern(items, buf, strlen(buf), &k, NULL), TROVE_OK);
+    }
+    assert_int_equal(trove_idmap_intern(fn, "genre:a", 7, &k, NULL), TROVE_OK);
+    assert_int_equal(trove_idmap_intern(fn, "genre:b", 7, &k, NULL), TROVE_OK);
+    assert_int_equal(trove_model_set_ids(m, users, NULL, NULL, NULL, &err), TROVE_OK);
+    assert_int_equal(trove_model_set_ids(m, NULL, items, NULL, fn, &err), TROVE_OK);
+    assert_int_equal(trove_model_set_ids(m, items, NULL, NULL, NULL, &err), TROVE_EINVAL);
+    trove_idmap_free(users);
+    trove_idmap_free(items);
+    trove_idmap_free(fn);
+    return m;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *b;
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    b = malloc(*len);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const unsigned char *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+static void test_round_trip(void **state)
+{
+    trove_model *m = trained(), *l = NULL;
+    const char *path = testutil_tmp_path("rt.trove");
+    trove_model_info info;
+    trove_error err;
+    float a[8], b[8];
+    (void)state;
+    assert_int_equal(trove_model_save(m, path, &err), TROVE_OK);
+    assert_int_equal(trove_model_load(path, &l, &err), TROVE_OK);
+    assert_int_equal(trove_model_n_users(l), 6);
+    assert_int_equal(trove_model_n_items(l), 8);
+    assert_int_equal(trove_model_n_item_features(l), 2);
+    assert_int_equal(trove_model_dim(l), 7);
+    assert_int_equal(trove_model_params_of(l)->loss, TROVE_LOSS_WARP);
+    assert_int_equal(trove_model_epochs_trained(l), 3);
+    assert_true(trove_model_data_fingerprint(l) == trove_model_data_fingerprint(m));
+    assert_true(trove_model_data_fingerprint(l) != 0);
+    for (uint32_t u = 0; u < 6; u++) {
+        assert_int_equal(trove_model_score_user(m, u, a, &err), TROVE_OK);
+        assert_int_equal(trove_model_score_user(l, u, b, &err), TROVE_OK);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    assert_int_equal(trove_idmap_find(trove_model_user_ids(l), "user-103", 8), 3);
+    assert_string_equal(trove_idmap_name(trove_model_item_ids(l), 7, NULL), "sku7");
+    assert_string_equal(trove_idmap_name(trove_model_item_feature_names(l), 1, NULL),
+                        "genre:b");
+    assert_null(trove_model_user_feature_names(l));
+
+    assert_int_equal(trove_model_inspect(path, &info, &err), TROVE_OK);
+    assert_int_equal(info.format_version, TROVE_MODEL_FORMAT_VERSION);
+    assert_int_equal(info.dim, 7);
+    assert_int_equal(info.n_items, 8);
+    assert_int_equal(info.n_item_features, 2);
+    assert_int_equal(info.params.loss, TROVE_LOSS_WARP);
+    assert_true(info.checksum_ok);
+    assert_true(info.has_ids);
+    assert_int_equal(info.epochs_trained, 3);
+    /* saving over an existing file replaces it atomically */
+    assert_int_equal(trove_model_save(l, path, &err), TROVE_OK);
+    assert_int_equal(trove_model_save(l, "/nonexistent-dir/x.trove", &err), TROVE_EIO);
+    trove_model_free(m);
+    trove_model_free(l);
+}
+
+static void test_bad_files(void **state)
+{
+    trove_model *m = trained(), *l = NULL;
+    const char *path = testutil_tmp_path("good.trove"), *bad = testutil_tmp_path("bad.trove");
+    trove_model_info info;
+    trove_error err;
+    size_t len;
+    unsigned char *b;
+    (void)state;
+    assert_int_equal(trove_model_save(m, path, &err), TROVE_OK);
+    b = slurp(path, &len);
+
+    /* Truncated at every length from 0 to the full size minus one. */
+    for (size_t cut = 0; cut < len; cut += (cut < 300 ? 1 : 37)) {
+        spit(bad, b, cut);
+        int rc = trove_model_load(bad, &l, &err);
+        assert_null(l);
+        if (rc != TROVE_ECORRUPT && rc != TROVE_EFORMAT) {
+            print_error("cut %zu: %s (%s)\n", cut, trove_status_name(rc), err.msg);
+            fail();
+        }
+    }
+    spit(bad, b, 100);
+    assert_int_equal(trove_model_load(bad, &l, &err), TROVE_ECORRUPT);
+    assert_non_null(strstr(err.msg, "truncated"));
+
+    /* One flipped bit anywhere: header or payload. */
+    for (size_t at = 0; at < len; at += (at < 256 ? 1 : 53)) {
+        b[at] ^= 0x10;
+        spit(bad, b, len);
+        b[at] ^= 0x10;
+        int rc = trove_model_load(bad, &l, &err);
+        assert_null(l);
+        if (rc != TROVE_ECORRUPT && rc != TROVE_EFORMAT && rc != TROVE_EVERSION) {
+            print_error("flip at %zu: %s\n", at, trove_status_name(rc));
+            fail();
+        }
+    }
+    b[300] ^= 1;
+    spit(bad, b, len);
+    b[300] ^= 1;
+    assert_int_equal(trove_model_load(bad, &l, &err), TROVE_ECORRUPT);
+    assert_non_null(strstr(err.msg, "checksum"));
+    /* inspect still reads a damaged payload's header */
+    assert_int_equal(trove_model_inspect(bad, &info, &err), TROVE_OK);
+    assert_false(info.checksum_ok);
+
+    /* A newer format version is refused as such. */
+    b[8] = TROVE_MODEL_FORMAT_VERSION + 1;
+    spit(bad, b, len);
+    b[8] = TROVE_MODEL_FORMAT_VERSION;
+    assert_int_equal(trove_model_load(bad, &l, &err), TROVE_EVERSION);
+    assert_non_null(strstr(err.msg, "newer"));
+    assert_int_equal(trove_model_inspect(bad, &info, &err), TROVE_EVERSION);
+
+    /* Not a model file at all; a missing file. */
+    spit(bad, (const unsigned char *)"user\titem\n1\t2\n", 14);
+    assert_int_equal(trove_model_load(bad, &l, &err), TROVE_EFORMAT);
+    memset(b, 'x', 300);
+    spit(bad, b, 300);
+    assert_int_equal(trove_model_load(bad, &l, &err), TROVE_EFORMAT);
+    assert_int_equal(trove_model_load(testutil_tmp_path("missing.trove"), &l, &err), TROVE_EIO);
+    free(b);
+    trove_model_free(m);
+}
+
+static void test_alloc_failures(void **state)
+{
+    trove_model *m = trained(), *l = NULL;
+    const char *path = testutil_tmp_path("oom.trove");
+    trove_error err;
+    int ok = 0;
+    (void)state;
+    assert_int_equal(trove_model_save(m, path, &err), TROVE_OK);
+    for (long k = 0; k < 500 && !ok; k++) {
+        testutil_fail_alloc_after(k);
+        int rc = trove_model_load(path, &l, &err);
+        testutil_fail_alloc_after(-1);
+        if (rc == TROVE_OK) {
+            ok = 1;
+            trove_model_free(l);
+        } else {
+            assert_int_equal(rc, TROVE_ENOMEM);
+            assert_null(l);
+        }
+    }
+    assert_true(ok);
+    ok = 0;
+    for (long k = 0; k < 100 && !ok; k++) {
+        testutil_fail_alloc_after(k);
+        int rc = trove_model_save(m, path, &err);
+        testutil_fail_alloc_after(-1);
+        if (rc == TROVE_OK)
+            ok = 1;
+        else
+            assert_int_equal(rc, TROVE_ENOMEM);
+    }
+    assert_true(ok);
+    trove_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_alloc_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
