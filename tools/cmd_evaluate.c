@@ -336,6 +336,21 @@ int cmd_evaluate(int argc, char **argv)
         }
         snprintf(e[n++].name, sizeof e[0].name, "%s", tok);
     }
+    for (size_t i = 0; i <= n; i++) {
+        const char *want = i < n ? e[i].name : baseline;
+        const char *const *fams = trove_recommender_families();
+        int known = 0;
+        char all[512] = "";
+        for (size_t f = 0; fams[f]; f++) {
+            known |= strcmp(fams[f], want) == 0;
+            strncat(all, f ? ", " : "", sizeof all - strlen(all) - 1);
+            strncat(all, fams[f], sizeof all - strlen(all) - 1);
+        }
+        if (!known) {
+            rc = cli_usage_error(CMD, "unknown model family '%s' (known: %s)", want, all);
+            goto out;
+        }
+    }
     {
         int found = 0;
         for (size_t i = 0; i < n; i++)
@@ -354,10 +369,8 @@ int cmd_evaluate(int argc, char **argv)
                 goto fail;
         t0 = cli_now();
         trove_log(TROVE_LOG_INFO, "fitting %s", e[i].name);
-        if (trove_recommender_fit(e[i].name, &rp, train, &e[i].reco, &err) != TROVE_OK) {
-            trove_error_prefix(&err, "%s", e[i].name);
+        if (trove_recommender_fit(e[i].name, &rp, train, &e[i].reco, &err) != TROVE_OK)
             goto fail;
-        }
         e[i].fit_s = cli_now() - t0;
         if (save_dir != NULL) {
             char path[4096];
