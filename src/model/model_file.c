@@ -299,6 +299,8 @@ typedef struct rbuf {
 
 static int get(rbuf *r, void *dst, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (n > r->len - r->pos)
         return -1;
     memcpy(dst, r->p + r->pos, n);
