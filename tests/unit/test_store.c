@@ -719,6 +719,24 @@ static void test_rollback_and_caches(void **state)
     assert_int_equal(created, 1);
     add_event(s, 1, u2, i, TROVE_EVENT_CLICK, 10, m);
 
+    /* ids seen by an event inside a rolled-back transaction are forgotten:
+     * the rowid of a rolled-back user is not "known" afterwards */
+    {
+        int64_t ghost, ghost_item;
+        trove_event ev = {900, 0, 0, TROVE_EVENT_CLICK, 1, 20, 0};
+        assert_int_equal(trove_store_begin(s, &err), TROVE_OK);
+        assert_int_equal(trove_store_user_upsert(s, "ghost", 0, &ghost, NULL, &err), 0);
+        assert_int_equal(trove_store_item_upsert(s, "ghost-item", NULL, &ghost_item,
+                                                 NULL, &err), 0);
+        ev.user_id = ghost;
+        ev.item_id = ghost_item;
+        assert_int_equal(trove_store_event_add(s, &ev, NULL, &err), TROVE_OK);
+        assert_int_equal(trove_store_rollback(s, &err), TROVE_OK);
+        ev.id = 901;
+        assert_int_equal(trove_store_event_add(s, &ev, NULL, &err), TROVE_ENOTFOUND);
+        assert_non_null(strstr(err.msg, "is not in the store"));
+    }
+
     /* commit/rollback without a transaction */
     assert_int_equal(trove_store_commit(s, &err), TROVE_EINVAL);
     assert_int_equal(trove_store_rollback(s, &err), TROVE_OK);
