@@ -23,6 +23,7 @@
 #define CONTENT_POP_WEIGHT 1e-4f
 #define ITEMKNN_POP_WEIGHT 1e-6f
 #define PERSONAL_POP_WEIGHT 1e-3f
+#define RATING_POP_WEIGHT 1e-4
 /* personal-popularity: feature shares are rounded down to multiples of
  * 1/512, so that the popularity tie-break (at most 1e-3) never reorders two
  * different shares. */
@@ -125,7 +126,8 @@ static const char *const rating_keys[] = {"prior", NULL};
 
 /* Bayesian average (damped mean): (sum_i + prior * mu) / (n_i + prior), mu
  * the global mean weight; an item with one high rating no longer beats an
- * item with hundreds of good ones. */
+ * item with hundreds of good ones. Equal means (e.g. unweighted pairs,
+ * where every mean is 1) are ordered by the number of ratings. */
 static int rating_fit(trove_recommender *r, const trove_reco_params *p,
                       const trove_dataset *ds, trove_error *err)
 {
@@ -149,9 +151,14 @@ static int rating_fit(trove_recommender *r, const trove_reco_params *p,
         mu += r->train.data[q];
     }
     mu /= (double)r->train.nnz;
+    double max_cnt = 0.0;
+    for (uint32_t i = 0; i < r->n_items; i++)
+        if (cnt[i] > max_cnt)
+            max_cnt = cnt[i];
     for (uint32_t i = 0; i < r->n_items; i++) {
         double den = cnt[i] + prior;
-        r->item_score[i] = (float)(den > 0.0 ? (sum[i] + prior * mu) / den : mu);
+        double mean = den > 0.0 ? (sum[i] + prior * mu) / den : mu;
+        r->item_score[i] = (float)(mean + RATING_POP_WEIGHT * cnt[i] / max_cnt);
     }
 done:
     trove_free(sum);
