@@ -1,9 +1,10 @@
 # benchmark sources (relative to bench/)
 list(APPEND TROVE_BENCH_SOURCES
   bench_main.c
-  bench_store.c
+  bench_train.c
+  bench_ingest.c
   bench_dataset.c
+  bench_store.c
   bench_factor.c
   bench_eval.c
-  bench_ingest.c
 )

@@ -1,6 +1,9 @@
 list(APPEND TROVE_TOOL_SOURCES
   tools/trove.c
   tools/cli.c
+  tools/cmd_train.c
+  tools/cmd_recommend.c
+  tools/cmd_inspect.c
   tools/cmd_version.c
   tools/cmd_ingest.c
   tools/cmd_stats.c

@@ -1,0 +1,323 @@
+/*
+ * bench_train.c - the hybrid model's benchmarks.
+ *
+ *   trove-bench train [--epochs N]   WARP d=64 epoch times (median over the
+ *       epochs of a 30-epoch run) on ml100k u20 and online retail, 1 and 2
+ *       threads, examples/s, ratios to LightFM's 48 ms / 277 ms per epoch,
+ *       2-thread speedup, peak RSS after training on online retail.
+ *   trove-bench quality [--seeds N]  LightFM precision@10 (eval module) of
+ *       WARP and BPR on both u20 splits over seeds 1..N, and WARP with
+ *       identity + genre item features on ml100k_ua_min4, against 0.97x the
+ *       LightFM figures of ANCHORS.md.
+ *
+ * Both print a table and one JSON line. LightFM's hyperparameters: d = 64,
+ * lr 0.05, adagrad, max_sampled 10, 30 epochs, alpha 0.
+ */
+#include "bench.h"
+#include "trove/eval.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int bench_train(int argc, char **argv);
+int bench_quality(int argc, char **argv);
+
+typedef struct split_files {
+    const char *name, *train, *test, *users, *items;
+    double lightfm_epoch_ms;   /* LightFM WARP d64 epoch, 1 thread */
+    double lightfm_warp, lightfm_bpr;
+} split_files;
+
+static const split_files k_splits[] = {
+    {"ml100k_u20", "splits/ml100k_udata_min4_u20_seed42_train.tsv.gz",
+     "splits/ml100k_udata_min4_u20_seed42_test.tsv.gz", "splits/ml100k_udata_user_index.tsv",
+     "splits/ml100k_udata_item_index.tsv", 48.0, 0.188, 0.135},
+    {"onlineretail_u20", "splits/onlineretail_purchase_u20_seed42_train.tsv.gz",
+     "splits/onlineretail_purchase_u20_seed42_test.tsv.gz", "splits/onlineretail_user_index.tsv",
+     "splits/onlineretail_item_index.tsv", 277.0, 0.116, 0.103},
+};
+
+typedef struct epoch_log {
+    double secs[4096];
+    uint32_t n;
+    double examples;
+} epoch_log;
+
+static void log_epoch(void *ud, const trove_model_progress *p)
+{
+    epoch_log *l = ud;
+    if (l->n < 4096)
+        l->secs[l->n++] = p->seconds;
+    l->examples = p->examples_per_sec * p->seconds;
+}
+
+static int load_split(const char *train, const char *users, const char *items,
+                      const char *item_features, trove_dataset **out, trove_idmap **u,
+                      trove_idmap **i)
+{
+    trove_error err;
+    trove_pairs_options po;
+    if (trove_idmap_load_spec(users, u, &err) != TROVE_OK ||
+        trove_idmap_load_spec(items, i, &err) != TROVE_OK) {
+        fprintf(stderr, "trove-bench: %s\n", err.msg);
+        return -1;
+    }
+    po.users = *u;
+    po.items = *i;
+    po.user_features = NULL;
+    po.item_features = item_features;
+    if (trove_dataset_load_pairs(train, &po, out, &err) != TROVE_OK) {
+        fprintf(stderr, "trove-bench: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static trove_model_params lightfm_params(int loss, uint32_t threads, uint64_t seed)
+{
+    trove_model_params p = trove_model_default_params();
+    p.loss = loss;
+    p.no_components = 64;
+    p.learning_rate = 0.05f;
+    p.max_sampled = 10;
+    p.num_threads = threads;
+    p.seed = seed;
+    return p;
+}
+
+int bench_train(int argc, char **argv)
+{
+    uint32_t epochs = 30;
+    double med[2][2] = {{0}}, exs[2][2] = {{0}}, rss = 0;
+    const char *variant = NULL;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--epochs") == 0 && a + 1 < argc)
+            epochs = (uint32_t)atoi(argv[++a]);
+        else {
+            fprintf(stderr, "usage: trove-bench train [--epochs N]\n");
+            return 2;
+        }
+    }
+    if (epochs < 1 || epochs > 4096 || bench_data_dir() == NULL)
+        return 1;
+    /* Online retail first, so that the peak RSS is that of its training. */
+    for (int s = 1; s >= 0; s--) {
+        const split_files *sp = &k_splits[s];
+        trove_dataset *ds = NULL;
+        trove_idmap *u = NULL, *i = NULL;
+        if (load_split(bench_data_path(sp->train), bench_data_path(sp->users),
+                       bench_data_path(sp->items), NULL, &ds, &u, &i) != 0)
+            return 1;
+        for (int t = 0; t < 2; t++) {
+            trove_model_params p = lightfm_params(TROVE_LOSS_WARP, (uint32_t)(t + 1), 42);
+            epoch_log log;
+            trove_model *m = NULL;
+            trove_error err;
+            memset(&log, 0, sizeof log);
+            p.progress = log_epoch;
+            p.progress_ud = &log;
+            if (trove_model_new(&p, 0, 0, &m, &err) != TROVE_OK ||
+                trove_model_fit(m, trove_dataset_interactions(ds), NULL, NULL, epochs, &err) !=
+                    TROVE_OK) {
+                fprintf(stderr, "trove-bench: %s\n", err.msg);
+                return 1;
+            }
+            med[s][t] = bench_median(log.secs, log.n);
+            exs[s][t] = (double)trove_dataset_nnz(ds) / med[s][t];
+            trove_model_free(m);
+        }
+        if (s == 1)
+            rss = bench_peak_rss_mib();
+        trove_dataset_free(ds);
+        trove_idmap_free(u);
+        trove_idmap_free(i);
+    }
+    variant = getenv("TROVE_KERNELS");
+    printf("WARP d=64 epoch (median of %u epochs), cpu: %s%s%s\n", epochs, bench_cpu_features(),
+           variant ? ", TROVE_KERNELS=" : "", variant ? variant : "");
+    printf("%-18s %10s %10s %14s %12s %10s %10s\n", "split", "1 thr ms", "2 thr ms",
+           "examples/s", "LightFM ms", "speedup", "2thr/1thr");
+    for (int s = 0; s < 2; s++)
+        printf("%-18s %10.2f %10.2f %14.0f %12.0f %9.2fx %9.2fx\n", k_splits[s].name,
+               med[s][0] * 1e3, med[s][1] * 1e3, exs[s][0], k_splits[s].lightfm_epoch_ms,
+               k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1]);
+    printf("peak RSS after online retail training: %.1f MiB\n", rss);
+    printf("{\"bench\":\"train\",\"commit\":\"%s\",\"cpu\":\"%s\",\"epochs\":%u", bench_commit(),
+           bench_cpu_features(), epochs);
+    for (int s = 0; s < 2; s++)
+        printf(",\"%s\":{\"epoch_ms_1t\":%.3f,\"epoch_ms_2t\":%.3f,\"examples_per_s_1t\":%.0f,"
+               "\"examples_per_s_2t\":%.0f,\"ns_per_example_1t\":%.1f,\"lightfm_epoch_ms\":%.0f,"
+               "\"speedup_vs_lightfm\":%.2f,\"speedup_2t\":%.2f}",
+               k_splits[s].name, med[s][0] * 1e3, med[s][1] * 1e3, exs[s][0], exs[s][1],
+               1e9 / exs[s][0], k_splits[s].lightfm_epoch_ms,
+               k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1]);
+    printf(",\"peak_rss_mib\":%.1f}\n", rss);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- quality */
+static int score_cb(void *ctx, uint32_t user, float *scores, trove_error *err)
+{
+    return trove_model_score_user(ctx, user, scores, err);
+}
+
+/* LightFM precision@10 of a model (eval module's definition). */
+static double lfm_precision(trove_model *m, const trove_dataset *train, const char *test,
+                            const trove_idmap *u, const trove_idmap *i)
+{
+    trove_scorer sc = {m, trove_model_n_users(m), trove_model_n_items(m), score_cb};
+    trove_eval_params ep = trove_eval_default_params();
+    trove_eval_result *r = NULL;
+    trove_dataset *te = NULL;
+    trove_pairs_options po = {u, i, NULL, NULL};
+    trove_error err;
+    double v = -1.0;
+    ep.bootstrap = 0;
+    ep.slices = 0;
+    ep.k = 10;
+    if (trove_dataset_load_pairs(test, &po, &te, &err) != TROVE_OK ||
+        trove_eval_run(&sc, trove_dataset_interactions(train), trove_dataset_interactions(te),
+                       &ep, &r, &err) != TROVE_OK) {
+        fprintf(stderr, "trove-bench: %s\n", err.msg);
+    } else {
+        v = r->overall.mean[TROVE_METRIC_PRECISION_LFM];
+    }
+    trove_eval_result_free(r);
+    trove_dataset_free(te);
+    return v;
+}
+
+/* ml-100k genre flags (the last 19 fields of u.item) as a feature file. */
+static int write_genres(const char *uitem, const char *out)
+{
+    FILE *in = fopen(uitem, "r"), *o = fopen(out, "w");
+    char line[4096];
+    int rc = 0;
+    if (in == NULL || o == NULL) {
+        rc = -1;
+        goto done;
+    }
+    while (fgets(line, sizeof line, in)) {
+        char *fields[32];
+        int n = 0;
+        char *p = line;
+        fields[n++] = p;
+        for (; *p && n < 32; p++)
+            if (*p == '|') {
+                *p = '\0';
+                fields[n++] = p + 1;
+            }
+        if (n < 24)
+            continue;
+        for (int g = 0; g < 19; g++)
+            if (fields[n - 19 + g][0] == '1')
+                fprintf(o, "%s\tgenre%d\n", fields[0], g);
+    }
+done:
+    if (in)
+        fclose(in);
+    if (o && fclose(o) != 0)
+        rc = -1;
+    return rc;
+}
+
+int bench_quality(int argc, char **argv)
+{
+    uint32_t seeds = 3;
+    double p[3][3][8]; /* [split][loss][seed] */
+    static const int losses[2] = {TROVE_LOSS_WARP, TROVE_LOSS_BPR};
+    static const double lightfm_feat = 0.138;
+    char genres[256];
+    int ok = 1;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--seeds") == 0 && a + 1 < argc)
+            seeds = (uint32_t)atoi(argv[++a]);
+        else {
+            fprintf(stderr, "usage: trove-bench quality [--seeds N]\n");
+            return 2;
+        }
+    }
+    if (seeds < 1 || seeds > 8 || bench_data_dir() == NULL)
+        return 1;
+    snprintf(genres, sizeof genres, "%s/trove-bench-genres-%d.tsv",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    if (write_genres(bench_data_path("ml-100k/u.item"), genres) != 0) {
+        fprintf(stderr, "trove-bench: cannot write %s\n", genres);
+        return 1;
+    }
+    for (int s = 0; s < 3; s++) {
+        trove_dataset *ds = NULL;
+        trove_idmap *u = NULL, *i = NULL;
+        const char *test;
+        int rc;
+        if (s < 2) {
+            rc = load_split(bench_data_path(k_splits[s].train), bench_data_path(k_splits[s].users),
+                            bench_data_path(k_splits[s].items), NULL, &ds, &u, &i);
+            test = bench_data_path(k_splits[s].test);
+        } else {
+            rc = load_split(bench_data_path("splits/ml100k_ua_min4_train.tsv"), "1..943",
+                            "1..1682", genres, &ds, &u, &i);
+            test = bench_data_path("splits/ml100k_ua_min4_test.tsv");
+        }
+        if (rc != 0)
+            return 1;
+        for (int l = 0; l < (s < 2 ? 2 : 1); l++)
+            for (uint32_t k = 0; k < seeds; k++) {
+                trove_model_params prm = lightfm_params(losses[l], 1, k + 1);
+                const trove_csr *itf = s == 2 ? trove_dataset_item_features(ds) : NULL;
+                trove_model *m = NULL;
+                trove_error err;
+                if (trove_model_new(&prm, 0, itf ? itf->n_cols : 0, &m, &err) != TROVE_OK ||
+                    trove_model_fit(m, trove_dataset_interactions(ds), NULL, itf, 30, &err) !=
+                        TROVE_OK) {
+                    fprintf(stderr, "trove-bench: %s\n", err.msg);
+                    return 1;
+                }
+                p[s][l][k] = lfm_precision(m, ds, test, u, i);
+                trove_model_free(m);
+            }
+        trove_dataset_free(ds);
+        trove_idmap_free(u);
+        trove_idmap_free(i);
+    }
+    remove(genres);
+
+    printf("LightFM precision@10, d=64 lr 0.05 adagrad max_sampled 10, 30 epochs, seeds 1..%u\n",
+           seeds);
+    printf("%-28s %-6s %8s %8s %8s %10s %8s  %s\n", "split", "loss", "median", "min", "max",
+           "LightFM", "ratio", "target 0.97x");
+    char rows[6][256], json[6][256];
+    int n_rows = 0;
+    for (int s = 0; s < 3; s++)
+        for (int l = 0; l < (s < 2 ? 2 : 1); l++) {
+            double v[8], mn = 1, mx = 0;
+            for (uint32_t k = 0; k < seeds; k++) {
+                v[k] = p[s][l][k];
+                mn = v[k] < mn ? v[k] : mn;
+                mx = v[k] > mx ? v[k] : mx;
+            }
+            double med = bench_median(v, seeds);
+            double ref = s < 2 ? (l == 0 ? k_splits[s].lightfm_warp : k_splits[s].lightfm_bpr)
+                               : lightfm_feat;
+            const char *name = s < 2 ? k_splits[s].name : "ml100k_ua_min4 + genres";
+            int pass = med >= 0.97 * ref;
+            ok &= pass;
+            snprintf(rows[n_rows], sizeof rows[0], "%-28s %-6s %8.4f %8.4f %8.4f %10.3f %7.3fx  %s",
+                     name, l == 0 ? "warp" : "bpr", med, mn, mx, ref, med / ref,
+                     pass ? "met" : "NOT met");
+            snprintf(json[n_rows], sizeof json[0],
+                     "{\"split\":\"%s\",\"loss\":\"%s\",\"p10_median\":%.4f,\"p10_min\":%.4f,"
+                     "\"p10_max\":%.4f,\"lightfm\":%.3f,\"ratio\":%.3f}",
+                     name, l == 0 ? "warp" : "bpr", med, mn, mx, ref, med / ref);
+            n_rows++;
+        }
+    for (int r = 0; r < n_rows; r++)
+        printf("%s\n", rows[r]);
+    printf("{\"bench\":\"quality\",\"commit\":\"%s\",\"cpu\":\"%s\",\"seeds\":%u,\"results\":[",
+           bench_commit(), bench_cpu_features(), seeds);
+    for (int r = 0; r < n_rows; r++)
+        printf("%s%s", r ? "," : "", json[r]);
+    printf("],\"all_met\":%s}\n", ok ? "true" : "false");
+    return 0;
+}
