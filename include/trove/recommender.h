@@ -107,7 +107,11 @@ int trove_recommender_recommend(const trove_recommender *r, uint32_t user,
 int trove_recommender_save(const trove_recommender *r, const char *path,
                            trove_error *err);
 
-/* Load a saved recommender. TROVE_EIO, TROVE_EFORMAT (not a recommender
+/* Load a saved recommender. A model file written by trove_model_save
+ * (`trove train`) is accepted too and becomes a recommender of the family
+ * of its loss; it carries no training pairs, so recommend() has nothing to
+ * exclude (pass the training matrix to the evaluation engine instead).
+ * TROVE_EIO, TROVE_EFORMAT (not a recommender
  * file), TROVE_EVERSION, TROVE_ECORRUPT (checksum or payload mismatch),
  * TROVE_ENOTFOUND (family not built in), TROVE_ENOMEM. */
 int trove_recommender_load(const char *path, trove_recommender **out,

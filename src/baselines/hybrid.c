@@ -114,6 +114,49 @@ const trove__reco_family *const trove__hybrid_families[] = {
     &family_warp, &family_bpr, &family_logistic, &family_warp_kos, NULL
 };
 
+int trove__hybrid_wrap_model_file(const char *path, trove_recommender **out,
+                                  trove_error *err)
+{
+    trove_model *m = NULL;
+    trove_recommender *r = NULL;
+    const trove__reco_family *fam = NULL;
+    int rc = trove_model_load(path, &m, err);
+    if (rc != TROVE_OK)
+        return rc;
+    switch (trove_model_params_of(m)->loss) {
+    case TROVE_LOSS_WARP: fam = &family_warp; break;
+    case TROVE_LOSS_BPR: fam = &family_bpr; break;
+    case TROVE_LOSS_LOGISTIC: fam = &family_logistic; break;
+    case TROVE_LOSS_WARP_KOS: fam = &family_warp_kos; break;
+    default:
+        rc = trove_error_set(err, TROVE_EFORMAT, "%s: unknown loss in model file", path);
+        goto fail;
+    }
+    r = trove_calloc(1, sizeof *r);
+    if (r == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    r->fam = fam;
+    r->n_users = trove_model_n_users(m);
+    r->n_items = trove_model_n_items(m);
+    /* the training pairs are not in a model file: nothing to exclude */
+    r->train.n_rows = r->n_users;
+    r->train.n_cols = r->n_items;
+    r->train.indptr = trove_calloc((size_t)r->n_users + 1, sizeof *r->train.indptr);
+    if (r->train.indptr == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    r->model = m;
+    *out = r;
+    return TROVE_OK;
+fail:
+    trove_free(r);
+    trove_model_free(m);
+    return rc;
+}
+
 void trove__hybrid_free(trove_recommender *r)
 {
     trove_model_free(r->model);

@@ -72,6 +72,10 @@ int  trove__hybrid_model_bytes(const trove_recommender *r, uint8_t **bytes,
 int  trove__hybrid_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
                                     uint64_t n, trove_error *err);
 void trove__hybrid_free(trove_recommender *r);
+/* A model file written by trove_model_save (magic "TROVEMDL") as a
+ * recommender of the family of its loss, with no training pairs. */
+int  trove__hybrid_wrap_model_file(const char *path, trove_recommender **out,
+                                   trove_error *err);
 /* NULL-terminated list of the hybrid families built in. */
 extern const trove__reco_family *const trove__hybrid_families[];
 

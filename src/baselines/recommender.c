@@ -584,6 +584,10 @@ int trove_recommender_load(const char *path, trove_recommender **out,
     h.n = size;
     h.off = 0;
     h.bad = 0;
+    if (size >= 8 && memcmp(file, "TROVEMDL", 8) == 0) {
+        rc = trove__hybrid_wrap_model_file(path, out, err);
+        goto done;
+    }
     if (size < 8 || memcmp(file, RECO_MAGIC, 8) != 0) {
         rc = trove_error_set(err, TROVE_EFORMAT, "%s: not a trove recommender file", path);
         goto done;

@@ -6,6 +6,7 @@
 #include "testutil.h"
 #include "trove/eval.h"
 #include "trove/recommender.h"
+#include "trove/model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -383,6 +384,26 @@ static void test_hybrid_family(void **state)
     trove_recommender_free(r);
     assert_int_equal(trove_reco_params_set(&p, "schedule=sideways", &err), TROVE_OK);
     assert_int_equal(trove_recommender_fit("bpr", &p, ds, &r, &err), TROVE_EINVAL);
+
+    /* a model file written by the model module loads as a recommender of
+     * its loss's family, with the model's own scores */
+    trove_model_params mp = trove_model_default_params();
+    trove_model *m = NULL;
+    const char *mpath = testutil_tmp_path("bpr.model");
+    float a[16], b[16];
+    mp.loss = TROVE_LOSS_BPR;
+    mp.no_components = 4;
+    assert_int_equal(trove_model_new(&mp, 0, 0, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_fit(m, trove_dataset_interactions(ds), NULL, NULL, 2, &err),
+                     TROVE_OK);
+    assert_int_equal(trove_model_save(m, mpath, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_load(mpath, &l, &err), TROVE_OK);
+    assert_string_equal(trove_recommender_family(l), "bpr");
+    assert_int_equal(trove_model_score_user(m, 1, a, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_score_user(l, 1, b, &err), TROVE_OK);
+    assert_memory_equal(a, b, trove_dataset_n_items(ds) * sizeof *a);
+    trove_recommender_free(l);
+    trove_model_free(m);
     trove_dataset_free(ds);
 }
 
