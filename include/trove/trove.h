@@ -9,6 +9,8 @@
  *   model    hybrid factorization model (LightFM-class)
  *   ials     implicit alternating least squares (iALS)
  *   ease     EASE closed-form item-item model
+ *   recommender  one interface over the baselines and the hybrid model
+ *   eval     ranking metrics, evaluation engine, comparison report
  */
 #ifndef TROVE_TROVE_H
 #define TROVE_TROVE_H
@@ -20,5 +22,7 @@
 #include "trove/ingest.h"
 #include "trove/ials.h"
 #include "trove/ease.h"
+#include "trove/recommender.h"
+#include "trove/eval.h"
 
 #endif /* TROVE_TROVE_H */
