@@ -1,8 +1,9 @@
 /*
  * trove/recommender.h - one interface over every model family: the
  * baselines (random, popularity, popularity-rating, popularity-market,
- * personal-popularity, content, itemknn) and, when built in, the hybrid
- * factorization model ("warp", "bpr", "logistic", "warp-kos").
+ * personal-popularity, content, itemknn), the hybrid factorization model
+ * ("warp", "bpr", "logistic", "warp-kos": trove/model.h) and the implicit
+ * factor models ("ials": trove/ials.h, "ease": trove/ease.h).
  *
  * A recommender is fitted on a training dataset, then scores users over the
  * whole catalog, recommends top-k lists, and saves to / loads from one file.
@@ -32,6 +33,12 @@
  *                        shrink); neighbours (default 100) most similar
  *                        items kept per item; shrink (default 10);
  *                        score(u,i) = sum over the user's items j of sim(j,i)
+ *   warp, bpr, logistic, warp-kos   epochs (30), dim (64), lr (0.05),
+ *                        item_alpha, user_alpha (0), max_sampled (10), seed
+ *                        (42), schedule, item_features, user_features (1)
+ *   ials                 factors (64), regularization (0.1), alpha (10),
+ *                        iterations (15), seed (42)
+ *   ease                 lambda (500)
  *
  * Thread safety: a fitted or loaded recommender is immutable; score_user and
  * recommend may be called from any number of threads at once.

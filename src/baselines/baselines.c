@@ -102,7 +102,11 @@ static int random_score(const trove_recommender *r, uint32_t user, float *s,
 }
 
 const trove__reco_family trove__family_random = {
-    "random", random_keys, 0, random_fit, random_score
+    .name = "random",
+    .keys = random_keys,
+    .needs = 0,
+    .fit = random_fit,
+    .score = random_score,
 };
 
 /* ------------------------------------------------------------ popularity */
@@ -118,7 +122,11 @@ static int popularity_fit(trove_recommender *r, const trove_reco_params *p,
 }
 
 const trove__reco_family trove__family_popularity = {
-    "popularity", no_keys, TROVE__NEED_ITEM_SCORE, popularity_fit, copy_scores
+    .name = "popularity",
+    .keys = no_keys,
+    .needs = TROVE__NEED_ITEM_SCORE,
+    .fit = popularity_fit,
+    .score = copy_scores,
 };
 
 /* ----------------------------------------------------- popularity-rating */
@@ -167,8 +175,11 @@ done:
 }
 
 const trove__reco_family trove__family_popularity_rating = {
-    "popularity-rating", rating_keys, TROVE__NEED_ITEM_SCORE, rating_fit,
-    copy_scores
+    .name = "popularity-rating",
+    .keys = rating_keys,
+    .needs = TROVE__NEED_ITEM_SCORE,
+    .fit = rating_fit,
+    .score = copy_scores,
 };
 
 /* ----------------------------------------------------- popularity-market */
@@ -246,8 +257,11 @@ static int market_score(const trove_recommender *r, uint32_t user, float *s,
 }
 
 const trove__reco_family trove__family_popularity_market = {
-    "popularity-market", no_keys, TROVE__NEED_ITEM_SCORE | TROVE__NEED_MARKETS,
-    market_fit, market_score
+    .name = "popularity-market",
+    .keys = no_keys,
+    .needs = TROVE__NEED_ITEM_SCORE | TROVE__NEED_MARKETS,
+    .fit = market_fit,
+    .score = market_score,
 };
 
 /* ---------------------------------------------------- sparse row helpers */
@@ -445,9 +459,11 @@ static int personal_score(const trove_recommender *r, uint32_t user, float *s,
 }
 
 const trove__reco_family trove__family_personal_popularity = {
-    "personal-popularity", no_keys,
-    TROVE__NEED_ITEM_SCORE | TROVE__NEED_USER_PROF | TROVE__NEED_FEAT_RAW,
-    personal_fit, personal_score
+    .name = "personal-popularity",
+    .keys = no_keys,
+    .needs = TROVE__NEED_ITEM_SCORE | TROVE__NEED_USER_PROF | TROVE__NEED_FEAT_RAW,
+    .fit = personal_fit,
+    .score = personal_score,
 };
 
 /* --------------------------------------------------------------- content */
@@ -533,9 +549,11 @@ static int content_score(const trove_recommender *r, uint32_t user, float *s,
 }
 
 const trove__reco_family trove__family_content = {
-    "content", no_keys,
-    TROVE__NEED_ITEM_SCORE | TROVE__NEED_ITEM_FEAT | TROVE__NEED_USER_PROF,
-    content_fit, content_score
+    .name = "content",
+    .keys = no_keys,
+    .needs = TROVE__NEED_ITEM_SCORE | TROVE__NEED_ITEM_FEAT | TROVE__NEED_USER_PROF,
+    .fit = content_fit,
+    .score = content_score,
 };
 
 /* --------------------------------------------------------------- itemknn */
@@ -660,6 +678,9 @@ static int itemknn_score(const trove_recommender *r, uint32_t user, float *s,
 }
 
 const trove__reco_family trove__family_itemknn = {
-    "itemknn", knn_keys, TROVE__NEED_ITEM_SCORE | TROVE__NEED_NEIGHBORS,
-    itemknn_fit, itemknn_score
+    .name = "itemknn",
+    .keys = knn_keys,
+    .needs = TROVE__NEED_ITEM_SCORE | TROVE__NEED_NEIGHBORS,
+    .fit = itemknn_fit,
+    .score = itemknn_score,
 };

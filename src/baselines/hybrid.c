@@ -1,8 +1,9 @@
 /*
  * hybrid.c - the hybrid factorization model (trove/model.h) behind the
  * recommender interface: families "warp", "bpr", "logistic" and "warp-kos"
- * (the loss). The recommender file embeds the model file byte for byte, so
- * everything the model format guarantees (versions, checksums) still holds.
+ * (the loss); and the embedding of a model's own file in the recommender
+ * file (shared with factor.c), byte for byte, so that everything the model
+ * format guarantees (versions, checksums) still holds.
  *
  * Settings: epochs (30), dim (64), lr (0.05), item_alpha (0), user_alpha (0),
  * max_sampled (10), seed (42), schedule (adagrad|adadelta), item_features
@@ -101,18 +102,40 @@ static int hybrid_score(const trove_recommender *r, uint32_t user, float *s,
     return trove_model_score_user(r->model, user, s, err);
 }
 
+static int model_save(const void *m, const char *path, trove_error *err)
+{
+    return trove_model_save(m, path, err);
+}
+
+static int model_load(const char *path, void **m, trove_error *err)
+{
+    trove_model *x = NULL;
+    int rc = trove_model_load(path, &x, err);
+    if (rc == TROVE_OK)
+        *m = x;
+    return rc;
+}
+
+static void model_free(void *m)
+{
+    trove_model_free(m);
+}
+
+static void model_dims(const void *m, uint32_t *n_users, uint32_t *n_items)
+{
+    *n_users = trove_model_n_users(m);
+    *n_items = trove_model_n_items(m);
+}
+
 #define HYBRID_FAMILY(var, name, fit)                                         \
-    static const trove__reco_family var = {                                   \
-        name, hybrid_keys, TROVE__NEED_MODEL, fit, hybrid_score};
+    const trove__reco_family var = {                                          \
+        name, hybrid_keys, TROVE__NEED_MODEL, fit, hybrid_score, model_save,  \
+        model_load, model_free, model_dims};
 
-HYBRID_FAMILY(family_warp, "warp", fit_warp)
-HYBRID_FAMILY(family_bpr, "bpr", fit_bpr)
-HYBRID_FAMILY(family_logistic, "logistic", fit_logistic)
-HYBRID_FAMILY(family_warp_kos, "warp-kos", fit_warp_kos)
-
-const trove__reco_family *const trove__hybrid_families[] = {
-    &family_warp, &family_bpr, &family_logistic, &family_warp_kos, NULL
-};
+HYBRID_FAMILY(trove__family_warp, "warp", fit_warp)
+HYBRID_FAMILY(trove__family_bpr, "bpr", fit_bpr)
+HYBRID_FAMILY(trove__family_logistic, "logistic", fit_logistic)
+HYBRID_FAMILY(trove__family_warp_kos, "warp-kos", fit_warp_kos)
 
 int trove__hybrid_wrap_model_file(const char *path, trove_recommender **out,
                                   trove_error *err)
@@ -124,10 +147,10 @@ int trove__hybrid_wrap_model_file(const char *path, trove_recommender **out,
     if (rc != TROVE_OK)
         return rc;
     switch (trove_model_params_of(m)->loss) {
-    case TROVE_LOSS_WARP: fam = &family_warp; break;
-    case TROVE_LOSS_BPR: fam = &family_bpr; break;
-    case TROVE_LOSS_LOGISTIC: fam = &family_logistic; break;
-    case TROVE_LOSS_WARP_KOS: fam = &family_warp_kos; break;
+    case TROVE_LOSS_WARP: fam = &trove__family_warp; break;
+    case TROVE_LOSS_BPR: fam = &trove__family_bpr; break;
+    case TROVE_LOSS_LOGISTIC: fam = &trove__family_logistic; break;
+    case TROVE_LOSS_WARP_KOS: fam = &trove__family_warp_kos; break;
     default:
         rc = trove_error_set(err, TROVE_EFORMAT, "%s: unknown loss in model file", path);
         goto fail;
@@ -157,12 +180,6 @@ fail:
     return rc;
 }
 
-void trove__hybrid_free(trove_recommender *r)
-{
-    trove_model_free(r->model);
-    r->model = NULL;
-}
-
 /* A fresh temporary file name (the file exists, empty). */
 static int temp_path(char *buf, size_t n, trove_error *err)
 {
@@ -176,8 +193,8 @@ static int temp_path(char *buf, size_t n, trove_error *err)
     return TROVE_OK;
 }
 
-int trove__hybrid_model_bytes(const trove_recommender *r, uint8_t **bytes,
-                              uint64_t *n, trove_error *err)
+int trove__reco_model_bytes(const trove_recommender *r, uint8_t **bytes,
+                            uint64_t *n, trove_error *err)
 {
     char path[1024];
     FILE *f = NULL;
@@ -186,7 +203,7 @@ int trove__hybrid_model_bytes(const trove_recommender *r, uint8_t **bytes,
     int rc = temp_path(path, sizeof path, err);
     if (rc != TROVE_OK)
         return rc;
-    rc = trove_model_save(r->model, path, err);
+    rc = r->fam->model_save(r->model, path, err);
     if (rc != TROVE_OK)
         goto done;
     f = fopen(path, "rb");
@@ -215,11 +232,11 @@ done:
     return rc;
 }
 
-int trove__hybrid_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
-                                   uint64_t n, trove_error *err)
+int trove__reco_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
+                                 uint64_t n, trove_error *err)
 {
     char path[1024];
-    trove_model *m = NULL;
+    void *m = NULL;
     FILE *f;
     int rc = temp_path(path, sizeof path, err);
     if (rc != TROVE_OK)
@@ -235,13 +252,14 @@ int trove__hybrid_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
         remove(path);
         return trove_error_set(err, TROVE_EIO, "model file %s: write failed", path);
     }
-    rc = trove_model_load(path, &m, err);
+    rc = r->fam->model_load(path, &m, err);
     remove(path);
     if (rc != TROVE_OK)
         return rc;
-    uint32_t mu = trove_model_n_users(m), mi = trove_model_n_items(m);
+    uint32_t mu, mi;
+    r->fam->model_dims(m, &mu, &mi);
     if (mu != r->n_users || mi != r->n_items) {
-        trove_model_free(m);
+        r->fam->model_free(m);
         return trove_error_set(err, TROVE_ECORRUPT,
                                "embedded model is %u x %u, the recommender %u x %u",
                                mu, mi, r->n_users, r->n_items);

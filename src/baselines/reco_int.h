@@ -32,7 +32,8 @@ struct trove_recommender {
                                 features); content: unit profile vectors */
     trove_csr item_feat_raw; /* personal-popularity: item features */
     trove_csr neighbors;     /* itemknn: items x items similarities */
-    void     *model;         /* hybrid families: trove_model */
+    void     *model;         /* hybrid families: trove_model; ials:
+                                trove_ials; ease: trove_ease */
 };
 
 /* Members a family needs after loading (checked by trove_recommender_load). */
@@ -54,9 +55,15 @@ struct trove__reco_family {
                 const trove_dataset *train, trove_error *err);
     int  (*score)(const trove_recommender *r, uint32_t user, float *scores,
                   trove_error *err);
+    /* Families with an embedded model (TROVE__NEED_MODEL): the model's own
+     * file functions, used to embed its file in the recommender file. */
+    int  (*model_save)(const void *model, const char *path, trove_error *err);
+    int  (*model_load)(const char *path, void **model, trove_error *err);
+    void (*model_free)(void *model);
+    void (*model_dims)(const void *model, uint32_t *n_users, uint32_t *n_items);
 };
 
-/* Families implemented in baselines.c and hybrid.c. */
+/* Families implemented in baselines.c, hybrid.c and factor.c. */
 extern const trove__reco_family trove__family_random;
 extern const trove__reco_family trove__family_popularity;
 extern const trove__reco_family trove__family_popularity_rating;
@@ -64,21 +71,24 @@ extern const trove__reco_family trove__family_popularity_market;
 extern const trove__reco_family trove__family_personal_popularity;
 extern const trove__reco_family trove__family_content;
 extern const trove__reco_family trove__family_itemknn;
+extern const trove__reco_family trove__family_warp;
+extern const trove__reco_family trove__family_bpr;
+extern const trove__reco_family trove__family_logistic;
+extern const trove__reco_family trove__family_warp_kos;
+extern const trove__reco_family trove__family_ials;
+extern const trove__reco_family trove__family_ease;
 
-/* Hybrid families (hybrid.c): the model file embedded in a recommender
- * file. save returns a trove_malloc'd copy of the model file's bytes. */
-int  trove__hybrid_model_bytes(const trove_recommender *r, uint8_t **bytes,
-                               uint64_t *n, trove_error *err);
-int  trove__hybrid_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
-                                    uint64_t n, trove_error *err);
-void trove__hybrid_free(trove_recommender *r);
+/* Embedded models (hybrid.c): the bytes of the model's own file
+ * (trove_malloc'd), and the model back from them (dimensions checked
+ * against the recommender's). */
+int  trove__reco_model_bytes(const trove_recommender *r, uint8_t **bytes,
+                             uint64_t *n, trove_error *err);
+int  trove__reco_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
+                                  uint64_t n, trove_error *err);
 /* A model file written by trove_model_save (magic "TROVEMDL") as a
  * recommender of the family of its loss, with no training pairs. */
 int  trove__hybrid_wrap_model_file(const char *path, trove_recommender **out,
                                    trove_error *err);
-/* NULL-terminated list of the hybrid families built in. */
-extern const trove__reco_family *const trove__hybrid_families[];
-
 /* Value of setting `key` in p (NULL if absent). */
 const char *trove__reco_get(const trove_reco_params *p, const char *key);
 /* Parse a setting as a number in [min, max] (def when absent). */

@@ -34,6 +34,12 @@ static const trove__reco_family *const base_families[] = {
     &trove__family_personal_popularity,
     &trove__family_content,
     &trove__family_itemknn,
+    &trove__family_warp,
+    &trove__family_bpr,
+    &trove__family_logistic,
+    &trove__family_warp_kos,
+    &trove__family_ials,
+    &trove__family_ease,
     NULL
 };
 
@@ -44,9 +50,6 @@ static const trove__reco_family *find_family(const char *name)
     for (size_t i = 0; base_families[i]; i++)
         if (strcmp(base_families[i]->name, name) == 0)
             return base_families[i];
-    for (size_t i = 0; trove__hybrid_families[i]; i++)
-        if (strcmp(trove__hybrid_families[i]->name, name) == 0)
-            return trove__hybrid_families[i];
     return NULL;
 }
 
@@ -57,8 +60,6 @@ const char *const *trove_recommender_families(void)
     if (names[0] == NULL) {
         for (size_t i = 0; base_families[i] && n < MAX_FAMILIES; i++)
             names[n++] = base_families[i]->name;
-        for (size_t i = 0; trove__hybrid_families[i] && n < MAX_FAMILIES; i++)
-            names[n++] = trove__hybrid_families[i]->name;
         names[n] = NULL;
     }
     return names;
@@ -177,7 +178,8 @@ void trove_recommender_free(trove_recommender *r)
     trove__reco_csr_free(&r->user_prof);
     trove__reco_csr_free(&r->item_feat_raw);
     trove__reco_csr_free(&r->neighbors);
-    trove__hybrid_free(r);
+    if (r->model != NULL && r->fam != NULL && r->fam->model_free != NULL)
+        r->fam->model_free(r->model);
     trove_free(r);
 }
 
@@ -381,7 +383,7 @@ int trove_recommender_save(const trove_recommender *r, const char *path,
     if (r == NULL || path == NULL)
         return trove_error_set(err, TROVE_EINVAL, "save: missing argument");
     if (r->fam->needs & TROVE__NEED_MODEL) {
-        rc = trove__hybrid_model_bytes(r, &model, &model_n, err);
+        rc = trove__reco_model_bytes(r, &model, &model_n, err);
         if (rc != TROVE_OK)
             return rc;
     }
@@ -688,7 +690,7 @@ int trove_recommender_load(const char *path, trove_recommender **out,
         }
     }
     if (fam->needs & TROVE__NEED_MODEL) {
-        rc = trove__hybrid_model_from_bytes(r, model, cnt, err);
+        rc = trove__reco_model_from_bytes(r, model, cnt, err);
         if (rc != TROVE_OK) {
             trove_error_prefix(err, "%s", path);
             goto done;

@@ -1,7 +1,8 @@
 # baselines module: the recommender interface, the baseline families and the
-# hybrid model adapter
+# adapters of the hybrid, iALS and EASE models
 list(APPEND TROVE_SOURCES
   src/baselines/recommender.c
   src/baselines/baselines.c
   src/baselines/hybrid.c
+  src/baselines/factor.c
 )

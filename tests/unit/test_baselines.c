@@ -407,6 +407,32 @@ static void test_hybrid_family(void **state)
     trove_dataset_free(ds);
 }
 
+static void test_factor_families(void **state)
+{
+    trove_dataset *ds = genre_dataset();
+    static const char *const fams[] = {"ials", "ease"};
+    static const char *const sets[][2] = {{"factors=4", "iterations=3"},
+                                          {"lambda=5", "lambda=5"}};
+    const char *path = testutil_tmp_path("factor.trove");
+    trove_error err;
+    (void)state;
+    for (int f = 0; f < 2; f++) {
+        trove_reco_params p = trove_reco_default_params();
+        trove_recommender *r = NULL, *l = NULL;
+        assert_int_equal(trove_reco_params_set(&p, sets[f][0], &err), TROVE_OK);
+        assert_int_equal(trove_reco_params_set(&p, sets[f][1], &err), TROVE_OK);
+        if (trove_recommender_fit(fams[f], &p, ds, &r, &err) != TROVE_OK)
+            fail_msg("%s: %s", fams[f], err.msg);
+        assert_int_equal(trove_recommender_save(r, path, &err), TROVE_OK);
+        assert_int_equal(trove_recommender_load(path, &l, &err), TROVE_OK);
+        assert_string_equal(trove_recommender_family(l), fams[f]);
+        scores_equal(r, l, trove_dataset_n_users(ds));
+        trove_recommender_free(l);
+        trove_recommender_free(r);
+    }
+    trove_dataset_free(ds);
+}
+
 static long file_size(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -554,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_recommend_edges),
         cmocka_unit_test(test_save_load_every_family),
+        cmocka_unit_test(test_factor_families),
         cmocka_unit_test(test_damaged_files),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_engine_on_recommenders),
