@@ -77,7 +77,8 @@ int trove_eval_load_pairs(const char *path, const trove_idmap *users,
     }
     if (rc < 0)
         goto done;
-    qsort(pairs, n, sizeof *pairs, cmp_u64);
+    if (n > 0)
+        qsort(pairs, n, sizeof *pairs, cmp_u64);
     for (uint64_t q = 0; q < n; q++)
         if (q == 0 || pairs[q] != pairs[q - 1])
             pairs[kept++] = pairs[q];
