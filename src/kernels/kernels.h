@@ -14,12 +14,15 @@
  * lets the SIMD variants skip their tails, but the tails exist and are
  * tested). Kernels never allocate and are thread-safe on distinct outputs.
  * Variants agree with the scalar reference up to float rounding (they may
- * reassociate sums and contract multiply-adds), not bit for bit.
+ * reassociate sums, contract multiply-adds, and the adagrad step computes
+ * 1/sqrt(acc) as a hardware reciprocal square root refined by one
+ * Newton-Raphson step, within a few ulp of the division), not bit for bit.
  */
 #ifndef TROVE_KERNELS_H
 #define TROVE_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum trove__kernel_variant {
     TROVE__KERNELS_SCALAR = 0,
@@ -57,6 +60,9 @@ typedef struct trove__kernels {
     void (*scores)(const float *q, const float *rows, size_t n_rows,
                    size_t stride, size_t n, const float *bias, float add,
                    float *out);
+    /* 1 if x is in a[0..n), a strictly ascending, else 0 (WARP's "is this
+     * sampled item a positive of the user"). */
+    int (*contains_u32)(const uint32_t *a, size_t n, uint32_t x);
 } trove__kernels;
 
 /* The best table for this CPU (or the one TROVE_KERNELS asks for). Chosen

@@ -63,6 +63,14 @@ static void axpby_avx2(float *out, float a, const float *x, float b,
         out[j] = a * x[j] + b * y[j];
 }
 
+/* 1/sqrt(c): 12-bit hardware estimate plus one Newton-Raphson step. */
+static inline __m256 rsqrt_nr(__m256 c)
+{
+    __m256 y = _mm256_rsqrt_ps(c);
+    __m256 hcy = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), c), y);
+    return _mm256_mul_ps(y, _mm256_fnmadd_ps(hcy, y, _mm256_set1_ps(1.5f)));
+}
+
 static void adagrad_avx2(float *w, float *acc, const float *dir, float scale,
                          float lr, float alpha, size_t n)
 {
@@ -73,7 +81,7 @@ static void adagrad_avx2(float *w, float *acc, const float *dir, float scale,
         for (; j + 8 <= n; j += 8) {
             __m256 g = _mm256_mul_ps(vs, _mm256_loadu_ps(dir + j));
             __m256 c = _mm256_loadu_ps(acc + j);
-            __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, g), _mm256_sqrt_ps(c));
+            __m256 step = _mm256_mul_ps(_mm256_mul_ps(vlr, g), rsqrt_nr(c));
             _mm256_storeu_ps(w + j, _mm256_sub_ps(_mm256_loadu_ps(w + j), step));
             _mm256_storeu_ps(acc + j, _mm256_fmadd_ps(g, g, c));
         }
@@ -82,7 +90,7 @@ static void adagrad_avx2(float *w, float *acc, const float *dir, float scale,
             __m256 wv = _mm256_loadu_ps(w + j);
             __m256 g = _mm256_fmadd_ps(vs, _mm256_loadu_ps(dir + j), _mm256_mul_ps(va, wv));
             __m256 c = _mm256_loadu_ps(acc + j);
-            __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, g), _mm256_sqrt_ps(c));
+            __m256 step = _mm256_mul_ps(_mm256_mul_ps(vlr, g), rsqrt_nr(c));
             _mm256_storeu_ps(w + j, _mm256_sub_ps(wv, step));
             _mm256_storeu_ps(acc + j, _mm256_fmadd_ps(g, g, c));
         }
@@ -155,6 +163,28 @@ static void scores_avx2(const float *q, const float *rows, size_t n_rows,
         out[r] = dot_avx2(q, rows + r * stride, n) + (bias ? bias[r] : 0.0f) + add;
 }
 
+static int contains_u32_avx2(const uint32_t *a, size_t n, uint32_t x)
+{
+    /* Narrow branch-free to at most 16 entries, compare them at once. */
+    while (n > 16) {
+        size_t half = n / 2;
+        a = a[half] <= x ? a + half : a;
+        n -= half;
+    }
+    if (n == 0)
+        return 0;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i vx = _mm256_set1_epi32((int)x);
+    __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), iota);
+    __m256i e = _mm256_and_si256(m0, _mm256_cmpeq_epi32(_mm256_maskload_epi32((const int *)a, m0), vx));
+    if (n > 8) {
+        __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), iota);
+        e = _mm256_or_si256(e, _mm256_and_si256(m1, _mm256_cmpeq_epi32(
+                                   _mm256_maskload_epi32((const int *)(a + 8), m1), vx)));
+    }
+    return !_mm256_testz_si256(e, e);
+}
+
 const trove__kernels trove__kernels_avx2 = {
     "avx2",
     dot_avx2,
@@ -163,4 +193,5 @@ const trove__kernels trove__kernels_avx2 = {
     adagrad_avx2,
     adadelta_avx2,
     scores_avx2,
+    contains_u32_avx2,
 };

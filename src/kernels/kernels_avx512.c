@@ -69,6 +69,15 @@ static void axpby_avx512(float *out, float a, const float *x, float b,
     }
 }
 
+/* 1/sqrt(c): 14-bit hardware estimate plus one Newton-Raphson step
+ * y' = y * (1.5 - 0.5 c y^2), accurate to about 2^-27 relative. */
+static inline __m512 rsqrt_nr(__m512 c)
+{
+    __m512 y = _mm512_rsqrt14_ps(c);
+    __m512 hcy = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), c), y);
+    return _mm512_mul_ps(y, _mm512_fnmadd_ps(hcy, y, _mm512_set1_ps(1.5f)));
+}
+
 static inline void adagrad_block(float *w, float *acc, const float *dir,
                                  __m512 vs, __m512 vlr, __m512 va, int use_alpha,
                                  __mmask16 m)
@@ -77,9 +86,9 @@ static inline void adagrad_block(float *w, float *acc, const float *dir,
     __m512 g = _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, dir));
     if (use_alpha)
         g = _mm512_fmadd_ps(va, wv, g);
-    /* Masked-off lanes divide by sqrt(1), never by zero. */
+    /* Masked-off lanes use acc = 1, never 0. */
     __m512 c = _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, acc);
-    __m512 step = _mm512_div_ps(_mm512_mul_ps(vlr, g), _mm512_sqrt_ps(c));
+    __m512 step = _mm512_mul_ps(_mm512_mul_ps(vlr, g), rsqrt_nr(c));
     _mm512_mask_storeu_ps(w, m, _mm512_sub_ps(wv, step));
     _mm512_mask_storeu_ps(acc, m, _mm512_fmadd_ps(g, g, c));
 }
@@ -149,6 +158,27 @@ static void scores_avx512(const float *q, const float *rows, size_t n_rows,
         out[r] = dot_avx512(q, rows + r * stride, n) + (bias ? bias[r] : 0.0f) + add;
 }
 
+static int contains_u32_avx512(const uint32_t *a, size_t n, uint32_t x)
+{
+    /* Narrow the window branch-free to at most 32 entries, then compare
+     * them all at once. */
+    while (n > 32) {
+        size_t half = n / 2;
+        a = a[half] <= x ? a + half : a;
+        n -= half;
+    }
+    if (n == 0)
+        return 0;
+    __m512i vx = _mm512_set1_epi32((int)x);
+    __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : tail_mask(n);
+    __mmask16 hit = _mm512_mask_cmpeq_epi32_mask(m0, _mm512_maskz_loadu_epi32(m0, a), vx);
+    if (n > 16) {
+        __mmask16 m1 = tail_mask(n - 16);
+        hit |= _mm512_mask_cmpeq_epi32_mask(m1, _mm512_maskz_loadu_epi32(m1, a + 16), vx);
+    }
+    return hit != 0;
+}
+
 const trove__kernels trove__kernels_avx512 = {
     "avx512",
     dot_avx512,
@@ -157,4 +187,5 @@ const trove__kernels trove__kernels_avx512 = {
     adagrad_avx512,
     adadelta_avx512,
     scores_avx512,
+    contains_u32_avx512,
 };

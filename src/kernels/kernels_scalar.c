@@ -65,6 +65,18 @@ static void scores_scalar(const float *q, const float *rows, size_t n_rows,
     }
 }
 
+static int contains_u32_scalar(const uint32_t *a, size_t n, uint32_t x)
+{
+    if (n == 0)
+        return 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        a = a[half] <= x ? a + half : a;
+        n -= half;
+    }
+    return *a == x;
+}
+
 const trove__kernels trove__kernels_scalar = {
     "scalar",
     dot_scalar,
@@ -73,4 +85,5 @@ const trove__kernels trove__kernels_scalar = {
     adagrad_scalar,
     adadelta_scalar,
     scores_scalar,
+    contains_u32_scalar,
 };

@@ -138,9 +138,7 @@ void trove__model_table_free(trove__table *t)
     trove_aligned_free(t->emb);
     trove_aligned_free(t->acc);
     trove_aligned_free(t->dacc);
-    trove_free(t->bias);
-    trove_free(t->bacc);
-    trove_free(t->bdacc);
+    trove_aligned_free(t->meta);
     memset(t, 0, sizeof *t);
 }
 
@@ -171,26 +169,19 @@ int trove__model_table_grown(trove_model *m, const trove__table *t, uint32_t row
     n.rows = rows;
     n.emb = alloc_rows(rows, dp);
     n.acc = alloc_rows(rows, dp);
-    n.bias = trove_calloc(rows, sizeof(float));
-    n.bacc = trove_calloc(rows, sizeof(float));
-    if (adadelta) {
+    n.meta = alloc_rows(rows, TROVE__META);
+    if (adadelta)
         n.dacc = alloc_rows(rows, dp);
-        n.bdacc = trove_calloc(rows, sizeof(float));
-    }
-    if (n.emb == NULL || n.acc == NULL || n.bias == NULL || n.bacc == NULL ||
-        (adadelta && (n.dacc == NULL || n.bdacc == NULL))) {
+    if (n.emb == NULL || n.acc == NULL || n.meta == NULL || (adadelta && n.dacc == NULL)) {
         trove__model_table_free(&n);
         return TROVE_ENOMEM;
     }
     if (old > 0) {
         memcpy(n.emb, t->emb, old * dp * sizeof(float));
         memcpy(n.acc, t->acc, old * dp * sizeof(float));
-        memcpy(n.bias, t->bias, old * sizeof(float));
-        memcpy(n.bacc, t->bacc, old * sizeof(float));
-        if (adadelta) {
+        memcpy(n.meta, t->meta, old * TROVE__META * sizeof(float));
+        if (adadelta)
             memcpy(n.dacc, t->dacc, old * dp * sizeof(float));
-            memcpy(n.bdacc, t->bdacc, old * sizeof(float));
-        }
     }
     /* LightFM's initialisation: uniform in [-0.5, 0.5) / d, zero biases. */
     for (size_t r = old; r < rows; r++) {
@@ -199,12 +190,11 @@ int trove__model_table_grown(trove_model *m, const trove__table *t, uint32_t row
             e[j] = j < m->dim ? (trove_rng_uniformf(&m->rng) - 0.5f) / (float)m->dim : 0.0f;
             a[j] = acc0;
         }
-        n.bias[r] = 0.0f;
-        n.bacc[r] = acc0;
-        if (adadelta) {
+        float *mt = trove__meta(&n, (uint32_t)r);
+        memset(mt, 0, TROVE__META * sizeof(float));
+        mt[TROVE__BACC] = acc0;
+        if (adadelta)
             memset(n.dacc + r * dp, 0, dp * sizeof(float));
-            n.bdacc[r] = 0.0f;
-        }
     }
     *out = n;
     return TROVE_OK;
@@ -391,7 +381,7 @@ void trove__model_cold_fallback(trove_model *m)
         const float *e = m->iid.emb + (size_t)i * dp;
         for (size_t j = 0; j < dp; j++)
             sum[j] += e[j];
-        bias_sum += m->iid.bias[i];
+        bias_sum += trove__meta(&m->iid, i)[TROVE__BIAS];
         warm++;
     }
     if (warm > 0) {
@@ -401,7 +391,7 @@ void trove__model_cold_fallback(trove_model *m)
             float *e = m->iid.emb + (size_t)i * dp;
             for (size_t j = 0; j < dp; j++)
                 e[j] = (float)(sum[j] / (double)warm);
-            m->iid.bias[i] = (float)(bias_sum / (double)warm);
+            trove__meta(&m->iid, i)[TROVE__BIAS] = (float)(bias_sum / (double)warm);
         }
     }
     trove_free(sum);

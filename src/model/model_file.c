@@ -105,12 +105,15 @@ static void put_table(wbuf *b, uint32_t tag, const trove__table *t, size_t dp)
     size_t at = sec_begin(b, tag);
     size_t rows = t->rows;
     put(b, t->emb, rows * dp * sizeof(float));
-    put(b, t->bias, rows * sizeof(float));
+    for (uint32_t r = 0; r < rows; r++)
+        put(b, trove__meta(t, r) + TROVE__BIAS, sizeof(float));
     put(b, t->acc, rows * dp * sizeof(float));
-    put(b, t->bacc, rows * sizeof(float));
+    for (uint32_t r = 0; r < rows; r++)
+        put(b, trove__meta(t, r) + TROVE__BACC, sizeof(float));
     if (t->dacc != NULL) {
         put(b, t->dacc, rows * dp * sizeof(float));
-        put(b, t->bdacc, rows * sizeof(float));
+        for (uint32_t r = 0; r < rows; r++)
+            put(b, trove__meta(t, r) + TROVE__BDACC, sizeof(float));
     }
     sec_end(b, at);
 }
@@ -442,6 +445,15 @@ static int sec_open(rbuf *r, uint32_t tag, uint64_t *len)
     return 0;
 }
 
+/* One float per row into slot `which` of the rows' metadata. */
+static int get_meta(rbuf *r, trove__table *t, uint32_t rows, int which)
+{
+    for (uint32_t x = 0; x < rows; x++)
+        if (get(r, trove__meta(t, x) + which, sizeof(float)) != 0)
+            return -1;
+    return 0;
+}
+
 static int get_table(trove_model *m, rbuf *r, uint32_t tag, trove__table *t, uint32_t rows)
 {
     uint64_t len, want;
@@ -457,17 +469,17 @@ static int get_table(trove_model *m, rbuf *r, uint32_t tag, trove__table *t, uin
     /* Allocate through the normal path (initialises, then overwritten). */
     if (trove__model_table_resize(m, t, rows) != TROVE_OK)
         return TROVE_ENOMEM;
-    if (get(r, t->emb, rows * dp * sizeof(float)) || get(r, t->bias, rows * sizeof(float)) ||
-        get(r, t->acc, rows * dp * sizeof(float)) || get(r, t->bacc, rows * sizeof(float)))
+    if (get(r, t->emb, rows * dp * sizeof(float)) || get_meta(r, t, rows, TROVE__BIAS) ||
+        get(r, t->acc, rows * dp * sizeof(float)) || get_meta(r, t, rows, TROVE__BACC))
         return TROVE_ECORRUPT;
-    if (ada && (get(r, t->dacc, rows * dp * sizeof(float)) ||
-                get(r, t->bdacc, rows * sizeof(float))))
+    if (ada && (get(r, t->dacc, rows * dp * sizeof(float)) || get_meta(r, t, rows, TROVE__BDACC)))
         return TROVE_ECORRUPT;
     for (size_t x = 0; x < rows * dp; x++)
         if (!isfinite(t->emb[x]) || !isfinite(t->acc[x]) || (x % dp >= m->dim && t->emb[x] != 0.0f))
             return TROVE_ECORRUPT;
     for (size_t x = 0; x < rows; x++)
-        if (!isfinite(t->bias[x]) || !isfinite(t->bacc[x]))
+        if (!isfinite(trove__meta(t, (uint32_t)x)[TROVE__BIAS]) ||
+            !isfinite(trove__meta(t, (uint32_t)x)[TROVE__BACC]))
             return TROVE_ECORRUPT;
     return TROVE_OK;
 }

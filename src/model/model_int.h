@@ -34,12 +34,21 @@
 typedef struct trove__table {
     uint32_t rows;
     float *emb;    /* rows x dp, aligned; NULL when rows == 0 */
-    float *bias;   /* rows */
     float *acc;    /* rows x dp: adagrad sum g^2 / adadelta E[g^2] */
-    float *bacc;   /* rows */
     float *dacc;   /* rows x dp: adadelta E[dx^2]; NULL for adagrad */
-    float *bdacc;  /* rows; NULL for adagrad */
+    /* rows x TROVE__META, aligned: per row its bias, the bias's adagrad /
+     * adadelta accumulator and adadelta's E[dx^2], alone on a 64-byte line
+     * so that threads updating neighbouring rows never share a line. */
+    float *meta;
 } trove__table;
+
+#define TROVE__META 16
+enum { TROVE__BIAS = 0, TROVE__BACC = 1, TROVE__BDACC = 2 };
+
+static inline float *trove__meta(const trove__table *t, uint32_t r)
+{
+    return t->meta + (size_t)r * TROVE__META;
+}
 
 struct trove_model {
     trove_model_params p;
@@ -51,7 +60,7 @@ struct trove_model {
     trove__table uid, ufeat, iid, ifeat;
     trove_csr ufm, ifm;  /* extra features; n_cols = n_*_features; owned */
     float *item_repr;    /* n_items x dp, or NULL when items are identity-only */
-    float *item_repr_bias;
+    float *item_repr_bias; /* n_items: every item's total bias */
     uint32_t *item_count;/* training interactions per item (n_items) */
     trove_idmap *user_ids, *item_ids, *ufeat_names, *ifeat_names;
     uint64_t fingerprint;

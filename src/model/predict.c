@@ -28,14 +28,14 @@ static void repr_into(const trove_model *m, const trove__table *id, const trove_
     float b = 0.0f;
     if (id->rows > 0) {
         memcpy(out, id->emb + (size_t)r * dp, dp * sizeof(float));
-        b = id->bias[r];
+        b = trove__meta(id, r)[TROVE__BIAS];
     } else {
         memset(out, 0, dp * sizeof(float));
     }
     for (uint64_t x = fm->indptr[r]; x < fm->indptr[r + 1]; x++) {
         float w = fm->data ? fm->data[x] : 1.0f;
         k->axpy(w, feat->emb + (size_t)fm->indices[x] * dp, out, dp);
-        b += w * feat->bias[fm->indices[x]];
+        b += w * trove__meta(feat, fm->indices[x])[TROVE__BIAS];
     }
     *bias = b;
 }
@@ -57,12 +57,21 @@ int trove__model_refresh(trove_model *m)
     trove_free(m->item_repr_bias);
     m->item_repr = NULL;
     m->item_repr_bias = NULL;
-    if (!m->shaped || m->n_items == 0 || items_in_place(m))
+    if (!m->shaped || m->n_items == 0)
         return TROVE_OK;
-    rep = trove_aligned_alloc(TROVE__MODEL_ALIGN, (size_t)m->n_items * m->dp * sizeof(float));
     bias = trove_malloc((size_t)m->n_items * sizeof(float));
-    if (rep == NULL || bias == NULL) {
-        trove_aligned_free(rep);
+    if (bias == NULL)
+        return TROVE_ENOMEM;
+    if (items_in_place(m)) {
+        /* Embeddings are read in place; the biases are gathered into one
+         * array for the scoring kernel. */
+        for (uint32_t i = 0; i < m->n_items; i++)
+            bias[i] = trove__meta(&m->iid, i)[TROVE__BIAS];
+        m->item_repr_bias = bias;
+        return TROVE_OK;
+    }
+    rep = trove_aligned_alloc(TROVE__MODEL_ALIGN, (size_t)m->n_items * m->dp * sizeof(float));
+    if (rep == NULL) {
         trove_free(bias);
         return TROVE_ENOMEM;
     }
@@ -85,7 +94,7 @@ static void score_all(const trove_model *m, const float *q, float bu, float *sco
 {
     const trove__kernels *k = trove__kernels_best();
     if (items_in_place(m))
-        k->scores(q, m->iid.emb, m->n_items, m->dp, m->dp, m->iid.bias, bu, scores);
+        k->scores(q, m->iid.emb, m->n_items, m->dp, m->dp, m->item_repr_bias, bu, scores);
     else
         k->scores(q, m->item_repr, m->n_items, m->dp, m->dp, m->item_repr_bias, bu, scores);
 }
@@ -102,7 +111,8 @@ int trove_model_score_user(const trove_model *m, uint32_t user, float *scores,
         return trove_error_set(err, TROVE_EINVAL, "user %u out of range (%u users)", user,
                                m->n_users);
     if (m->uid.rows > 0 && m->ufm.indptr[user] == m->ufm.indptr[user + 1]) {
-        score_all(m, m->uid.emb + (size_t)user * m->dp, m->uid.bias[user], scores);
+        score_all(m, m->uid.emb + (size_t)user * m->dp, trove__meta(&m->uid, user)[TROVE__BIAS],
+                  scores);
         return TROVE_OK;
     }
     trove__model_user_repr(m, user, q, &bu);
@@ -133,7 +143,7 @@ int trove_model_score_features(const trove_model *m, const uint32_t *features,
     for (size_t x = 0; x < n_features; x++) {
         float w = weights ? weights[x] : 1.0f;
         k->axpy(w, m->ufeat.emb + (size_t)features[x] * m->dp, q, m->dp);
-        bu += w * m->ufeat.bias[features[x]];
+        bu += w * trove__meta(&m->ufeat, features[x])[TROVE__BIAS];
     }
     score_all(m, q, bu, scores);
     return TROVE_OK;
@@ -159,7 +169,7 @@ int trove_model_predict(const trove_model *m, const uint32_t *users, const uint3
         trove__model_user_repr(m, users[x], q, &bu);
         if (items_in_place(m)) {
             pi = m->iid.emb + (size_t)items[x] * m->dp;
-            bi = m->iid.bias[items[x]];
+            bi = m->item_repr_bias[items[x]];
         } else if (m->item_repr != NULL) {
             pi = m->item_repr + (size_t)items[x] * m->dp;
             bi = m->item_repr_bias[items[x]];

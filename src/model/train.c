@@ -98,19 +98,6 @@ float trove__model_warp_rank_weight(uint32_t n_neg, uint32_t sampled)
 }
 
 /* ---------------------------------------------------------------- helpers */
-/* 1 if x is in the ascending array a[0..n) (branch-free binary search). */
-static inline int in_row(const uint32_t *a, uint64_t n, uint32_t x)
-{
-    if (n == 0)
-        return 0;
-    while (n > 1) {
-        uint64_t half = n / 2;
-        a = a[half] <= x ? a + half : a;
-        n -= half;
-    }
-    return *a == x;
-}
-
 /* Representation of row r of one side: in place when it is a lone identity
  * row, else summed into scratch. */
 static inline const float *side_repr(const trove_model *m, const trove__kernels *k,
@@ -123,11 +110,11 @@ static inline const float *side_repr(const trove_model *m, const trove__kernels 
     float bs;
     if (id->rows > 0) {
         if (b == e) {
-            *bias = id->bias[r];
+            *bias = trove__meta(id, r)[TROVE__BIAS];
             return id->emb + (size_t)r * dp;
         }
         memcpy(scratch, id->emb + (size_t)r * dp, dp * sizeof(float));
-        bs = id->bias[r];
+        bs = trove__meta(id, r)[TROVE__BIAS];
     } else {
         memset(scratch, 0, dp * sizeof(float));
         bs = 0.0f;
@@ -136,7 +123,7 @@ static inline const float *side_repr(const trove_model *m, const trove__kernels 
         uint32_t f = fm->indices[x];
         float w = fm->data ? fm->data[x] : 1.0f;
         k->axpy(w, feat->emb + (size_t)f * dp, scratch, dp);
-        bs += w * feat->bias[f];
+        bs += w * trove__meta(feat, f)[TROVE__BIAS];
     }
     *bias = bs;
     return scratch;
@@ -165,20 +152,22 @@ static inline void row_step(const trove_model *m, const trove__kernels *k,
         float lr = m->p.learning_rate;
         k->adagrad(t->emb + off, t->acc + off, dir, s, lr, alpha, dp);
         if (gb_on) {
-            float g = gb + alpha * t->bias[r];
-            t->bias[r] -= lr * g / sqrtf(t->bacc[r]);
-            t->bacc[r] += g * g;
+            float *mt = trove__meta(t, r);
+            float g = gb + alpha * mt[TROVE__BIAS];
+            mt[TROVE__BIAS] -= lr * g / sqrtf(mt[TROVE__BACC]);
+            mt[TROVE__BACC] += g * g;
         }
     } else {
         float rho = m->p.rho, eps = m->p.epsilon;
         k->adadelta(t->emb + off, t->acc + off, t->dacc + off, dir, s, alpha, rho, eps, dp);
         if (gb_on) {
-            float g = gb + alpha * t->bias[r];
-            float e = rho * t->bacc[r] + (1.0f - rho) * g * g;
-            float d = sqrtf(t->bdacc[r] + eps) / sqrtf(e + eps) * g;
-            t->bacc[r] = e;
-            t->bdacc[r] = rho * t->bdacc[r] + (1.0f - rho) * d * d;
-            t->bias[r] -= d;
+            float *mt = trove__meta(t, r);
+            float g = gb + alpha * mt[TROVE__BIAS];
+            float e = rho * mt[TROVE__BACC] + (1.0f - rho) * g * g;
+            float d = sqrtf(mt[TROVE__BDACC] + eps) / sqrtf(e + eps) * g;
+            mt[TROVE__BACC] = e;
+            mt[TROVE__BDACC] = rho * mt[TROVE__BDACC] + (1.0f - rho) * d * d;
+            mt[TROVE__BIAS] -= d;
         }
     }
 }
@@ -244,17 +233,26 @@ typedef struct kos_pair {
     float score;
 } kos_pair;
 
+/* One training example (an interaction), packed so that the loop reads
+ * one 16-byte record per example. */
+typedef struct train_ex {
+    uint32_t user, item;
+    float    w;
+    uint32_t len;     /* the user's positives: indices[indptr[user] ..] */
+} train_ex;
+
 typedef struct train_job {
     trove_model *m;
     const trove__kernels *k;
     const trove_csr *x;
-    const uint32_t *ex_user;  /* row of each entry */
-    const uint32_t *order;    /* shuffled entry indices */
+    const train_ex *ex;       /* examples in matrix order */
 } train_job;
 
+/* Aligned so that two threads' records never share a cache line. */
 typedef struct train_thread {
-    const train_job *job;
-    uint64_t begin, end;
+    _Alignas(64) const train_job *job;
+    uint64_t begin, end;      /* this thread's examples (whole users) */
+    uint32_t *perm;           /* end - begin: this epoch's order */
     trove_rng rng;
     float *scratch;           /* 4 * dp floats, aligned */
     kos_pair *pairs;          /* n entries for k-OS */
@@ -274,6 +272,31 @@ static int cmp_pair_desc(const void *a, const void *b)
     return (x->item > y->item) - (x->item < y->item);
 }
 
+/* Hint the cache about the rows a coming example will read. */
+static inline void prefetch_rows(const trove_model *m, const train_ex *e)
+{
+    size_t bytes = m->dp * sizeof(float);
+    if (m->uid.rows > 0) {
+        const char *r = (const char *)(m->uid.emb + (size_t)e->user * m->dp);
+        for (size_t b = 0; b < bytes; b += 64)
+            __builtin_prefetch(r + b);
+    }
+    if (m->iid.rows > 0) {
+        const char *r = (const char *)(m->iid.emb + (size_t)e->item * m->dp);
+        for (size_t b = 0; b < bytes; b += 64)
+            __builtin_prefetch(r + b);
+    }
+}
+
+static inline void prefetch_item(const trove_model *m, uint32_t i)
+{
+    if (m->iid.rows > 0) {
+        const char *r = (const char *)(m->iid.emb + (size_t)i * m->dp);
+        for (size_t b = 0; b < m->dp * sizeof(float); b += 64)
+            __builtin_prefetch(r + b);
+    }
+}
+
 static void run_slice(train_thread *t)
 {
     const train_job *job = t->job;
@@ -289,13 +312,34 @@ static void run_slice(train_thread *t)
     double loss_sum = 0.0;
     uint64_t done = 0;
 
-    for (uint64_t o = t->begin; o < t->end; o++) {
-        uint32_t e = job->order[o];
-        uint32_t u = job->ex_user[e];
-        uint32_t i = x->indices[e];
-        float w = x->data ? x->data[e] : 1.0f;
+    /* WARP draws its next candidate negative one step ahead so that its
+     * row can be fetched while the current one is scored; the stream of
+     * draws is the same, only consumed earlier. */
+    trove_rng rng = t->rng; /* local: no shared cache line in the loop */
+    uint32_t cand = trove_rng_below(&rng, n_items);
+    prefetch_item(m, cand);
+    /* This epoch's order: a fresh uniform permutation of the thread's
+     * examples (Fisher-Yates on the thread's own stream). */
+    uint64_t n_ex = t->end - t->begin;
+    for (uint64_t j = 0; j < n_ex; j++)
+        t->perm[j] = (uint32_t)(t->begin + j);
+    for (uint64_t j = n_ex; j > 1; j--) {
+        uint32_t r = trove_rng_below(&rng, (uint32_t)j);
+        uint32_t tmp_idx = t->perm[j - 1];
+        t->perm[j - 1] = t->perm[r];
+        t->perm[r] = tmp_idx;
+    }
+    for (uint64_t o = 0; o < n_ex; o++) {
+        if (o + 8 < n_ex)
+            __builtin_prefetch(&job->ex[t->perm[o + 8]]);
+        if (o + 4 < n_ex)
+            prefetch_rows(m, &job->ex[t->perm[o + 4]]);
+        const train_ex *ex = &job->ex[t->perm[o]];
+        uint32_t u = ex->user;
+        uint32_t i = ex->item;
+        float w = ex->w;
         const uint32_t *row = x->indices + x->indptr[u];
-        uint64_t len = x->indptr[u + 1] - x->indptr[u];
+        uint64_t len = ex->len;
         float bu, bp, bn;
         const float *q, *pp, *pn;
         float s_pos, s_neg;
@@ -329,8 +373,8 @@ static void run_slice(train_thread *t)
             uint32_t neg = 0;
             int found = 0;
             for (int tries = 0; tries < 64; tries++) {
-                neg = x->indices[trove_rng_below(&t->rng, (uint32_t)x->nnz)];
-                if (!in_row(row, len, neg)) {
+                neg = x->indices[trove_rng_below(&rng, (uint32_t)x->nnz)];
+                if (!k->contains_u32(row, len, neg)) {
                     found = 1;
                     break;
                 }
@@ -358,7 +402,7 @@ static void run_slice(train_thread *t)
         if (loss_kind == TROVE_LOSS_WARP_KOS) {
             uint32_t np = m->p.n < len ? m->p.n : (uint32_t)len;
             for (uint32_t j = 0; j < np; j++) {
-                uint32_t c = row[trove_rng_below(&t->rng, (uint32_t)len)];
+                uint32_t c = row[trove_rng_below(&rng, (uint32_t)len)];
                 pp = item_repr(m, k, c, sp, &bp);
                 t->pairs[j].item = c;
                 t->pairs[j].score = k->dot(q, pp, dp) + bp;
@@ -381,9 +425,11 @@ static void run_slice(train_thread *t)
         uint32_t sampled = 0;
         uint64_t draws = 0;
         while (sampled < max_sampled && draws < max_draws) {
-            uint32_t neg = trove_rng_below(&t->rng, n_items);
+            uint32_t neg = cand;
+            cand = trove_rng_below(&rng, n_items);
+            prefetch_item(m, cand);
             draws++;
-            if (in_row(row, len, neg))
+            if (k->contains_u32(row, len, neg))
                 continue;
             sampled++;
             pn = item_repr(m, k, neg, sn, &bn);
@@ -408,6 +454,7 @@ static void run_slice(train_thread *t)
             break;
         done++;
     }
+    t->rng = rng;
     t->loss = loss_sum;
     t->done = done;
 }
@@ -422,7 +469,7 @@ static void *thread_main(void *arg)
 static int find_nonfinite(const trove__table *t, size_t dp, uint32_t *row, int *is_bias)
 {
     for (uint32_t r = 0; r < t->rows; r++) {
-        if (!isfinite(t->bias[r])) {
+        if (!isfinite(trove__meta(t, r)[TROVE__BIAS])) {
             *row = r;
             *is_bias = 1;
             return 1;
@@ -661,7 +708,7 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
 {
     const trove__kernels *k = trove__kernels_best();
     uint32_t n_threads = m->p.num_threads;
-    uint32_t *ex_user = NULL, *order = NULL;
+    train_ex *ex = NULL;
     train_thread *th = NULL;
     pthread_t *tids = NULL;
     int rc = TROVE_OK;
@@ -695,11 +742,12 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     if (rc != TROVE_OK)
         return rc;
 
-    ex_user = trove_malloc(nnz * sizeof *ex_user);
-    order = trove_malloc(nnz * sizeof *order);
-    th = trove_calloc(n_threads, sizeof *th);
+    ex = trove_malloc(nnz * sizeof *ex);
+    th = trove_aligned_alloc(64, n_threads * sizeof *th);
+    if (th != NULL)
+        memset(th, 0, n_threads * sizeof *th);
     tids = trove_calloc(n_threads, sizeof *tids);
-    if (ex_user == NULL || order == NULL || th == NULL || tids == NULL)
+    if (ex == NULL || th == NULL || tids == NULL)
         goto nomem;
     for (uint32_t t = 0; t < n_threads; t++) {
         th[t].scratch = trove_aligned_alloc(TROVE__MODEL_ALIGN, 4 * (size_t)m->dp * sizeof(float));
@@ -707,9 +755,38 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         if (th[t].scratch == NULL || th[t].pairs == NULL)
             goto nomem;
     }
+    /* Thread t owns the users whose middle example falls in the t-th
+     * n_threads-quantile of the examples: contiguous user ranges of about
+     * nnz / n_threads examples, so no two threads ever write the same user
+     * row, and each range is contiguous in matrix order. */
+    {
+        uint32_t t = 0;
+        th[0].begin = 0;
+        for (uint32_t u = 0; u < x->n_rows; u++) {
+            uint64_t mid = x->indptr[u] + (x->indptr[u + 1] - x->indptr[u]) / 2;
+            uint64_t owner = mid * n_threads / nnz;
+            while (t < owner && t + 1 < n_threads) {
+                th[t].end = x->indptr[u];
+                th[++t].begin = x->indptr[u];
+            }
+        }
+        th[t].end = nnz;
+        while (++t < n_threads)
+            th[t].begin = th[t].end = nnz;
+    }
+    for (uint32_t t = 0; t < n_threads; t++) {
+        uint64_t n = th[t].end - th[t].begin;
+        th[t].perm = trove_malloc((n ? n : 1) * sizeof(uint32_t));
+        if (th[t].perm == NULL)
+            goto nomem;
+    }
     for (uint32_t u = 0; u < x->n_rows; u++)
-        for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++)
-            ex_user[e] = u;
+        for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++) {
+            ex[e].user = u;
+            ex[e].item = x->indices[e];
+            ex[e].w = x->data ? x->data[e] : 1.0f;
+            ex[e].len = (uint32_t)(x->indptr[u + 1] - x->indptr[u]);
+        }
 
     {
         /* Items seen as positives (for the cold-item fallback). */
@@ -720,21 +797,16 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         }
     }
 
-    train_job job = {m, k, x, ex_user, order};
+    train_job job = {m, k, x, ex};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
         uint64_t done = 0;
         int diverged = 0;
         uint64_t seed;
 
-        for (uint64_t e = 0; e < nnz; e++)
-            order[e] = (uint32_t)e;
-        trove_rng_shuffle_u32(&m->rng, order, nnz);
         seed = trove_rng_next(&m->rng);
         for (uint32_t t = 0; t < n_threads; t++) {
             th[t].job = &job;
-            th[t].begin = nnz * t / n_threads;
-            th[t].end = nnz * (t + 1) / n_threads;
             trove_rng_seed(&th[t].rng, seed);
             for (uint32_t j = 0; j < t; j++)
                 trove_rng_jump(&th[t].rng);
@@ -808,11 +880,11 @@ out:
         for (uint32_t t = 0; t < n_threads; t++) {
             trove_aligned_free(th[t].scratch);
             trove_free(th[t].pairs);
+            trove_free(th[t].perm);
         }
-    trove_free(th);
+    trove_aligned_free(th);
     trove_free(tids);
-    trove_free(order);
-    trove_free(ex_user);
+    trove_free(ex);
     return rc;
 }
 

@@ -296,9 +296,10 @@ static void check_fd(int loss)
      * every parameter moves by -lr * gradient exactly. */
     float *params[] = {m->uid.emb + u * m->dp, m->ufeat.emb, m->ufeat.emb + m->dp,
                        m->iid.emb + pos * m->dp, m->iid.emb + neg * m->dp, m->ifeat.emb,
-                       m->ifeat.emb + 2 * m->dp, m->iid.bias + pos, m->iid.bias + neg,
-                       m->ifeat.bias, m->ifeat.bias + 2, m->uid.bias + u, m->ufeat.bias,
-                       m->ufeat.bias + 1};
+                       m->ifeat.emb + 2 * m->dp, trove__meta(&m->iid, pos),
+                       trove__meta(&m->iid, neg), trove__meta(&m->ifeat, 0),
+                       trove__meta(&m->ifeat, 2), trove__meta(&m->uid, u),
+                       trove__meta(&m->ufeat, 0), trove__meta(&m->ufeat, 1)};
     size_t lens[] = {5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 1, 1, 1, 1};
     size_t np = sizeof lens / sizeof lens[0];
     float before[14][5], after[14][5];
