@@ -94,7 +94,8 @@ double trove_eval_reciprocal_rank(const uint32_t *ranked, uint32_t n_ranked,
 double trove_eval_lightfm_auc(uint32_t *ranks, uint32_t n_test, uint64_t n_neg);
 
 /* Gini coefficient of n non-negative counts (0 = equal exposure, towards 1 =
- * concentrated). Returns 0 when n is 0 or all counts are 0. */
+ * concentrated). Returns 0 when n is 0 or all counts are 0 (and when a
+ * working copy cannot be allocated: the engine uses its own buffer). */
 double trove_eval_gini(const uint64_t *counts, uint32_t n);
 
 /* -------------------------------------------------------------- scorer */
