@@ -102,7 +102,9 @@ int trove_recommender_score_user(const trove_recommender *r, uint32_t user,
 /* Top-k items for `user`, best first, ties broken by item index ascending;
  * with exclude_train the user's training items are left out. items and
  * scores (scores may be NULL) hold k entries; *n_out receives how many were
- * written (< k when the catalog is exhausted). */
+ * written (< k when the catalog is exhausted). Allocates one n_items score
+ * buffer per call (serving paths use the model's own recommend with caller
+ * scratch). */
 int trove_recommender_recommend(const trove_recommender *r, uint32_t user,
                                 uint32_t k, int exclude_train,
                                 uint32_t *items, float *scores,

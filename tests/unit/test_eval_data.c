@@ -4,7 +4,8 @@
  * transcription of lightfm.evaluation's definitions (the rank of a test
  * item is the number of other non-train items scored at least as high;
  * AUC from the sorted ranks), for a tie-heavy scorer (popularity) and a
- * tie-free one (itemknn). Skipped when TROVE_DATA is absent.
+ * tie-free ones (itemknn, the hybrid WARP model). Skipped when TROVE_DATA is
+ * absent.
  */
 #include "testutil.h"
 #include "trove/eval.h"
@@ -128,10 +129,10 @@ static void check_split(const char *stem, const char *uidx, const char *iidx,
 
 static void test_ml100k_u20(void **state)
 {
-    static const char *const fams[] = {"popularity", "itemknn", "random"};
+    static const char *const fams[] = {"popularity", "itemknn", "random", "warp"};
     (void)state;
     check_split("ml100k_udata_min4_u20_seed42", "ml100k_udata_user_index.tsv",
-                "ml100k_udata_item_index.tsv", fams, 3);
+                "ml100k_udata_item_index.tsv", fams, 4);
 }
 
 static void test_online_retail(void **state)

@@ -8,6 +8,8 @@
 #include "trove/eval.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NU 300u
@@ -419,6 +421,62 @@ static void test_load_pairs_unknown_ids(void **state)
     trove_idmap_free(items);
 }
 
+static void test_report_files(void **state)
+{
+    trove_csr train, test;
+    synth sy = {4, 0.5f};
+    trove_scorer sc = {&sy, NU, NI, synth_score};
+    trove_eval_params p = trove_eval_default_params();
+    trove_eval_result *r = NULL;
+    trove_eval_comparison c;
+    trove_eval_report_info info;
+    trove_eval_report_model m[2];
+    trove_error err;
+    const char *html = testutil_tmp_path("engine.html");
+    (void)state;
+    make_split(&train, &test);
+    p.bootstrap = 50;
+    assert_int_equal(trove_eval_run(&sc, &train, &test, &p, &r, &err), TROVE_OK);
+    assert_int_equal(trove_eval_compare(r, r, 50, 0.95, 1, &c, &err), TROVE_OK);
+    memset(&info, 0, sizeof info);
+    info.title = "synthetic <split> & co";
+    info.baseline = "base";
+    info.bootstrap = 50;
+    info.ci_level = 0.95;
+    m[0] = (trove_eval_report_model){"base", r, NULL, 0.1, 0.2};
+    m[1] = (trove_eval_report_model){"model", r, &c, 0.3, 0.4};
+    assert_int_equal(trove_eval_report_html(html, &info, m, 2, &err), TROVE_OK);
+    FILE *f = fopen(html, "r");
+    char buf[4096];
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    /* text is escaped */
+    assert_non_null(strstr(buf, "synthetic &lt;split&gt; &amp; co"));
+    assert_int_equal(trove_eval_report_html("/nonexistent/dir/r.html", &info, m, 2, &err),
+                     TROVE_EIO);
+    assert_non_null(strstr(err.msg, "/nonexistent/dir/r.html"));
+    assert_int_equal(trove_eval_report_html(html, &info, m, 0, &err), TROVE_EINVAL);
+    /* JSON into a memory stream parses back with both models */
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *ms = open_memstream(&mem, &len);
+    assert_non_null(ms);
+    assert_int_equal(trove_eval_report_json(ms, &info, m, 2, &err), TROVE_OK);
+    fclose(ms);
+    assert_non_null(strstr(mem, "\"name\":\"model\""));
+    assert_non_null(strstr(mem, "\"vs_baseline\":null"));
+    assert_non_null(strstr(mem, "\"p\":1"));
+    free(mem);
+    testutil_fail_alloc_after(0);
+    assert_int_equal(trove_eval_report_html(html, &info, m, 2, &err), TROVE_ENOMEM);
+    testutil_fail_alloc_after(-1);
+    trove_eval_result_free(r);
+    trove_csr_destroy(&train);
+    trove_csr_destroy(&test);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_scorer_error),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_load_pairs_unknown_ids),
+        cmocka_unit_test(test_report_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
