@@ -324,9 +324,17 @@ static void test_recommend_edges(void **state)
     assert_non_null(strstr(err.msg, "nope"));
     const char *const *fams = trove_recommender_families();
     int seen = 0;
-    for (size_t i = 0; fams[i]; i++)
+    size_t n_fams = 0;
+    for (size_t i = 0; fams[i]; i++, n_fams++) {
         seen += strcmp(fams[i], "itemknn") == 0 || strcmp(fams[i], "warp") == 0;
+        /* every listed family is known to fit (an unknown one would be
+         * TROVE_ENOTFOUND) */
+        trove_reco_params bad = trove_reco_default_params();
+        assert_int_equal(trove_reco_params_set(&bad, "no_such_setting=1", &err), TROVE_OK);
+        assert_int_equal(trove_recommender_fit(fams[i], &bad, ds, &x, &err), TROVE_EINVAL);
+    }
     assert_int_equal(seen, 2);
+    assert_int_equal(n_fams, 13);
     trove_recommender_free(r);
     trove_dataset_free(ds);
 }
