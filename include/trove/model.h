@@ -171,8 +171,10 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *interactions,
  * item_features, when not NULL, replace the model's feature matrices and
  * must have the new shapes; when NULL the old rows are kept and new users /
  * items get no extra features. Counts may not shrink. New users and items
- * are scored from their features at once. On failure the model is
- * unchanged. Returns TROVE_OK, TROVE_EINVAL, TROVE_ENOMEM. */
+ * are scored from their features at once. Id maps whose size no longer
+ * matches are dropped: attach the grown ones with trove_model_set_ids. On
+ * failure the model's parameters are unchanged. Returns TROVE_OK,
+ * TROVE_EINVAL, TROVE_ENOMEM. */
 int trove_model_grow(trove_model *m, uint32_t n_users, uint32_t n_items,
                      uint32_t n_user_features, uint32_t n_item_features,
                      const trove_csr *user_features,

@@ -484,6 +484,17 @@ int trove_model_grow(trove_model *m, uint32_t n_users, uint32_t n_items,
     m->n_items = n_items;
     m->n_user_features = n_user_features;
     m->n_item_features = n_item_features;
+    /* Id maps of the old shape no longer cover every row: the caller
+     * attaches the grown ones with trove_model_set_ids. */
+    {
+        trove_idmap **maps[4] = {&m->user_ids, &m->item_ids, &m->ufeat_names, &m->ifeat_names};
+        uint32_t want[4] = {n_users, n_items, n_user_features, n_item_features};
+        for (int k = 0; k < 4; k++)
+            if (*maps[k] != NULL && trove_idmap_size(*maps[k]) != want[k]) {
+                trove_idmap_free(*maps[k]);
+                *maps[k] = NULL;
+            }
+    }
     trove__model_cold_fallback(m);
     rc = trove__model_refresh(m);
     if (rc != TROVE_OK)

@@ -114,6 +114,15 @@ static void test_round_trip(void **state)
     /* saving over an existing file replaces it atomically */
     assert_int_equal(trove_model_save(l, path, &err), TROVE_OK);
     assert_int_equal(trove_model_save(l, "/nonexistent-dir/x.trove", &err), TROVE_EIO);
+    /* A grown model drops the id maps of the old shape and still round-trips. */
+    assert_int_equal(trove_model_grow(l, 7, 9, 0, 2, NULL, NULL, &err), TROVE_OK);
+    assert_null(trove_model_user_ids(l));
+    assert_non_null(trove_model_item_feature_names(l));
+    assert_int_equal(trove_model_save(l, path, &err), TROVE_OK);
+    trove_model_free(l);
+    l = NULL;
+    assert_int_equal(trove_model_load(path, &l, &err), TROVE_OK);
+    assert_int_equal(trove_model_n_items(l), 9);
     trove_model_free(m);
     trove_model_free(l);
 }
