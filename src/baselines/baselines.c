@@ -7,12 +7,14 @@
  * the simple answers (Cremonesi, Koren & Turrin, "Performance of recommender
  * algorithms on top-N recommendation tasks", RecSys 2010; Ferrari Dacrema et
  * al., "Are we really making much progress?", RecSys 2019).
- * Every family is deterministic; scoring reads only immutable members and
- * allocates nothing, so it is safe from any number of threads.
+ * Every family is deterministic (itemknn's fit splits items over threads
+ * and joins the lists in item order); scoring reads only immutable members
+ * and allocates nothing, so it is safe from any number of threads.
  */
 #include "reco_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -576,10 +578,105 @@ static int cmp_sim(const void *a, const void *b)
     return (x->j > y->j) - (x->j < y->j);
 }
 
+/* Rearrange c[0..n) so that its first k entries are the k best by cmp_sim
+ * (in any order): Hoare quickselect, O(n) on average; the middle pivot and
+ * the total order (ties by column) keep it deterministic. */
+static void select_best(sim_entry *c, uint32_t n, uint32_t k)
+{
+    int64_t lo = 0, hi = (int64_t)n - 1, want = (int64_t)k - 1;
+    while (hi > lo) {
+        sim_entry pivot = c[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (cmp_sim(&c[i], &pivot) < 0)
+                i++;
+            while (cmp_sim(&c[j], &pivot) > 0)
+                j--;
+            if (i <= j) {
+                sim_entry t = c[i];
+                c[i] = c[j];
+                c[j] = t;
+                i++;
+                j--;
+            }
+        }
+        /* [lo, j] before the pivot, [i, hi] after it, between: the pivot */
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            return;
+    }
+}
+
 static int cmp_sim_col(const void *a, const void *b)
 {
     const sim_entry *x = a, *y = b;
     return (x->j > y->j) - (x->j < y->j);
+}
+
+/* One thread's share of the neighbour lists: items [lo, hi). */
+typedef struct knn_part {
+    const trove_recommender *r;
+    const trove_csr *iu;
+    const float     *cnt;
+    double           shrink;
+    uint32_t         keep_max, lo, hi;
+    csr_build        b;          /* hi - lo rows */
+    int              rc;
+    int              started;    /* tid is a running thread */
+    pthread_t        tid;
+} knn_part;
+
+static void *knn_worker(void *arg)
+{
+    knn_part *k = arg;
+    const trove_recommender *r = k->r;
+    accum a = {0};
+    sim_entry *cand = NULL;
+    k->rc = TROVE_ENOMEM;
+    if (csrb_init(&k->b, k->hi - k->lo, r->n_items) != TROVE_OK ||
+        accum_init(&a, r->n_items) != TROVE_OK ||
+        (cand = trove_malloc((size_t)(r->n_items ? r->n_items : 1) * sizeof *cand)) == NULL)
+        goto done;
+    for (uint32_t i = k->lo; i < k->hi; i++) {
+        for (uint64_t q = k->iu->indptr[i]; q < k->iu->indptr[i + 1]; q++) {
+            uint32_t u = k->iu->indices[q];
+            for (uint64_t t = r->train.indptr[u]; t < r->train.indptr[u + 1]; t++)
+                if (r->train.indices[t] != i)
+                    accum_add(&a, r->train.indices[t], 1.0f);
+        }
+        uint32_t n = 0;
+        for (uint32_t t = 0; t < a.n_touched; t++) {
+            uint32_t j = a.touched[t];
+            double den = sqrt((double)k->cnt[i] * (double)k->cnt[j]) + k->shrink;
+            float sim = den > 0.0 ? (float)(floor(a.v[j] + 0.5) / den) : 0.0f;
+            a.v[j] = 0.0f;
+            if (sim > 0.0f) {
+                cand[n].s = sim;
+                cand[n].j = j;
+                n++;
+            }
+        }
+        a.n_touched = 0;
+        if (n > k->keep_max) {
+            select_best(cand, n, k->keep_max);
+            n = k->keep_max;
+        }
+        if (n > 0)
+            qsort(cand, n, sizeof *cand, cmp_sim_col);
+        for (uint32_t t = 0; t < n; t++)
+            if (csrb_push(&k->b, cand[t].j, cand[t].s) != TROVE_OK)
+                goto done;
+        k->b.m.indptr[i - k->lo + 1] = k->b.m.nnz;
+    }
+    k->rc = TROVE_OK;
+done:
+    trove_free(a.v);
+    trove_free(a.touched);
+    trove_free(cand);
+    return NULL;
 }
 
 static int itemknn_fit(trove_recommender *r, const trove_reco_params *p,
@@ -588,12 +685,13 @@ static int itemknn_fit(trove_recommender *r, const trove_reco_params *p,
     const trove_csr *iu = trove_dataset_item_users(ds);
     double nb, shrink;
     float *cnt = NULL, maxc;
-    sim_entry *cand = NULL;
-    csr_build b;
-    accum a = {0};
+    knn_part *parts = NULL;
+    trove_csr m;
+    uint32_t n_parts = p != NULL && p->threads > 1 ? (uint32_t)p->threads : 1;
+    uint64_t nnz = 0;
     int rc;
 
-    memset(&b, 0, sizeof b);
+    memset(&m, 0, sizeof m);
     rc = trove__reco_get_double(p, trove__reco_get(p, "neighbors") ? "neighbors"
                                 : "neighbours", 1, 1e6, 100, &nb, err);
     if (rc == TROVE_OK)
@@ -604,61 +702,69 @@ static int itemknn_fit(trove_recommender *r, const trove_reco_params *p,
         return rc;
     if (iu == NULL || iu->n_rows != r->n_items)
         return trove_error_set(err, TROVE_EINVAL, "itemknn: no item-user matrix");
-    if (item_counts(r, &cnt, &maxc) != TROVE_OK || csrb_init(&b, r->n_items, r->n_items) != TROVE_OK ||
-        accum_init(&a, r->n_items) != TROVE_OK ||
-        (cand = trove_malloc((size_t)(r->n_items ? r->n_items : 1) * sizeof *cand)) == NULL) {
+    if (n_parts > r->n_items)
+        n_parts = r->n_items ? r->n_items : 1;
+    parts = trove_calloc(n_parts, sizeof *parts);
+    if (parts == NULL || item_counts(r, &cnt, &maxc) != TROVE_OK) {
         rc = trove_error_set(err, TROVE_ENOMEM, "itemknn: out of memory");
         goto done;
     }
-    uint32_t keep_max = (uint32_t)nb;
-    for (uint32_t i = 0; i < r->n_items && rc == TROVE_OK; i++) {
-        for (uint64_t q = iu->indptr[i]; q < iu->indptr[i + 1]; q++) {
-            uint32_t u = iu->indices[q];
-            for (uint64_t t = r->train.indptr[u]; t < r->train.indptr[u + 1]; t++)
-                if (r->train.indices[t] != i)
-                    accum_add(&a, r->train.indices[t], 1.0f);
-        }
-        uint32_t n = 0;
-        for (uint32_t t = 0; t < a.n_touched; t++) {
-            uint32_t j = a.touched[t];
-            double den = sqrt((double)cnt[i] * (double)cnt[j]) + shrink;
-            float sim = den > 0.0 ? (float)(floor(a.v[j] + 0.5) / den) : 0.0f;
-            a.v[j] = 0.0f;
-            if (sim > 0.0f) {
-                cand[n].s = sim;
-                cand[n].j = j;
-                n++;
-            }
-        }
-        a.n_touched = 0;
-        if (n > keep_max) {
-            qsort(cand, n, sizeof *cand, cmp_sim);
-            n = keep_max;
-        }
-        qsort(cand, n, sizeof *cand, cmp_sim_col);
-        for (uint32_t t = 0; t < n && rc == TROVE_OK; t++)
-            if (csrb_push(&b, cand[t].j, cand[t].s) != TROVE_OK)
-                rc = trove_error_set(err, TROVE_ENOMEM, "itemknn: out of memory");
-        b.m.indptr[i + 1] = b.m.nnz;
+    /* contiguous item ranges, one per thread; results are concatenated in
+     * item order, so they do not depend on the number of threads */
+    for (uint32_t t = 0; t < n_parts; t++) {
+        parts[t].r = r;
+        parts[t].iu = iu;
+        parts[t].cnt = cnt;
+        parts[t].shrink = shrink;
+        parts[t].keep_max = (uint32_t)nb;
+        parts[t].lo = (uint32_t)((uint64_t)r->n_items * t / n_parts);
+        parts[t].hi = (uint32_t)((uint64_t)r->n_items * (t + 1) / n_parts);
     }
-    if (rc == TROVE_OK) {
-        if (b.m.indices == NULL) {   /* no co-occurrence at all */
-            b.m.indices = trove_malloc(sizeof *b.m.indices);
-            b.m.data = trove_malloc(sizeof *b.m.data);
-            if (b.m.indices == NULL || b.m.data == NULL) {
-                rc = trove_error_set(err, TROVE_ENOMEM, "itemknn: out of memory");
-                goto done;
-            }
-        }
-        r->neighbors = b.m;
-        memset(&b, 0, sizeof b);
+    for (uint32_t t = 1; t < n_parts; t++)
+        parts[t].started = pthread_create(&parts[t].tid, NULL, knn_worker, &parts[t]) == 0;
+    knn_worker(&parts[0]);
+    for (uint32_t t = 1; t < n_parts; t++) {
+        if (parts[t].started)
+            pthread_join(parts[t].tid, NULL);
+        else
+            knn_worker(&parts[t]);   /* no thread: do its share here */
     }
+    for (uint32_t t = 0; t < n_parts; t++) {
+        if (parts[t].rc != TROVE_OK) {
+            rc = trove_error_set(err, TROVE_ENOMEM, "itemknn: out of memory");
+            goto done;
+        }
+        nnz += parts[t].b.m.nnz;
+    }
+    m.n_rows = m.n_cols = r->n_items;
+    m.nnz = nnz;
+    m.indptr = trove_malloc(((size_t)r->n_items + 1) * sizeof *m.indptr);
+    m.indices = trove_malloc((nnz ? nnz : 1) * sizeof *m.indices);
+    m.data = trove_malloc((nnz ? nnz : 1) * sizeof *m.data);
+    if (m.indptr == NULL || m.indices == NULL || m.data == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "itemknn: out of memory");
+        goto done;
+    }
+    m.indptr[0] = 0;
+    nnz = 0;
+    for (uint32_t t = 0; t < n_parts; t++) {
+        const trove_csr *pm = &parts[t].b.m;
+        for (uint32_t i = parts[t].lo; i < parts[t].hi; i++)
+            m.indptr[i + 1] = nnz + pm->indptr[i - parts[t].lo + 1];
+        if (pm->nnz) {
+            memcpy(m.indices + nnz, pm->indices, pm->nnz * sizeof *m.indices);
+            memcpy(m.data + nnz, pm->data, pm->nnz * sizeof *m.data);
+        }
+        nnz += pm->nnz;
+    }
+    r->neighbors = m;
+    memset(&m, 0, sizeof m);
 done:
-    trove__reco_csr_free(&b.m);
-    trove_free(a.v);
-    trove_free(a.touched);
+    for (uint32_t t = 0; parts != NULL && t < n_parts; t++)
+        trove__reco_csr_free(&parts[t].b.m);
+    trove_free(parts);
+    trove__reco_csr_free(&m);
     trove_free(cnt);
-    trove_free(cand);
     return rc;
 }
 

@@ -166,6 +166,19 @@ static void test_itemknn(void **state)
     assert_int_equal(trove_recommender_fit("itemknn", &p, ds, &r, &err), TROVE_OK);
     assert_int_equal(top1(r, x), iid(ds, "B"));
     trove_recommender_free(r);
+    /* threads split the items but give the same neighbours */
+    trove_reco_params p3 = trove_reco_default_params();
+    trove_recommender *r3 = NULL;
+    float s3[4];
+    p3.threads = 3;
+    assert_int_equal(trove_recommender_fit("itemknn", &p3, ds, &r3, &err), TROVE_OK);
+    for (uint32_t user = 0; user < trove_dataset_n_users(ds); user++) {
+        float s1[4];
+        assert_int_equal(trove_recommender_score_user(knn, user, s1, &err), TROVE_OK);
+        assert_int_equal(trove_recommender_score_user(r3, user, s3, &err), TROVE_OK);
+        assert_memory_equal(s1, s3, sizeof s1);
+    }
+    trove_recommender_free(r3);
     assert_int_equal(trove_reco_params_set(&p, "neighbourz=3", &err), TROVE_OK);
     assert_int_equal(trove_recommender_fit("itemknn", &p, ds, &r, &err), TROVE_EINVAL);
     assert_non_null(strstr(err.msg, "neighbourz"));
@@ -175,6 +188,40 @@ static void test_itemknn(void **state)
     assert_int_equal(trove_reco_params_set(&p, "no-equals-sign", &err), TROVE_EINVAL);
     trove_recommender_free(knn);
     trove_recommender_free(pop);
+    trove_dataset_free(ds);
+}
+
+/* Neighbour selection keeps exactly the most similar items: A co-occurs
+ * with B0..B7, with B_k k+1 times (similarity increasing in k). */
+static void test_itemknn_neighbour_selection(void **state)
+{
+    trove_dataset_builder *b = trove_dataset_builder_new();
+    char u[32], it[16];
+    trove_error err;
+    (void)state;
+    for (int k = 0; k < 8; k++)
+        for (int m = 0; m <= k; m++) {
+            snprintf(u, sizeof u, "b%d_%d", k, m);
+            snprintf(it, sizeof it, "B%d", k);
+            add(b, u, "A", 1);
+            add(b, u, it, 1);
+        }
+    add(b, "solo", "A", 1);
+    trove_dataset *ds = build(b);
+    trove_reco_params p = trove_reco_default_params();
+    trove_recommender *r = NULL;
+    float s[16];
+    assert_int_equal(trove_reco_params_set(&p, "neighbours=3", &err), TROVE_OK);
+    assert_int_equal(trove_recommender_fit("itemknn", &p, ds, &r, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_score_user(r, uid(ds, "solo"), s, &err), TROVE_OK);
+    for (int k = 0; k < 8; k++) {
+        snprintf(it, sizeof it, "B%d", k);
+        if (k >= 5)
+            assert_true(s[iid(ds, it)] > 1e-3f);
+        else
+            assert_true(s[iid(ds, it)] < 1e-5f);
+    }
+    trove_recommender_free(r);
     trove_dataset_free(ds);
 }
 
@@ -582,6 +629,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_popularity_and_rating),
         cmocka_unit_test(test_itemknn),
+        cmocka_unit_test(test_itemknn_neighbour_selection),
         cmocka_unit_test(test_popularity_market),
         cmocka_unit_test(test_personal_popularity),
         cmocka_unit_test(test_content),
