@@ -8,7 +8,9 @@
  *      false: they are never counted, listed or ranked;
  *   3. one scan keeps the top k (a binary heap whose root is the worst kept
  *      entry; scanning items in ascending order and replacing only on a
- *      strictly higher score breaks ties by item index ascending);
+ *      strictly higher score breaks ties by item index ascending; once the
+ *      heap is full, blocks of 16 scores with none above its root are
+ *      skipped with one vector compare);
  *   4. LightFM's rank of each relevant item t, #{valid j : s_j >= s_t} - 1,
  *      is a branch-free count over the score vector per relevant item
  *      (vectorised with GCC vector extensions); users with many relevant

@@ -421,6 +421,71 @@ static void test_load_pairs_unknown_ids(void **state)
     trove_idmap_free(items);
 }
 
+/* Scores in 7 levels (many ties) over 600 items; one user with 250
+ * relevant items (the sorted-scores path) and one with 5 (the counting
+ * path): LightFM ranks must match the definition computed directly. */
+static int level_score(void *ctx, uint32_t user, float *s, trove_error *err)
+{
+    (void)ctx;
+    (void)err;
+    for (uint32_t i = 0; i < 600; i++)
+        s[i] = (float)((i * 7919u + user * 31u) % 7u);
+    return TROVE_OK;
+}
+
+static void test_rank_paths_agree(void **state)
+{
+    uint32_t rows[300], cols[300], trows[40], tcols[40];
+    uint64_t n = 0, nt = 0;
+    trove_csr train, test;
+    trove_scorer sc = {NULL, 2, 600, level_score};
+    trove_eval_params p = trove_eval_default_params();
+    trove_eval_result *r = NULL;
+    trove_error err;
+    (void)state;
+    for (uint32_t i = 0; i < 250; i++) {
+        rows[n] = 0;
+        cols[n++] = i * 2;
+    }
+    for (uint32_t i = 0; i < 5; i++) {
+        rows[n] = 1;
+        cols[n++] = 100 + i * 13;
+    }
+    for (uint32_t i = 0; i < 20; i++) {
+        trows[nt] = i % 2;
+        tcols[nt++] = 501 + i * 3;
+    }
+    assert_int_equal(trove_csr_from_coo(2, 600, rows, cols, NULL, n, TROVE_DUP_MAX, &test, &err),
+                     TROVE_OK);
+    assert_int_equal(trove_csr_from_coo(2, 600, trows, tcols, NULL, nt, TROVE_DUP_MAX, &train,
+                                        &err), TROVE_OK);
+    p.k = 10;
+    p.bootstrap = 0;
+    assert_int_equal(trove_eval_run(&sc, &train, &test, &p, &r, &err), TROVE_OK);
+    for (uint32_t u = 0; u < 2; u++) {
+        float s[600];
+        uint32_t ranks[250], m = 0, hits = 0;
+        level_score(NULL, u, s, NULL);
+        for (uint64_t q = test.indptr[u]; q < test.indptr[u + 1]; q++) {
+            uint32_t t = test.indices[q], rank = 0;
+            for (uint32_t j = 0; j < 600; j++)
+                if (j != t && !trove_csr_contains(&train, u, j) && s[j] >= s[t])
+                    rank++;
+            hits += rank < 10;
+            ranks[m++] = rank;
+        }
+        uint32_t n_train = (uint32_t)(train.indptr[u + 1] - train.indptr[u]);
+        double auc = trove_eval_lightfm_auc(ranks, m, 600 - m - n_train);
+        const double *pu = r->per_user + (size_t)u * TROVE_METRIC_COUNT;
+        assert_true(fabs(pu[TROVE_METRIC_AUC] - auc) < 1e-12);
+        assert_true(fabs(pu[TROVE_METRIC_PRECISION_LFM] - hits / 10.0) < 1e-12);
+        assert_true(fabs(pu[TROVE_METRIC_RECALL_LFM] - (double)hits / m) < 1e-12);
+    }
+    trove_eval_result_free(r);
+    trove_csr_destroy(&train);
+    trove_csr_destroy(&test);
+}
+
 static void test_report_files(void **state)
 {
     trove_csr train, test;
@@ -489,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_scorer_error),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_load_pairs_unknown_ids),
+        cmocka_unit_test(test_rank_paths_agree),
         cmocka_unit_test(test_report_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
