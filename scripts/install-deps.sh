@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config libsqlite3-dev zlib1g-dev
-libxxhash-dev libjansson-dev libcmocka-dev libopenblas-dev liblapacke-dev"
+libxxhash-dev libjansson-dev libcmocka-dev libopenblas-dev liblapacke-dev
+libyaml-dev"
 
 missing=""
 for p in $PKGS; do

@@ -310,6 +310,189 @@ typedef struct trove_store_stats {
 int trove_store_stats_get(trove_store *s, trove_store_stats *out,
                           trove_error *err);
 
+/* ======================================================================
+ * Model registry, assignment cycles and A/B counts (schema version 3).
+ *
+ * Model versions are numbered 1, 2, ... per market (market id 0 = a model
+ * for all markets). At most one version per market is active. Activations
+ * form a stack: activate pushes, rollback pops the current version and
+ * re-activates the one below it, so repeated rollbacks walk back through the
+ * history. Pruning keeps the newest N versions (and always the active one)
+ * and marks the others pruned: their rows stay for the history of cycles
+ * that used them, their files are for the caller to delete.
+ * ==================================================================== */
+
+typedef struct trove_model_version {
+    int64_t     id;               /* internal id (> 0) */
+    int64_t     market_id;        /* 0 = all markets */
+    int         version;          /* 1, 2, ... per market */
+    int64_t     created_ts;       /* Unix seconds */
+    const char *family;           /* "hybrid", "ials", ... */
+    const char *path;             /* the model file */
+    const char *config_hash;      /* trove_market_config.hash */
+    const char *data_fingerprint; /* what the model was trained on */
+    const char *metrics_json;     /* a JSON object as text, "{}" if none */
+    int         active;           /* 1 for the market's active version */
+    int         pruned;           /* 1 once pruned (file to be deleted) */
+} trove_model_version;
+
+/* Register a new version for mv->market_id (0 or an existing market) with
+ * family, path, config_hash, data_fingerprint (non-empty), metrics_json
+ * (NULL = "{}"; not checked for JSON syntax) and created_ts (>= 0). id,
+ * version, active and pruned are ignored. The new version is not active.
+ * *version receives its number (previous maximum of the market + 1) and
+ * *id (may be NULL) its internal id. TROVE_ENOTFOUND if the market does not
+ * exist. */
+int trove_store_model_register(trove_store *s, const trove_model_version *mv,
+                               int *version, int64_t *id, trove_error *err);
+
+/* Every version of market_id (0 = the all-markets models), newest first.
+ * Strings are borrowed for the call; a non-zero return of fn stops the walk
+ * and is returned. */
+typedef int (*trove_model_version_fn)(void *ud, const trove_model_version *mv);
+int trove_store_models_foreach(trove_store *s, int64_t market_id,
+                               trove_model_version_fn fn, void *ud,
+                               trove_error *err);
+
+/* Make `version` the active one of market_id (pushes it on the activation
+ * stack; activating the active version changes nothing). TROVE_ENOTFOUND if
+ * there is no such version or it was pruned. */
+int trove_store_model_activate(trove_store *s, int64_t market_id, int version,
+                               trove_error *err);
+
+/* The active version of market_id in *version; TROVE_ENOTFOUND if none. */
+int trove_store_model_active(trove_store *s, int64_t market_id, int *version,
+                             trove_error *err);
+
+/* Re-activate the version that was active before the current one (popping
+ * the current one, and any pruned ones below it, off the stack). *version
+ * (may be NULL) receives the now active version. TROVE_ENOTFOUND when no
+ * version is active or there is nothing to go back to (nothing changes). */
+int trove_store_model_rollback(trove_store *s, int64_t market_id, int *version,
+                               trove_error *err);
+
+/* Keep the `keep` (>= 1) newest unpruned versions of market_id plus the
+ * active one; mark the other unpruned versions pruned. *paths receives an
+ * array of the *n_paths model file paths pruned by this call (NULL when
+ * none), owned by the caller and freed with trove_store_strings_free(), for
+ * deleting the files once the change is committed. */
+int trove_store_models_prune(trove_store *s, int64_t market_id, int keep,
+                             char ***paths, size_t *n_paths, trove_error *err);
+void trove_store_strings_free(char **strings, size_t n);
+
+/* ---------------------------------------------------------------- cycles */
+typedef struct trove_cycle {
+    int64_t     id;
+    int64_t     market_id;        /* > 0 */
+    const char *key;              /* unique per market, at most 63 bytes,
+                                     e.g. "2024-W07" */
+    int64_t     created_ts;       /* start of the cycle, Unix seconds */
+    int64_t     model_version_id; /* trove_model_version.id, 0 = none */
+    const char *salt;             /* experiment salt used for the arms */
+    double      test_share;       /* configured share of users in test */
+    int64_t     eligible_items;   /* offers eligible when it was assigned
+                                     (0 = unknown: counted from the flags) */
+} trove_cycle;
+
+/* Create cycle c->key of c->market_id. A key the market already has is
+ * TROVE_EEXIST, unless `replace` is 1: then the old cycle's assignments are
+ * deleted and its row takes the new values (same id), all in one
+ * transaction (the caller's, if one is open). *id receives the cycle's id.
+ * TROVE_ENOTFOUND for an unknown market or model version. The cycle runner
+ * calls this and trove_store_assignments_add between trove_store_begin and
+ * trove_store_commit, so a cycle is stored whole or not at all. */
+int trove_store_cycle_create(trove_store *s, const trove_cycle *c, int replace,
+                             int64_t *id, trove_error *err);
+
+/* The cycle `key` of market_id into *out (strings borrowed until the next
+ * call on s); TROVE_ENOTFOUND if absent. */
+int trove_store_cycle_find(trove_store *s, int64_t market_id, const char *key,
+                           trove_cycle *out, trove_error *err);
+
+/* Every cycle of market_id (0 = all markets) in (market code, created_ts,
+ * id) order; strings borrowed for the call. */
+typedef int (*trove_cycle_fn)(void *ud, const trove_cycle *c);
+int trove_store_cycles_foreach(trove_store *s, int64_t market_id,
+                               trove_cycle_fn fn, void *ud, trove_error *err);
+
+/* ----------------------------------------------------------- assignments */
+enum trove_assignment_source {
+    TROVE_SOURCE_MODEL      = 1,  /* the market's model */
+    TROVE_SOURCE_POPULARITY = 2,  /* popularity (control policy, fallback) */
+    TROVE_SOURCE_RANDOM     = 3,  /* random (control policy, fallback) */
+    TROVE_SOURCE_NEW_OFFER  = 4,  /* a slot reserved for new offers */
+    TROVE_SOURCE_RULE       = 5   /* placed by a rule (pin, boost) */
+};
+#define TROVE_SOURCE_MAX 5
+/* "model", "popularity", ...; "unknown" outside the enum. */
+const char *trove_assignment_source_name(int source);
+
+typedef struct trove_assignment {
+    int64_t cycle_id;
+    int64_t user_id;
+    int64_t item_id;
+    int     rank;      /* 0-based position in the user's list */
+    int     arm;       /* TROVE_ARM_CONTROL (0) or TROVE_ARM_TEST (1) */
+    double  score;     /* the model's score, NAN if none */
+    int     source;    /* enum trove_assignment_source */
+} trove_assignment;
+
+/* Add n rows. A (cycle, user, rank) or (cycle, user, item) pair that is
+ * already there is TROVE_EEXIST; an unknown cycle, user or item
+ * TROVE_ENOTFOUND. All rows or none (outside an explicit transaction; inside
+ * one, a failure leaves the earlier calls' rows and the caller rolls
+ * back). */
+int trove_store_assignments_add(trove_store *s, const trove_assignment *rows,
+                                size_t n, trove_error *err);
+
+/* Every assignment of cycle_id in (user_id, rank) order. */
+typedef int (*trove_assignment_fn)(void *ud, const trove_assignment *a);
+int trove_store_assignments_foreach(trove_store *s, int64_t cycle_id,
+                                    trove_assignment_fn fn, void *ud,
+                                    trove_error *err);
+
+/* -------------------------------------------------------------- A/B counts */
+/* Per arm of one cycle. A user is one unit; per user u, n_u = offers
+ * assigned, r_u = assigned offers redeemed in the cycle's window; the sums
+ * of squares and products are what the delta method needs (trove/ab.h). */
+typedef struct trove_ab_arm_counts {
+    uint64_t users;            /* users assigned in this arm */
+    uint64_t exposures;        /* assigned (user, offer) pairs = sum n_u */
+    uint64_t impressions;      /* assigned pairs with an impression event */
+    uint64_t redemptions;      /* assigned pairs redeemed = sum r_u */
+    uint64_t redeeming_users;  /* users with r_u > 0 */
+    double   sum_n2, sum_r2, sum_nr;
+    uint64_t distinct_items;   /* offers assigned at least once */
+    uint64_t top5_exposures;   /* assignments of the 5 most assigned offers */
+} trove_ab_arm_counts;
+
+typedef struct trove_ab_cycle_counts {
+    int64_t  cycle_id, market_id, model_version_id;
+    char     market[64];       /* market code */
+    char     key[64];          /* cycle key */
+    int64_t  start_ts, end_ts; /* the window [start, end) */
+    double   test_share;
+    trove_ab_arm_counts arm[2];  /* index TROVE_ARM_CONTROL / TROVE_ARM_TEST */
+    uint64_t distinct_items, top5_exposures;   /* both arms together */
+    uint64_t eligible_items;   /* stored with the cycle, or counted */
+    uint64_t new_items;        /* offers launched since the previous cycle */
+    uint64_t new_items_shown;  /* of those, assigned in this cycle */
+    uint64_t unassigned_redemptions; /* redemptions in the window by this
+                                        market or its assigned users of pairs
+                                        this cycle never assigned */
+} trove_ab_cycle_counts;
+
+/* Count cycle_id's A/B figures. The window runs from the cycle's created_ts
+ * to the next cycle of the market's created_ts, or to `now` (0 = the
+ * current time) for the latest one. A redemption is a
+ * TROVE_EVENT_REDEMPTION event; a pair counts once however often it was
+ * redeemed. "Launched" is the later of an offer's created_ts and start_ts;
+ * the first cycle of a market has no new offers. Eligible offers, when not
+ * stored with the cycle, are those active, not blocked and inside their
+ * dates at the cycle's start (current flags). Reads in one snapshot. */
+int trove_store_ab_counts(trove_store *s, int64_t cycle_id, int64_t now,
+                          trove_ab_cycle_counts *out, trove_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,9 @@
  *   ease     EASE closed-form item-item model
  *   recommender  one interface over the baselines and the hybrid model
  *   eval     ranking metrics, evaluation engine, comparison report
+ *   config   market configuration files (YAML)
+ *   experiment  GrowthBook-compatible bucketing into test and control
+ *   ab       A/B statistics: lift, intervals, SRM, Holm, guardrails
  */
 #ifndef TROVE_TROVE_H
 #define TROVE_TROVE_H
@@ -24,5 +27,8 @@
 #include "trove/ease.h"
 #include "trove/recommender.h"
 #include "trove/eval.h"
+#include "trove/config.h"
+#include "trove/experiment.h"
+#include "trove/ab.h"
 
 #endif /* TROVE_TROVE_H */

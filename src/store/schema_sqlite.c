@@ -123,6 +123,29 @@ const char *const trove__store_sqlite_migrations[] = {
     "  score    REAL,\n"
     "  PRIMARY KEY (cycle_id, user_id, rank)\n"
     ") WITHOUT ROWID;\n",
+
+    /* 3: registry and cycle API. Pruned model versions keep their row (the
+     * cycles that used them still name them); activations form a stack per
+     * market (market_key = ifnull(market_id, 0)) for rollback. Cycles keep
+     * their salt as text (`salt` holds its 64-bit hash), the configured
+     * test share for the sample-ratio check and the number of eligible
+     * offers for coverage. An offer appears at most once in a user's list. */
+    "ALTER TABLE model_versions ADD COLUMN pruned INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (pruned IN (0, 1));\n"
+    "CREATE TABLE model_activations (\n"
+    "  seq              INTEGER PRIMARY KEY,\n"
+    "  market_key       INTEGER NOT NULL,\n"
+    "  model_version_id INTEGER NOT NULL REFERENCES model_versions(id),\n"
+    "  ts               INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX model_activations_market ON model_activations(market_key, seq);\n"
+    "ALTER TABLE cycles ADD COLUMN seed TEXT NOT NULL DEFAULT '';\n"
+    "ALTER TABLE cycles ADD COLUMN test_share REAL NOT NULL DEFAULT 1;\n"
+    "ALTER TABLE cycles ADD COLUMN eligible_items INTEGER NOT NULL DEFAULT 0;\n"
+    "CREATE INDEX cycles_market_ts ON cycles(market_id, created_ts);\n"
+    "ALTER TABLE assignments ADD COLUMN source INTEGER NOT NULL DEFAULT 1\n"
+    "  CHECK (source BETWEEN 1 AND 5);\n"
+    "CREATE UNIQUE INDEX assignments_pair ON assignments(cycle_id, user_id, item_id);\n",
 };
 
 const int trove__store_sqlite_n_migrations =

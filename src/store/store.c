@@ -377,3 +377,194 @@ int trove_store_stats_get(trove_store *s, trove_store_stats *out,
     CHECK(s != NULL && out != NULL, "stats: no store or no output");
     return s->ops->stats_get(s, out, err);
 }
+
+/* --------------------------------------------------- registry and cycles */
+
+static const char *const source_names[TROVE_SOURCE_MAX + 1] = {
+    NULL, "model", "popularity", "random", "new-offer", "rule"
+};
+
+const char *trove_assignment_source_name(int source)
+{
+    if (source < 1 || source > TROVE_SOURCE_MAX)
+        return "unknown";
+    return source_names[source];
+}
+
+int trove_store_model_register(trove_store *s, const trove_model_version *mv,
+                               int *version, int64_t *id, trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL && mv != NULL && version != NULL,
+          "model register: no store, version or output");
+    if ((rc = check_writable(s, "model register", err)) != TROVE_OK ||
+        (rc = check_text(s, "model register", "family", mv->family, err)) != TROVE_OK ||
+        (rc = check_text(s, "model register", "path", mv->path, err)) != TROVE_OK ||
+        (rc = check_text(s, "model register", "config hash", mv->config_hash,
+                         err)) != TROVE_OK ||
+        (rc = check_text(s, "model register", "data fingerprint",
+                         mv->data_fingerprint, err)) != TROVE_OK)
+        return rc;
+    CHECK(mv->market_id >= 0 && mv->created_ts >= 0,
+          "%s: model register: bad market id %lld or time %lld", s->name,
+          (long long)mv->market_id, (long long)mv->created_ts);
+    return s->ops->model_register(s, mv, version, id, err);
+}
+
+int trove_store_models_foreach(trove_store *s, int64_t market_id,
+                               trove_model_version_fn fn, void *ud,
+                               trove_error *err)
+{
+    CHECK(s != NULL && fn != NULL, "models foreach: no store or no callback");
+    CHECK(market_id >= 0, "%s: models foreach: bad market id %lld", s->name,
+          (long long)market_id);
+    return s->ops->models_foreach(s, market_id, fn, ud, err);
+}
+
+int trove_store_model_activate(trove_store *s, int64_t market_id, int version,
+                               trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL, "model activate: no store");
+    if ((rc = check_writable(s, "model activate", err)) != TROVE_OK)
+        return rc;
+    CHECK(market_id >= 0 && version > 0,
+          "%s: model activate: bad market id %lld or version %d", s->name,
+          (long long)market_id, version);
+    return s->ops->model_activate(s, market_id, version, err);
+}
+
+int trove_store_model_active(trove_store *s, int64_t market_id, int *version,
+                             trove_error *err)
+{
+    CHECK(s != NULL && version != NULL, "model active: no store or no output");
+    CHECK(market_id >= 0, "%s: model active: bad market id %lld", s->name,
+          (long long)market_id);
+    return s->ops->model_active(s, market_id, version, err);
+}
+
+int trove_store_model_rollback(trove_store *s, int64_t market_id, int *version,
+                               trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL, "model rollback: no store");
+    if ((rc = check_writable(s, "model rollback", err)) != TROVE_OK)
+        return rc;
+    CHECK(market_id >= 0, "%s: model rollback: bad market id %lld", s->name,
+          (long long)market_id);
+    return s->ops->model_rollback(s, market_id, version, err);
+}
+
+int trove_store_models_prune(trove_store *s, int64_t market_id, int keep,
+                             char ***paths, size_t *n_paths, trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL && paths != NULL && n_paths != NULL,
+          "models prune: no store or no output");
+    if ((rc = check_writable(s, "models prune", err)) != TROVE_OK)
+        return rc;
+    CHECK(market_id >= 0 && keep >= 1,
+          "%s: models prune: bad market id %lld or keep %d (must be >= 1)",
+          s->name, (long long)market_id, keep);
+    return s->ops->models_prune(s, market_id, keep, paths, n_paths, err);
+}
+
+void trove_store_strings_free(char **strings, size_t n)
+{
+    if (strings == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        trove_free(strings[i]);
+    trove_free(strings);
+}
+
+int trove_store_cycle_create(trove_store *s, const trove_cycle *c, int replace,
+                             int64_t *id, trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL && c != NULL && id != NULL,
+          "cycle create: no store, cycle or output");
+    if ((rc = check_writable(s, "cycle create", err)) != TROVE_OK ||
+        (rc = check_text(s, "cycle create", "cycle key", c->key, err)) != TROVE_OK ||
+        (rc = check_text(s, "cycle create", "salt", c->salt, err)) != TROVE_OK)
+        return rc;
+    CHECK(strlen(c->key) < TROVE__STORE_CODE_MAX,
+          "%s: cycle create: cycle key '%.20s...' longer than %d bytes",
+          s->name, c->key, TROVE__STORE_CODE_MAX - 1);
+    CHECK(c->market_id > 0 && c->model_version_id >= 0 && c->created_ts >= 0 &&
+          c->eligible_items >= 0,
+          "%s: cycle '%s': bad market %lld, model version %lld, time %lld or "
+          "eligible count %lld", s->name, c->key, (long long)c->market_id,
+          (long long)c->model_version_id, (long long)c->created_ts,
+          (long long)c->eligible_items);
+    CHECK(c->test_share >= 0 && c->test_share <= 1,
+          "%s: cycle '%s': test share %g outside [0, 1]", s->name, c->key,
+          c->test_share);
+    CHECK(replace == 0 || replace == 1, "%s: cycle '%s': replace must be 0 or 1",
+          s->name, c->key);
+    return s->ops->cycle_create(s, c, replace, id, err);
+}
+
+int trove_store_cycle_find(trove_store *s, int64_t market_id, const char *key,
+                           trove_cycle *out, trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL && out != NULL, "cycle find: no store or no output");
+    if ((rc = check_text(s, "cycle find", "cycle key", key, err)) != TROVE_OK)
+        return rc;
+    CHECK(market_id > 0, "%s: cycle find: bad market id %lld", s->name,
+          (long long)market_id);
+    return s->ops->cycle_find(s, market_id, key, out, err);
+}
+
+int trove_store_cycles_foreach(trove_store *s, int64_t market_id,
+                               trove_cycle_fn fn, void *ud, trove_error *err)
+{
+    CHECK(s != NULL && fn != NULL, "cycles foreach: no store or no callback");
+    CHECK(market_id >= 0, "%s: cycles foreach: bad market id %lld", s->name,
+          (long long)market_id);
+    return s->ops->cycles_foreach(s, market_id, fn, ud, err);
+}
+
+int trove_store_assignments_add(trove_store *s, const trove_assignment *rows,
+                                size_t n, trove_error *err)
+{
+    int rc;
+    CHECK(s != NULL && (rows != NULL || n == 0), "assignments add: no store or rows");
+    if ((rc = check_writable(s, "assignments add", err)) != TROVE_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const trove_assignment *a = &rows[i];
+        CHECK(a->cycle_id > 0 && a->user_id > 0 && a->item_id > 0 && a->rank >= 0,
+              "%s: assignment %zu: bad cycle %lld, user %lld, item %lld or rank %d",
+              s->name, i, (long long)a->cycle_id, (long long)a->user_id,
+              (long long)a->item_id, a->rank);
+        CHECK(a->arm == 0 || a->arm == 1, "%s: assignment %zu: bad arm %d",
+              s->name, i, a->arm);
+        CHECK(a->source >= 1 && a->source <= TROVE_SOURCE_MAX,
+              "%s: assignment %zu: bad source %d", s->name, i, a->source);
+        CHECK(!isinf(a->score), "%s: assignment %zu: infinite score", s->name, i);
+    }
+    if (n == 0)
+        return TROVE_OK;
+    return s->ops->assignments_add(s, rows, n, err);
+}
+
+int trove_store_assignments_foreach(trove_store *s, int64_t cycle_id,
+                                    trove_assignment_fn fn, void *ud,
+                                    trove_error *err)
+{
+    CHECK(s != NULL && fn != NULL, "assignments foreach: no store or no callback");
+    CHECK(cycle_id > 0, "%s: assignments foreach: bad cycle id %lld", s->name,
+          (long long)cycle_id);
+    return s->ops->assignments_foreach(s, cycle_id, fn, ud, err);
+}
+
+int trove_store_ab_counts(trove_store *s, int64_t cycle_id, int64_t now,
+                          trove_ab_cycle_counts *out, trove_error *err)
+{
+    CHECK(s != NULL && out != NULL, "ab counts: no store or no output");
+    CHECK(cycle_id > 0 && now >= 0, "%s: ab counts: bad cycle id %lld or time %lld",
+          s->name, (long long)cycle_id, (long long)now);
+    return s->ops->ab_counts(s, cycle_id, now, out, err);
+}

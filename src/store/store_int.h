@@ -70,6 +70,32 @@ typedef struct trove__store_ops {
                           trove_event_fn fn, void *ud, trove_error *err);
 
     int (*stats_get)(trove_store *s, trove_store_stats *out, trove_error *err);
+
+    int (*model_register)(trove_store *s, const trove_model_version *mv,
+                          int *version, int64_t *id, trove_error *err);
+    int (*models_foreach)(trove_store *s, int64_t market_id,
+                          trove_model_version_fn fn, void *ud, trove_error *err);
+    int (*model_activate)(trove_store *s, int64_t market_id, int version,
+                          trove_error *err);
+    int (*model_active)(trove_store *s, int64_t market_id, int *version,
+                        trove_error *err);
+    int (*model_rollback)(trove_store *s, int64_t market_id, int *version,
+                          trove_error *err);
+    int (*models_prune)(trove_store *s, int64_t market_id, int keep,
+                        char ***paths, size_t *n_paths, trove_error *err);
+    int (*cycle_create)(trove_store *s, const trove_cycle *c, int replace,
+                        int64_t *id, trove_error *err);
+    int (*cycle_find)(trove_store *s, int64_t market_id, const char *key,
+                      trove_cycle *out, trove_error *err);
+    int (*cycles_foreach)(trove_store *s, int64_t market_id, trove_cycle_fn fn,
+                          void *ud, trove_error *err);
+    int (*assignments_add)(trove_store *s, const trove_assignment *rows,
+                           size_t n, trove_error *err);
+    int (*assignments_foreach)(trove_store *s, int64_t cycle_id,
+                               trove_assignment_fn fn, void *ud,
+                               trove_error *err);
+    int (*ab_counts)(trove_store *s, int64_t cycle_id, int64_t now,
+                     trove_ab_cycle_counts *out, trove_error *err);
 } trove__store_ops;
 
 struct trove_store {

@@ -40,6 +40,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,7 @@ enum stmt_id {
     ST_USER_FEATURE_SET, ST_ITEM_FEATURE_SET,
     ST_EVENT_INSERT,
     ST_USER_EXISTS, ST_ITEM_EXISTS, ST_MARKET_EXISTS,
+    ST_ASSIGNMENT_INSERT,
     ST_COUNT
 };
 
@@ -120,6 +122,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_EXISTS] = "SELECT 1 FROM users WHERE id = ?1",
     [ST_ITEM_EXISTS] = "SELECT 1 FROM items WHERE id = ?1",
     [ST_MARKET_EXISTS] = "SELECT 1 FROM markets WHERE id = ?1",
+    [ST_ASSIGNMENT_INSERT] =
+        "INSERT INTO assignments(cycle_id, user_id, item_id, rank, arm, score, "
+        "source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 /* ---------------------------------------------------------------- caches */
@@ -1504,6 +1509,874 @@ done:
     return status;
 }
 
+/* ---------------------------------------------------- registry and cycles */
+
+static int txn_usable(sqlite_store *s, trove_error *err)
+{
+    if (s->in_txn && s->txn_aborted)
+        return trove_error_set(err, TROVE_ESTORE,
+                               "%s: the transaction was rolled back after an "
+                               "earlier error; roll back and begin again",
+                               s->base.name);
+    return TROVE_OK;
+}
+
+static int prep(sqlite_store *s, const char *sql, sqlite3_stmt **st,
+                const char *what, trove_error *err)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return sql_fail(s, rc, err, "%s", what);
+    }
+    return TROVE_OK;
+}
+
+/* Market 0 is stored as NULL (a model for all markets). */
+static void bind_market(sqlite3_stmt *st, int i, int64_t market_id)
+{
+    if (market_id == 0)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, market_id);
+}
+
+/* Step a statement that must return exactly one row; `found` (may be NULL)
+ * tells whether it did, else no row is an error. */
+static int step_row(sqlite_store *s, sqlite3_stmt *st, int *found,
+                    const char *what, trove_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (found)
+            *found = 1;
+        return TROVE_OK;
+    }
+    if (rc == SQLITE_DONE && found) {
+        *found = 0;
+        return TROVE_OK;
+    }
+    return sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err, "%s", what);
+}
+
+static int step_done(sqlite_store *s, sqlite3_stmt *st, const char *what,
+                     trove_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return sql_fail(s, rc, err, "%s", what);
+    return TROVE_OK;
+}
+
+static int sq_model_register(trove_store *base, const trove_model_version *mv,
+                             int *version, int64_t *id, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int own = 0, status, v = 0;
+    int64_t new_id = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = prep(s, "SELECT ifnull(max(version), 0) + 1 FROM model_versions "
+                       "WHERE market_id IS ?1", &st, "register model", err)) != TROVE_OK)
+        goto done;
+    bind_market(st, 1, mv->market_id);
+    if ((status = step_row(s, st, NULL, "register model", err)) != TROVE_OK)
+        goto done;
+    v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if ((status = prep(s, "INSERT INTO model_versions(market_id, version, "
+                       "created_ts, family, path, config_hash, data_fingerprint, "
+                       "metrics_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       &st, "register model", err)) != TROVE_OK)
+        goto done;
+    bind_market(st, 1, mv->market_id);
+    sqlite3_bind_int(st, 2, v);
+    sqlite3_bind_int64(st, 3, mv->created_ts);
+    sqlite3_bind_text(st, 4, mv->family, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, mv->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, mv->config_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, mv->data_fingerprint, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, mv->metrics_json ? mv->metrics_json : "{}", -1,
+                      SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        int rc = sqlite3_errcode(s->db);
+        status = sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                          ? "register model: no market %lld in the store"
+                          : "register model (market %lld)",
+                          (long long)mv->market_id);
+        goto done;
+    }
+    new_id = sqlite3_last_insert_rowid(s->db);
+done:
+    sqlite3_finalize(st);
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK) {
+        *version = v;
+        if (id)
+            *id = new_id;
+    }
+    return status;
+}
+
+#define MODEL_COLUMNS "id, ifnull(market_id, 0), version, created_ts, family, " \
+                      "path, config_hash, data_fingerprint, metrics_json, "     \
+                      "active, pruned"
+
+static int model_from_row(sqlite3_stmt *st, trove_model_version *mv)
+{
+    mv->id = sqlite3_column_int64(st, 0);
+    mv->market_id = sqlite3_column_int64(st, 1);
+    mv->version = sqlite3_column_int(st, 2);
+    mv->created_ts = sqlite3_column_int64(st, 3);
+    mv->family = col_text(st, 4);
+    mv->path = col_text(st, 5);
+    mv->config_hash = col_text(st, 6);
+    mv->data_fingerprint = col_text(st, 7);
+    mv->metrics_json = col_text(st, 8);
+    mv->active = sqlite3_column_int(st, 9);
+    mv->pruned = sqlite3_column_int(st, 10);
+    return mv->family && mv->path && mv->config_hash && mv->data_fingerprint &&
+           mv->metrics_json ? TROVE_OK : TROVE_ENOMEM;
+}
+
+static int sq_models_foreach(trove_store *base, int64_t market_id,
+                             trove_model_version_fn fn, void *ud,
+                             trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status;
+    if ((status = prep(s, "SELECT " MODEL_COLUMNS " FROM model_versions "
+                       "WHERE market_id IS ?1 ORDER BY version DESC", &st,
+                       "list models", err)) != TROVE_OK)
+        return status;
+    bind_market(st, 1, market_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_model_version mv;
+        if (model_from_row(st, &mv) != TROVE_OK) {
+            status = nomem(s, "list models", err);
+            goto done;
+        }
+        if ((status = fn(ud, &mv)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list models");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* id, active and pruned of `version` of market_id; *found = 0 if absent. */
+static int model_lookup(sqlite_store *s, int64_t market_id, int version,
+                        int64_t *id, int *active, int *pruned, int *found,
+                        trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int status = prep(s, "SELECT id, active, pruned FROM model_versions "
+                      "WHERE market_id IS ?1 AND version = ?2", &st,
+                      "find model version", err);
+    if (status != TROVE_OK)
+        return status;
+    bind_market(st, 1, market_id);
+    sqlite3_bind_int(st, 2, version);
+    if ((status = step_row(s, st, found, "find model version", err)) == TROVE_OK &&
+        *found) {
+        *id = sqlite3_column_int64(st, 0);
+        *active = sqlite3_column_int(st, 1);
+        *pruned = sqlite3_column_int(st, 2);
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* Internal id and number of the active version; *found = 0 if none. */
+static int model_current(sqlite_store *s, int64_t market_id, int64_t *id,
+                         int *version, int *found, trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int status = prep(s, "SELECT id, version FROM model_versions "
+                      "WHERE market_id IS ?1 AND active = 1", &st,
+                      "find active model", err);
+    if (status != TROVE_OK)
+        return status;
+    bind_market(st, 1, market_id);
+    if ((status = step_row(s, st, found, "find active model", err)) == TROVE_OK &&
+        *found) {
+        *id = sqlite3_column_int64(st, 0);
+        *version = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* Clear the market's active flag and set it on model `id`. */
+static int model_set_active(sqlite_store *s, int64_t market_id, int64_t id,
+                            trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int status = prep(s, "UPDATE model_versions SET active = (id = ?2) "
+                      "WHERE market_id IS ?1 AND (active = 1 OR id = ?2)", &st,
+                      "activate model", err);
+    if (status != TROVE_OK)
+        return status;
+    bind_market(st, 1, market_id);
+    sqlite3_bind_int64(st, 2, id);
+    status = step_done(s, st, "activate model", err);
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int sq_model_activate(trove_store *base, int64_t market_id, int version,
+                             trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int64_t id = 0;
+    int own = 0, status, active = 0, pruned = 0, found = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = model_lookup(s, market_id, version, &id, &active, &pruned,
+                               &found, err)) != TROVE_OK)
+        goto done;
+    if (!found || pruned) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: market %lld: model "
+                                 "version %d %s", base->name, (long long)market_id,
+                                 version, found ? "was pruned (its file is gone)"
+                                                : "does not exist");
+        goto done;
+    }
+    if (active)
+        goto done;
+    if ((status = model_set_active(s, market_id, id, err)) != TROVE_OK ||
+        (status = prep(s, "INSERT INTO model_activations(market_key, "
+                       "model_version_id, ts) VALUES (?1, ?2, "
+                       "CAST(strftime('%s', 'now') AS INTEGER))", &st,
+                       "activate model", err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_int64(st, 1, market_id);
+    sqlite3_bind_int64(st, 2, id);
+    status = step_done(s, st, "activate model", err);
+done:
+    sqlite3_finalize(st);
+    return auto_end(s, own, status, err);
+}
+
+static int sq_model_active(trove_store *base, int64_t market_id, int *version,
+                           trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    int64_t id = 0;
+    int v = 0, found = 0;
+    int status = model_current(s, market_id, &id, &v, &found, err);
+    if (status != TROVE_OK)
+        return status;
+    if (!found)
+        return trove_error_set(err, TROVE_ENOTFOUND, "%s: market %lld has no "
+                               "active model version", base->name,
+                               (long long)market_id);
+    *version = v;
+    return TROVE_OK;
+}
+
+static int sq_model_rollback(trove_store *base, int64_t market_id, int *version,
+                             trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int64_t cur_id = 0, target_id = 0, target_seq = 0;
+    int own = 0, rc, status, cur_v = 0, target_v = 0, found = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = model_current(s, market_id, &cur_id, &cur_v, &found, err)) != TROVE_OK)
+        goto done;
+    if (!found) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: market %lld has no "
+                                 "active model version to roll back",
+                                 base->name, (long long)market_id);
+        goto done;
+    }
+    /* Walk the stack down from the top, past the current version and any
+     * pruned ones: the first other entry is the target. Nothing is written
+     * until it is found, so a failed rollback changes nothing. */
+    if ((status = prep(s, "SELECT a.seq, a.model_version_id, v.version, v.pruned "
+                       "FROM model_activations a JOIN model_versions v "
+                       "ON v.id = a.model_version_id WHERE a.market_key = ?1 "
+                       "ORDER BY a.seq DESC", &st, "roll back model",
+                       err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_int64(st, 1, market_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t vid = sqlite3_column_int64(st, 1);
+        if (vid == cur_id || sqlite3_column_int(st, 3))
+            continue;
+        target_seq = sqlite3_column_int64(st, 0);
+        target_id = vid;
+        target_v = sqlite3_column_int(st, 2);
+        break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        status = sql_fail(s, rc, err, "roll back model");
+        goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (target_id == 0) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: market %lld: no "
+                                 "earlier model version to roll back to from "
+                                 "version %d", base->name, (long long)market_id,
+                                 cur_v);
+        goto done;
+    }
+    if ((status = prep(s, "DELETE FROM model_activations WHERE market_key = ?1 "
+                       "AND seq > ?2", &st, "roll back model", err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_int64(st, 1, market_id);
+    sqlite3_bind_int64(st, 2, target_seq);
+    if ((status = step_done(s, st, "roll back model", err)) != TROVE_OK)
+        goto done;
+    status = model_set_active(s, market_id, target_id, err);
+done:
+    sqlite3_finalize(st);
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK && version)
+        *version = target_v;
+    return status;
+}
+
+static int sq_models_prune(trove_store *base, int64_t market_id, int keep,
+                           char ***paths_out, size_t *n_out, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL, *upd = NULL;
+    char **paths = NULL;
+    size_t n = 0;
+    int own = 0, rc, status, kept = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = prep(s, "SELECT id, path, active FROM model_versions "
+                       "WHERE market_id IS ?1 AND pruned = 0 ORDER BY version DESC",
+                       &st, "prune models", err)) != TROVE_OK ||
+        (status = prep(s, "UPDATE model_versions SET pruned = 1 WHERE id = ?1",
+                       &upd, "prune models", err)) != TROVE_OK)
+        goto done;
+    bind_market(st, 1, market_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *path = col_text(st, 1);
+        char **grown;
+        if (sqlite3_column_int(st, 2)) {   /* the active one always stays */
+            kept++;
+            continue;
+        }
+        if (kept < keep) {
+            kept++;
+            continue;
+        }
+        grown = trove_realloc(paths, (n + 1) * sizeof *paths);
+        if (path == NULL || grown == NULL) {
+            if (grown)
+                paths = grown;
+            status = nomem(s, "prune models", err);
+            goto done;
+        }
+        paths = grown;
+        if ((paths[n] = trove_strdup(path)) == NULL) {
+            status = nomem(s, "prune models", err);
+            goto done;
+        }
+        n++;
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(st, 0));
+        status = step_done(s, upd, "prune models", err);
+        sqlite3_reset(upd);
+        if (status != TROVE_OK)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "prune models");
+done:
+    sqlite3_finalize(st);
+    sqlite3_finalize(upd);
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK) {
+        *paths_out = paths;
+        *n_out = n;
+    } else {
+        trove_store_strings_free(paths, n);
+    }
+    return status;
+}
+
+static int sq_cycle_create(trove_store *base, const trove_cycle *c, int replace,
+                           int64_t *id, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int64_t old_id = 0, new_id = 0;
+    int own = 0, status, found = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = prep(s, "SELECT id FROM cycles WHERE market_id = ?1 AND "
+                       "cycle_key = ?2", &st, "create cycle", err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_int64(st, 1, c->market_id);
+    sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC);
+    if ((status = step_row(s, st, &found, "create cycle", err)) != TROVE_OK)
+        goto done;
+    if (found)
+        old_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (found && !replace) {
+        status = trove_error_set(err, TROVE_EEXIST, "%s: market %lld already has "
+                                 "cycle '%s' (id %lld); replace it explicitly or "
+                                 "use a new key", base->name,
+                                 (long long)c->market_id, c->key,
+                                 (long long)old_id);
+        goto done;
+    }
+    if (found) {
+        if ((status = prep(s, "DELETE FROM assignments WHERE cycle_id = ?1", &st,
+                           "replace cycle", err)) != TROVE_OK)
+            goto done;
+        sqlite3_bind_int64(st, 1, old_id);
+        if ((status = step_done(s, st, "replace cycle", err)) != TROVE_OK)
+            goto done;
+        sqlite3_finalize(st);
+        st = NULL;
+        status = prep(s, "UPDATE cycles SET created_ts = ?3, model_version_id = "
+                      "nullif(?4, 0), salt = ?5, seed = ?6, test_share = ?7, "
+                      "eligible_items = ?8, status = 'open' WHERE id = ?9", &st,
+                      "replace cycle", err);
+    } else {
+        status = prep(s, "INSERT INTO cycles(market_id, cycle_key, created_ts, "
+                      "model_version_id, salt, seed, test_share, eligible_items) "
+                      "VALUES (?1, ?2, ?3, nullif(?4, 0), ?5, ?6, ?7, ?8)", &st,
+                      "create cycle", err);
+    }
+    if (status != TROVE_OK)
+        goto done;
+    if (!found) {
+        sqlite3_bind_int64(st, 1, c->market_id);
+        sqlite3_bind_text(st, 2, c->key, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 3, c->created_ts);
+    sqlite3_bind_int64(st, 4, c->model_version_id);
+    sqlite3_bind_int64(st, 5, (int64_t)text_hash(c->salt));
+    sqlite3_bind_text(st, 6, c->salt, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 7, c->test_share);
+    sqlite3_bind_int64(st, 8, c->eligible_items);
+    if (found)
+        sqlite3_bind_int64(st, 9, old_id);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        int rc = sqlite3_errcode(s->db);
+        status = sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                          ? "cycle '%s': no market %lld or model version %lld "
+                            "in the store"
+                          : "create cycle '%s' (market %lld, model %lld)",
+                          c->key, (long long)c->market_id,
+                          (long long)c->model_version_id);
+        goto done;
+    }
+    new_id = found ? old_id : sqlite3_last_insert_rowid(s->db);
+done:
+    sqlite3_finalize(st);
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK)
+        *id = new_id;
+    return status;
+}
+
+#define CYCLE_COLUMNS "c.id, c.market_id, c.cycle_key, c.created_ts, "      \
+                      "ifnull(c.model_version_id, 0), c.seed, c.test_share, " \
+                      "c.eligible_items"
+
+static int cycle_from_row(sqlite3_stmt *st, trove_cycle *c)
+{
+    c->id = sqlite3_column_int64(st, 0);
+    c->market_id = sqlite3_column_int64(st, 1);
+    c->key = col_text(st, 2);
+    c->created_ts = sqlite3_column_int64(st, 3);
+    c->model_version_id = sqlite3_column_int64(st, 4);
+    c->salt = col_text(st, 5);
+    c->test_share = sqlite3_column_double(st, 6);
+    c->eligible_items = sqlite3_column_int64(st, 7);
+    return c->key && c->salt ? TROVE_OK : TROVE_ENOMEM;
+}
+
+static int sq_cycle_find(trove_store *base, int64_t market_id, const char *key,
+                         trove_cycle *out, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    trove_cycle c;
+    int status, found = 0;
+    if ((status = prep(s, "SELECT " CYCLE_COLUMNS " FROM cycles c "
+                       "WHERE c.market_id = ?1 AND c.cycle_key = ?2", &st,
+                       "find cycle", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, market_id);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if ((status = step_row(s, st, &found, "find cycle", err)) != TROVE_OK)
+        goto done;
+    if (!found) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: market %lld has no "
+                                 "cycle '%s'", base->name, (long long)market_id,
+                                 key);
+        goto done;
+    }
+    if (cycle_from_row(st, &c) != TROVE_OK ||
+        scratch_copy2(s, &c.key, &c.salt) != TROVE_OK) {
+        status = nomem(s, "find cycle", err);
+        goto done;
+    }
+    *out = c;
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int sq_cycles_foreach(trove_store *base, int64_t market_id,
+                             trove_cycle_fn fn, void *ud, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status;
+    if ((status = prep(s, "SELECT " CYCLE_COLUMNS " FROM cycles c JOIN markets m "
+                       "ON m.id = c.market_id WHERE ?1 = 0 OR c.market_id = ?1 "
+                       "ORDER BY m.code, c.created_ts, c.id", &st, "list cycles",
+                       err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, market_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_cycle c;
+        if (cycle_from_row(st, &c) != TROVE_OK) {
+            status = nomem(s, "list cycles", err);
+            goto done;
+        }
+        if ((status = fn(ud, &c)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list cycles");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int sq_assignments_add(trove_store *base, const trove_assignment *rows,
+                              size_t n, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int own = 0, status, saved = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    /* A savepoint makes the call all-or-nothing inside the caller's
+     * transaction too. */
+    if ((status = exec(s, "SAVEPOINT assignments_add", err)) != TROVE_OK)
+        goto done;
+    saved = 1;
+    if ((status = stmt_get(s, ST_ASSIGNMENT_INSERT, &st, err)) != TROVE_OK)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const trove_assignment *a = &rows[i];
+        int rc;
+        sqlite3_bind_int64(st, 1, a->cycle_id);
+        sqlite3_bind_int64(st, 2, a->user_id);
+        sqlite3_bind_int64(st, 3, a->item_id);
+        sqlite3_bind_int(st, 4, a->rank);
+        sqlite3_bind_text(st, 5, a->arm == 1 ? "test" : "control", -1,
+                          SQLITE_STATIC);
+        if (isnan(a->score))
+            sqlite3_bind_null(st, 6);
+        else
+            sqlite3_bind_double(st, 6, a->score);
+        sqlite3_bind_int(st, 7, a->source);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+            continue;
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+            status = trove_error_set(err, TROVE_EEXIST, "%s: cycle %lld: user "
+                                     "%lld already has rank %d or item %lld",
+                                     base->name, (long long)a->cycle_id,
+                                     (long long)a->user_id, a->rank,
+                                     (long long)a->item_id);
+        else
+            status = sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
+                              ? "assignment %zu: cycle %lld, user %lld or item "
+                                "%lld is not in the store"
+                              : "assignment %zu (cycle %lld, user %lld, item %lld)",
+                              i, (long long)a->cycle_id, (long long)a->user_id,
+                              (long long)a->item_id);
+        goto done;
+    }
+done:
+    if (saved) {
+        if (status != TROVE_OK && !sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK TO assignments_add", NULL, NULL, NULL);
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "RELEASE assignments_add", NULL, NULL, NULL);
+    }
+    return auto_end(s, own, status, err);
+}
+
+static int sq_assignments_foreach(trove_store *base, int64_t cycle_id,
+                                  trove_assignment_fn fn, void *ud,
+                                  trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status;
+    if ((status = prep(s, "SELECT cycle_id, user_id, item_id, rank, "
+                       "arm = 'test', score, source FROM assignments "
+                       "WHERE cycle_id = ?1 ORDER BY user_id, rank", &st,
+                       "list assignments", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, cycle_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_assignment a;
+        a.cycle_id = sqlite3_column_int64(st, 0);
+        a.user_id = sqlite3_column_int64(st, 1);
+        a.item_id = sqlite3_column_int64(st, 2);
+        a.rank = sqlite3_column_int(st, 3);
+        a.arm = sqlite3_column_int(st, 4);
+        a.score = sqlite3_column_type(st, 5) == SQLITE_NULL
+                  ? NAN : sqlite3_column_double(st, 5);
+        a.source = sqlite3_column_int(st, 6);
+        if ((status = fn(ud, &a)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list assignments");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* Distinct offers and assignments of the five most assigned, per arm
+ * (arm >= 0) or for the whole cycle (arm < 0). */
+static int ab_concentration(sqlite_store *s, int64_t cycle_id,
+                            trove_ab_cycle_counts *o, trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, status, prev_arm = -1, rank = 0;
+    if ((status = prep(s, "SELECT arm = 'test', count(*) AS n FROM assignments "
+                       "WHERE cycle_id = ?1 GROUP BY arm, item_id "
+                       "ORDER BY 1, n DESC", &st, "A/B counts", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, cycle_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int arm = sqlite3_column_int(st, 0);
+        trove_ab_arm_counts *a = &o->arm[arm];
+        if (arm != prev_arm) {
+            prev_arm = arm;
+            rank = 0;
+        }
+        a->distinct_items++;
+        if (rank++ < 5)
+            a->top5_exposures += (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    if (rc != SQLITE_DONE) {
+        status = sql_fail(s, rc, err, "A/B counts");
+        goto done;
+    }
+    sqlite3_finalize(st);
+    if ((status = prep(s, "SELECT count(*) AS n FROM assignments WHERE "
+                       "cycle_id = ?1 GROUP BY item_id ORDER BY n DESC", &st,
+                       "A/B counts", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, cycle_id);
+    rank = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        o->distinct_items++;
+        if (rank++ < 5)
+            o->top5_exposures += (uint64_t)sqlite3_column_int64(st, 0);
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "A/B counts");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int ab_read(sqlite_store *s, int64_t cycle_id, int64_t now,
+                   trove_ab_cycle_counts *o, trove_error *err)
+{
+    static const char *const cycle_sql =
+        "SELECT c.market_id, m.code, c.cycle_key, c.created_ts, "
+        "ifnull(c.model_version_id, 0), c.test_share, c.eligible_items, "
+        "(SELECT min(n.created_ts) FROM cycles n WHERE n.market_id = c.market_id "
+        " AND (n.created_ts > c.created_ts OR (n.created_ts = c.created_ts "
+        " AND n.id > c.id))), "
+        "(SELECT max(p.created_ts) FROM cycles p WHERE p.market_id = c.market_id "
+        " AND (p.created_ts < c.created_ts OR (p.created_ts = c.created_ts "
+        " AND p.id < c.id))) "
+        "FROM cycles c JOIN markets m ON m.id = c.market_id WHERE c.id = ?1";
+    /* Per user: n = offers assigned, r = assigned offers redeemed in the
+     * window, i = assigned offers with an impression in the window. */
+    static const char *const arms_sql =
+        "WITH ev AS (SELECT user_id, item_id, max(type = 3) AS red, "
+        "  max(type = 1) AS imp FROM events WHERE ts >= ?2 AND ts < ?3 "
+        "  AND type IN (1, 3) GROUP BY user_id, item_id), "
+        "pu AS (SELECT a.arm = 'test' AS arm, a.user_id, count(*) AS n, "
+        "  ifnull(sum(ev.red), 0) AS r, ifnull(sum(ev.imp), 0) AS i "
+        "  FROM assignments a LEFT JOIN ev ON ev.user_id = a.user_id "
+        "  AND ev.item_id = a.item_id WHERE a.cycle_id = ?1 "
+        "  GROUP BY a.arm, a.user_id) "
+        "SELECT arm, count(*), sum(n), sum(i), sum(r), sum(r > 0), "
+        "sum(n * n), sum(r * r), sum(n * r) FROM pu GROUP BY arm";
+    static const char *const unassigned_sql =
+        "SELECT count(*) FROM events e WHERE e.type = 3 AND e.ts >= ?2 "
+        "AND e.ts < ?3 AND (e.market_id = ?4 OR e.user_id IN "
+        "(SELECT user_id FROM assignments WHERE cycle_id = ?1)) "
+        "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.cycle_id = ?1 "
+        "AND a.user_id = e.user_id AND a.item_id = e.item_id)";
+    static const char *const eligible_sql =
+        "SELECT count(*) FROM items WHERE active = 1 AND blocked = 0 "
+        "AND (start_ts = 0 OR start_ts <= ?1) AND (end_ts = 0 OR end_ts > ?1)";
+    static const char *const new_sql =
+        "SELECT (SELECT count(*) FROM items WHERE max(created_ts, start_ts) "
+        "  BETWEEN ?2 AND ?3), "
+        "(SELECT count(DISTINCT a.item_id) FROM assignments a JOIN items i "
+        "  ON i.id = a.item_id WHERE a.cycle_id = ?1 "
+        "  AND max(i.created_ts, i.start_ts) BETWEEN ?2 AND ?3)";
+    sqlite3_stmt *st = NULL;
+    int rc, status, found = 0, has_prev;
+    int64_t prev_ts = 0;
+    const char *code, *key;
+
+    if ((status = prep(s, cycle_sql, &st, "A/B counts", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, cycle_id);
+    if ((status = step_row(s, st, &found, "A/B counts", err)) != TROVE_OK)
+        goto done;
+    if (!found) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: no cycle %lld",
+                                 s->base.name, (long long)cycle_id);
+        goto done;
+    }
+    o->cycle_id = cycle_id;
+    o->market_id = sqlite3_column_int64(st, 0);
+    code = col_text(st, 1);
+    key = col_text(st, 2);
+    if (code == NULL || key == NULL) {
+        status = nomem(s, "A/B counts", err);
+        goto done;
+    }
+    snprintf(o->market, sizeof o->market, "%s", code);
+    snprintf(o->key, sizeof o->key, "%s", key);
+    o->start_ts = sqlite3_column_int64(st, 3);
+    o->model_version_id = sqlite3_column_int64(st, 4);
+    o->test_share = sqlite3_column_double(st, 5);
+    o->eligible_items = (uint64_t)sqlite3_column_int64(st, 6);
+    o->end_ts = sqlite3_column_type(st, 7) == SQLITE_NULL
+                ? now : sqlite3_column_int64(st, 7);
+    if (o->end_ts < o->start_ts)
+        o->end_ts = o->start_ts;
+    has_prev = sqlite3_column_type(st, 8) != SQLITE_NULL;
+    prev_ts = sqlite3_column_int64(st, 8);
+    sqlite3_finalize(st);
+
+    if ((status = prep(s, arms_sql, &st, "A/B counts", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, cycle_id);
+    sqlite3_bind_int64(st, 2, o->start_ts);
+    sqlite3_bind_int64(st, 3, o->end_ts);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_ab_arm_counts *a = &o->arm[sqlite3_column_int(st, 0) ? 1 : 0];
+        a->users = (uint64_t)sqlite3_column_int64(st, 1);
+        a->exposures = (uint64_t)sqlite3_column_int64(st, 2);
+        a->impressions = (uint64_t)sqlite3_column_int64(st, 3);
+        a->redemptions = (uint64_t)sqlite3_column_int64(st, 4);
+        a->redeeming_users = (uint64_t)sqlite3_column_int64(st, 5);
+        a->sum_n2 = sqlite3_column_double(st, 6);
+        a->sum_r2 = sqlite3_column_double(st, 7);
+        a->sum_nr = sqlite3_column_double(st, 8);
+    }
+    if (rc != SQLITE_DONE) {
+        status = sql_fail(s, rc, err, "A/B counts");
+        goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((status = ab_concentration(s, cycle_id, o, err)) != TROVE_OK)
+        goto done;
+
+    if ((status = prep(s, unassigned_sql, &st, "A/B counts", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, cycle_id);
+    sqlite3_bind_int64(st, 2, o->start_ts);
+    sqlite3_bind_int64(st, 3, o->end_ts);
+    sqlite3_bind_int64(st, 4, o->market_id);
+    if ((status = step_row(s, st, NULL, "A/B counts", err)) != TROVE_OK)
+        goto done;
+    o->unassigned_redemptions = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (o->eligible_items == 0) {
+        if ((status = prep(s, eligible_sql, &st, "A/B counts", err)) != TROVE_OK)
+            return status;
+        sqlite3_bind_int64(st, 1, o->start_ts);
+        if ((status = step_row(s, st, NULL, "A/B counts", err)) != TROVE_OK)
+            goto done;
+        o->eligible_items = (uint64_t)sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (has_prev) {
+        if ((status = prep(s, new_sql, &st, "A/B counts", err)) != TROVE_OK)
+            return status;
+        sqlite3_bind_int64(st, 1, cycle_id);
+        sqlite3_bind_int64(st, 2, prev_ts);
+        sqlite3_bind_int64(st, 3, o->start_ts);
+        if ((status = step_row(s, st, NULL, "A/B counts", err)) != TROVE_OK)
+            goto done;
+        o->new_items = (uint64_t)sqlite3_column_int64(st, 0);
+        o->new_items_shown = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int sq_ab_counts(trove_store *base, int64_t cycle_id, int64_t now,
+                        trove_ab_cycle_counts *out, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    trove_ab_cycle_counts tmp;
+    int own = 0, status;
+    memset(&tmp, 0, sizeof tmp);
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    /* One read transaction so that every count sees the same state. */
+    if (!s->in_txn) {
+        if ((status = exec(s, "BEGIN", err)) != TROVE_OK)
+            return status;
+        own = 1;
+    }
+    status = ab_read(s, cycle_id, now, &tmp, err);
+    if (own)
+        sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (status == TROVE_OK)
+        *out = tmp;
+    return status;
+}
+
 /* ------------------------------------------------------------ open/close */
 
 static int sq_schema_version(trove_store *base)
@@ -1550,6 +2423,18 @@ static const trove__store_ops sqlite_ops = {
     .event_add = sq_event_add,
     .events_foreach = sq_events_foreach,
     .stats_get = sq_stats_get,
+    .model_register = sq_model_register,
+    .models_foreach = sq_models_foreach,
+    .model_activate = sq_model_activate,
+    .model_active = sq_model_active,
+    .model_rollback = sq_model_rollback,
+    .models_prune = sq_models_prune,
+    .cycle_create = sq_cycle_create,
+    .cycle_find = sq_cycle_find,
+    .cycles_foreach = sq_cycles_foreach,
+    .assignments_add = sq_assignments_add,
+    .assignments_foreach = sq_assignments_foreach,
+    .ab_counts = sq_ab_counts,
 };
 
 int trove__store_sqlite_latest(void)

@@ -1,0 +1,4 @@
+# config module: market configuration files (the one adapter to libyaml)
+list(APPEND TROVE_SOURCES
+  src/config/config.c
+)
