@@ -1713,18 +1713,25 @@ static int model_current(sqlite_store *s, int64_t market_id, int64_t *id,
     return status;
 }
 
-/* Clear the market's active flag and set it on model `id`. */
+/* Clear the market's active flag and set it on model `id`: two statements,
+ * since the unique index on active versions is checked row by row. */
 static int model_set_active(sqlite_store *s, int64_t market_id, int64_t id,
                             trove_error *err)
 {
     sqlite3_stmt *st = NULL;
-    int status = prep(s, "UPDATE model_versions SET active = (id = ?2) "
-                      "WHERE market_id IS ?1 AND (active = 1 OR id = ?2)", &st,
+    int status = prep(s, "UPDATE model_versions SET active = 0 "
+                      "WHERE market_id IS ?1 AND active = 1", &st,
                       "activate model", err);
     if (status != TROVE_OK)
         return status;
     bind_market(st, 1, market_id);
-    sqlite3_bind_int64(st, 2, id);
+    status = step_done(s, st, "activate model", err);
+    sqlite3_finalize(st);
+    if (status != TROVE_OK ||
+        (status = prep(s, "UPDATE model_versions SET active = 1 WHERE id = ?1",
+                       &st, "activate model", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, id);
     status = step_done(s, st, "activate model", err);
     sqlite3_finalize(st);
     return status;
