@@ -9,4 +9,6 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/cmd_stats.c
   tools/cmd_split.c
   tools/cmd_evaluate.c
+  tools/cmd_models.c
+  tools/cmd_ab.c
 )
