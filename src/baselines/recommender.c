@@ -40,6 +40,8 @@ static const trove__reco_family *const base_families[] = {
     &trove__family_warp_kos,
     &trove__family_ials,
     &trove__family_ease,
+    &trove__family_rp3beta,
+    &trove__family_blend,
     NULL
 };
 
@@ -49,7 +51,7 @@ static const trove__reco_family *const base_families[] = {
 static const char *const family_names[] = {
     "random", "popularity", "popularity-rating", "popularity-market",
     "personal-popularity", "content", "itemknn", "warp", "bpr", "logistic",
-    "warp-kos", "ials", "ease", NULL
+    "warp-kos", "ials", "ease", "rp3beta", "blend", NULL
 };
 
 static const trove__reco_family *find_family(const char *name)

@@ -5,4 +5,6 @@ list(APPEND TROVE_SOURCES
   src/baselines/baselines.c
   src/baselines/hybrid.c
   src/baselines/factor.c
+  src/baselines/rp3beta.c
+  src/baselines/blend.c
 )
