@@ -7,4 +7,5 @@ list(APPEND TROVE_BENCH_SOURCES
   bench_store.c
   bench_factor.c
   bench_eval.c
+  bench_ab.c
 )
