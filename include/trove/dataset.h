@@ -71,6 +71,21 @@ int trove_csr_transpose(const trove_csr *in, trove_csr *out, trove_error *err);
 /* 1 if row r contains column c (binary search), else 0 (also for r out of
  * range). Read-only: safe from any number of threads. */
 int trove_csr_contains(const trove_csr *m, uint32_t r, uint32_t c);
+/* Deep copy of in into *out (n_rows x n_cols, same entries). The data
+ * array is always allocated (ones where in->data is NULL) and every array
+ * is allocated even when nnz is 0; in->indptr may be NULL only when in has
+ * no entries (the copy then has all-zero offsets). No validation: see
+ * trove_csr_validate(). Returns TROVE_OK or TROVE_ENOMEM; *out is written
+ * only on success and freed with trove_csr_destroy(). Reads in only: safe
+ * to call concurrently on the same input. */
+int trove_csr_copy(const trove_csr *in, trove_csr *out, trove_error *err);
+/* Check that m is well formed: indptr present (unless n_rows is 0), running
+ * from 0 to nnz and monotone, indices present when nnz > 0, columns below
+ * n_cols and strictly ascending within each row, weights (when data is not
+ * NULL) finite. `what` names the matrix in the message, e.g.
+ * "item_features: row 3: column 9 out of range (8 columns)". Returns
+ * TROVE_OK or TROVE_EINVAL. Read-only; O(nnz + n_rows). */
+int trove_csr_validate(const trove_csr *m, const char *what, trove_error *err);
 
 /* --------------------------------------------------------------- dataset */
 typedef struct trove_dataset trove_dataset;

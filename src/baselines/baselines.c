@@ -377,7 +377,7 @@ static int copy_item_features(const trove_dataset *ds, trove_csr *out,
     if (f == NULL || f->nnz == 0 || f->n_cols == 0)
         return trove_error_set(err, TROVE_EINVAL,
                                "%s: the training set has no item features", fam);
-    if (trove__reco_csr_copy(f, out) != TROVE_OK)
+    if (trove_csr_copy(f, out, NULL) != TROVE_OK)
         return trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", fam);
     return TROVE_OK;
 }
@@ -395,7 +395,7 @@ static int personal_fit(trove_recommender *r, const trove_reco_params *p,
     if ((rc = scaled_popularity(r, err)) != TROVE_OK)
         return rc;
     if (f != NULL && f->indptr != NULL && f->n_rows == r->n_items) {
-        if (trove__reco_csr_copy(f, &r->item_feat_raw) != TROVE_OK)
+        if (trove_csr_copy(f, &r->item_feat_raw, NULL) != TROVE_OK)
             return trove_error_set(err, TROVE_ENOMEM, "personal-popularity: out of memory");
     } else {
         /* no item features: an empty items x 0 matrix */

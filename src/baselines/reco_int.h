@@ -98,8 +98,7 @@ int trove__reco_get_double(const trove_reco_params *p, const char *key,
                            double min, double max, double def, double *out,
                            trove_error *err);
 
-/* CSR helpers: free arrays allocated with trove_malloc, deep copy. */
+/* Free the arrays of a CSR allocated with trove_malloc (trove_csr_destroy). */
 void trove__reco_csr_free(trove_csr *m);
-int  trove__reco_csr_copy(const trove_csr *in, trove_csr *out);
 
 #endif /* TROVE_BASELINES_RECO_INT_H */

@@ -132,40 +132,7 @@ int trove__reco_get_double(const trove_reco_params *p, const char *key,
 
 void trove__reco_csr_free(trove_csr *m)
 {
-    trove_free(m->indptr);
-    trove_free(m->indices);
-    trove_free(m->data);
-    memset(m, 0, sizeof *m);
-}
-
-int trove__reco_csr_copy(const trove_csr *in, trove_csr *out)
-{
-    trove_csr c;
-    memset(&c, 0, sizeof c);
-    c.n_rows = in->n_rows;
-    c.n_cols = in->n_cols;
-    c.nnz = in->nnz;
-    c.indptr = trove_malloc(((size_t)in->n_rows + 1) * sizeof *c.indptr);
-    c.indices = trove_malloc((in->nnz ? in->nnz : 1) * sizeof *c.indices);
-    c.data = trove_malloc((in->nnz ? in->nnz : 1) * sizeof *c.data);
-    if (c.indptr == NULL || c.indices == NULL || c.data == NULL) {
-        trove__reco_csr_free(&c);
-        return TROVE_ENOMEM;
-    }
-    if (in->indptr != NULL)
-        memcpy(c.indptr, in->indptr, ((size_t)in->n_rows + 1) * sizeof *c.indptr);
-    else
-        memset(c.indptr, 0, ((size_t)in->n_rows + 1) * sizeof *c.indptr);
-    if (in->nnz) {
-        memcpy(c.indices, in->indices, in->nnz * sizeof *c.indices);
-        if (in->data != NULL)
-            memcpy(c.data, in->data, in->nnz * sizeof *c.data);
-        else
-            for (uint64_t q = 0; q < in->nnz; q++)
-                c.data[q] = 1.0f;
-    }
-    *out = c;
-    return TROVE_OK;
+    trove_csr_destroy(m);
 }
 
 void trove_recommender_free(trove_recommender *r)
@@ -229,7 +196,7 @@ int trove_recommender_fit(const char *family, const trove_reco_params *p,
     r->fam = f;
     r->n_users = trove_dataset_n_users(train);
     r->n_items = trove_dataset_n_items(train);
-    if (trove__reco_csr_copy(trove_dataset_interactions(train), &r->train) != TROVE_OK) {
+    if (trove_csr_copy(trove_dataset_interactions(train), &r->train, NULL) != TROVE_OK) {
         rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", f->name);
         goto fail;
     }

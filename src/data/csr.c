@@ -1,6 +1,6 @@
 /*
  * csr.c - compressed sparse row matrices: building from coordinates,
- * transposing, membership tests, copies.
+ * transposing, membership tests, copies and structural validation.
  *
  * Building sorts the triples with two stable counting sorts (least
  * significant key first: by column, then by row), which is O(n + rows +
@@ -44,13 +44,15 @@ static int csr_alloc(trove_csr *m, uint32_t n_rows, uint32_t n_cols, uint64_t nn
     return TROVE_OK;
 }
 
-int trove__data_csr_copy(const trove_csr *in, trove_csr *out)
+int trove_csr_copy(const trove_csr *in, trove_csr *out, trove_error *err)
 {
     trove_csr m;
-    int rc = csr_alloc(&m, in->n_rows, in->n_cols, in->nnz);
-    if (rc != TROVE_OK)
-        return rc;
-    memcpy(m.indptr, in->indptr, ((size_t)in->n_rows + 1) * sizeof *m.indptr);
+    if (csr_alloc(&m, in->n_rows, in->n_cols, in->nnz) != TROVE_OK)
+        return trove_error_set(err, TROVE_ENOMEM,
+                               "copying a %u x %u sparse matrix: out of memory",
+                               in->n_rows, in->n_cols);
+    if (in->indptr != NULL)
+        memcpy(m.indptr, in->indptr, ((size_t)in->n_rows + 1) * sizeof *m.indptr);
     if (in->nnz > 0) {
         memcpy(m.indices, in->indices, (size_t)in->nnz * sizeof *m.indices);
         if (in->data != NULL) {
@@ -61,6 +63,43 @@ int trove__data_csr_copy(const trove_csr *in, trove_csr *out)
         }
     }
     *out = m;
+    return TROVE_OK;
+}
+
+int trove_csr_validate(const trove_csr *m, const char *what, trove_error *err)
+{
+    if (m->indptr == NULL) {
+        if (m->n_rows == 0 && m->nnz == 0)
+            return TROVE_OK;
+        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (no indptr)", what);
+    }
+    if (m->indptr[0] != 0 || m->indptr[m->n_rows] != m->nnz)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "%s: malformed CSR (indptr must run from 0 to nnz=%llu)",
+                               what, (unsigned long long)m->nnz);
+    if (m->nnz > 0 && m->indices == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (no indices)", what);
+    for (uint32_t r = 0; r < m->n_rows; r++) {
+        uint64_t b = m->indptr[r], e = m->indptr[r + 1];
+        if (e < b || e > m->nnz)
+            return trove_error_set(err, TROVE_EINVAL, "%s: row %u: indptr is not monotone",
+                                   what, r);
+        for (uint64_t j = b; j < e; j++) {
+            uint32_t c = m->indices[j];
+            if (c >= m->n_cols)
+                return trove_error_set(err, TROVE_EINVAL,
+                                       "%s: row %u: column %u out of range (%u columns)",
+                                       what, r, c, m->n_cols);
+            if (j > b && c <= m->indices[j - 1])
+                return trove_error_set(err, TROVE_EINVAL,
+                                       "%s: row %u: columns not strictly ascending at %u",
+                                       what, r, c);
+            if (m->data != NULL && !isfinite(m->data[j]))
+                return trove_error_set(err, TROVE_EINVAL,
+                                       "%s: row %u, column %u: weight is not finite",
+                                       what, r, c);
+        }
+    }
     return TROVE_OK;
 }
 

@@ -357,8 +357,8 @@ int trove__data_dataset_from_parts(const trove_dataset *like, trove_csr *inter,
     if ((rc = trove_csr_transpose(inter, &ds->item_users, err)) != TROVE_OK)
         goto fail;
     rc = TROVE_ENOMEM;
-    if (trove__data_csr_copy(&like->user_feat, &ds->user_feat) != TROVE_OK ||
-        trove__data_csr_copy(&like->item_feat, &ds->item_feat) != TROVE_OK)
+    if (trove_csr_copy(&like->user_feat, &ds->user_feat, NULL) != TROVE_OK ||
+        trove_csr_copy(&like->item_feat, &ds->item_feat, NULL) != TROVE_OK)
         goto nomem;
     ds->users = trove__data_idmap_clone(like->users);
     ds->items = trove__data_idmap_clone(like->items);

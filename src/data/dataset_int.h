@@ -53,9 +53,6 @@ int trove__data_csr_from_coo_ts(uint32_t n_rows, uint32_t n_cols,
                            int dup_policy, trove_csr *out, int64_t **ts_out,
                            trove_error *err);
 
-/* Deep copy of a CSR (data materialized as ones when in->data is NULL). */
-int trove__data_csr_copy(const trove_csr *in, trove_csr *out);
-
 /* A new id map holding the ids of m in the same order. NULL on ENOMEM. */
 trove_idmap *trove__data_idmap_clone(const trove_idmap *m);
 

@@ -1,6 +1,6 @@
 /*
  * common.c - pieces shared by the iALS and EASE models: thread fan-out,
- * CSR validation / transpose / copy, top-k selection, and model-file I/O.
+ * CSR checks, top-k selection, and model-file I/O.
  *
  * Model files are written whole to "<path>.tmp.<pid>.<n>" in the target's
  * directory, fsync'ed, renamed over the target and the directory fsync'ed,
@@ -79,114 +79,22 @@ void trove__factor_parallel(uint32_t n_threads, void (*fn)(void *ctx, uint32_t t
 /* ----------------------------------------------------------------- CSR */
 int trove__factor_check_csr(const trove_csr *m, const char *what, trove_error *err)
 {
-    if (m == NULL || m->indptr == NULL || (m->nnz > 0 && m->indices == NULL))
+    int rc;
+    if (m == NULL)
         return trove_error_set(err, TROVE_EINVAL, "%s: missing CSR arrays", what);
     if (m->n_rows == 0 || m->n_cols == 0)
         return trove_error_set(err, TROVE_EEMPTY, "%s: empty matrix (%u x %u)",
                                what, m->n_rows, m->n_cols);
-    if (m->indptr[0] != 0 || m->indptr[m->n_rows] != m->nnz)
-        return trove_error_set(err, TROVE_EINVAL,
-                               "%s: indptr must run from 0 to nnz=%llu", what,
-                               (unsigned long long)m->nnz);
-    for (uint32_t r = 0; r < m->n_rows; r++) {
-        uint64_t b = m->indptr[r], e = m->indptr[r + 1];
-        if (e < b || e > m->nnz)
-            return trove_error_set(err, TROVE_EINVAL,
-                                   "%s: row %u: indptr is not monotone", what, r);
-        for (uint64_t j = b; j < e; j++) {
-            uint32_t c = m->indices[j];
-            if (c >= m->n_cols)
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u: column %u out of range (%u columns)",
-                                       what, r, c, m->n_cols);
-            if (j > b && c <= m->indices[j - 1])
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u: columns not strictly ascending at %u",
-                                       what, r, c);
-            if (m->data != NULL && !(m->data[j] >= 0.0f && isfinite(m->data[j])))
+    if ((rc = trove_csr_validate(m, what, err)) != TROVE_OK || m->data == NULL)
+        return rc;
+    /* Confidence weights must also be non-negative (Hu et al. 2008). */
+    for (uint32_t r = 0; r < m->n_rows; r++)
+        for (uint64_t j = m->indptr[r]; j < m->indptr[r + 1]; j++)
+            if (!(m->data[j] >= 0.0f))
                 return trove_error_set(err, TROVE_EINVAL,
                                        "%s: row %u, column %u: weight %g is not a "
                                        "finite non-negative number",
-                                       what, r, c, (double)m->data[j]);
-        }
-    }
-    return TROVE_OK;
-}
-
-static int csr_alloc(trove_csr *m, uint32_t n_rows, uint32_t n_cols, uint64_t nnz)
-{
-    memset(m, 0, sizeof *m);
-    m->indptr = trove_calloc((size_t)n_rows + 1, sizeof *m->indptr);
-    m->indices = trove_malloc((nnz ? (size_t)nnz : 1) * sizeof *m->indices);
-    m->data = trove_malloc((nnz ? (size_t)nnz : 1) * sizeof *m->data);
-    if (m->indptr == NULL || m->indices == NULL || m->data == NULL) {
-        trove_free(m->indptr);
-        trove_free(m->indices);
-        trove_free(m->data);
-        memset(m, 0, sizeof *m);
-        return TROVE_ENOMEM;
-    }
-    m->n_rows = n_rows;
-    m->n_cols = n_cols;
-    m->nnz = nnz;
-    return TROVE_OK;
-}
-
-void trove__factor_csr_free(trove_csr *m)
-{
-    trove_free(m->indptr);
-    trove_free(m->indices);
-    trove_free(m->data);
-    memset(m, 0, sizeof *m);
-}
-
-int trove__factor_transpose(const trove_csr *m, trove_csr *out)
-{
-    trove_csr t;
-    uint64_t *fill = NULL;
-    int rc = csr_alloc(&t, m->n_cols, m->n_rows, m->nnz);
-    if (rc != TROVE_OK)
-        return rc;
-    fill = trove_malloc(((size_t)m->n_cols + 1) * sizeof *fill);
-    if (fill == NULL) {
-        rc = TROVE_ENOMEM;
-        goto fail_t;
-    }
-    for (uint64_t j = 0; j < m->nnz; j++)
-        t.indptr[m->indices[j] + 1]++;
-    for (uint32_t c = 0; c < m->n_cols; c++)
-        t.indptr[c + 1] += t.indptr[c];
-    memcpy(fill, t.indptr, ((size_t)m->n_cols + 1) * sizeof *fill);
-    /* Rows visited in ascending order keep each output row sorted. */
-    for (uint32_t r = 0; r < m->n_rows; r++) {
-        for (uint64_t j = m->indptr[r]; j < m->indptr[r + 1]; j++) {
-            uint64_t dst = fill[m->indices[j]]++;
-            t.indices[dst] = r;
-            t.data[dst] = m->data ? m->data[j] : 1.0f;
-        }
-    }
-    trove_free(fill);
-    *out = t;
-    return TROVE_OK;
-fail_t:
-    trove_free(t.indptr);
-    trove_free(t.indices);
-    trove_free(t.data);
-    return rc;
-}
-
-int trove__factor_csr_copy(const trove_csr *m, trove_csr *out)
-{
-    trove_csr c;
-    int rc = csr_alloc(&c, m->n_rows, m->n_cols, m->nnz);
-    if (rc != TROVE_OK)
-        return rc;
-    memcpy(c.indptr, m->indptr, ((size_t)m->n_rows + 1) * sizeof *c.indptr);
-    if (m->nnz > 0)
-        memcpy(c.indices, m->indices, (size_t)m->nnz * sizeof *c.indices);
-    for (uint64_t j = 0; j < m->nnz; j++)
-        c.data[j] = m->data ? m->data[j] : 1.0f;
-    *out = c;
+                                       what, r, m->indices[j], (double)m->data[j]);
     return TROVE_OK;
 }
 

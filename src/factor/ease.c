@@ -82,7 +82,7 @@ void trove_ease_free(trove_ease *m)
     if (m == NULL)
         return;
     trove_aligned_free(m->b);
-    trove__factor_csr_free(&m->train);
+    trove_csr_destroy(&m->train);
     trove_free(m);
 }
 
@@ -162,8 +162,8 @@ int trove_ease_fit(const trove_csr *interactions, const trove_ease_params *param
     m->n_users = interactions->n_rows;
     m->n_items = n;
     m->lambda = params->lambda;
-    if (trove__factor_csr_copy(interactions, &m->train) != TROVE_OK ||
-        trove__factor_transpose(&m->train, &xt) != TROVE_OK)
+    if (trove_csr_copy(interactions, &m->train, NULL) != TROVE_OK ||
+        trove_csr_transpose(&m->train, &xt, NULL) != TROVE_OK)
         goto fail_nomem;
     m->b = trove_aligned_alloc(64, (size_t)n * n * sizeof *m->b);
     if (m->b == NULL)
@@ -234,14 +234,14 @@ int trove_ease_fit(const trove_csr *interactions, const trove_ease_params *param
                                  "lambda");
             goto fail;
         }
-    trove__factor_csr_free(&xt);
+    trove_csr_destroy(&xt);
     *out = m;
     return TROVE_OK;
 
 fail_nomem:
     rc = trove_error_set(err, TROVE_ENOMEM, "ease: out of memory fitting %u items", n);
 fail:
-    trove__factor_csr_free(&xt);
+    trove_csr_destroy(&xt);
     trove_ease_free(m);
     return rc;
 }

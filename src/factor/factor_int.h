@@ -2,7 +2,7 @@
  * factor_int.h - internals shared by the closed-form / least-squares models
  * of src/factor (iALS and EASE): dense linear algebra through the one
  * OpenBLAS/LAPACKE adapter (linalg.c), a small thread fan-out, top-k
- * selection, CSR checks and transposes, and the checksummed, atomically
+ * selection, CSR checks, and the checksummed, atomically
  * written model files (common.c).
  *
  * Nothing here is public API. Every function that can fail returns a trove
@@ -72,20 +72,9 @@ uint32_t trove__factor_threads(uint32_t requested);
 void trove__factor_parallel(uint32_t n_threads, void (*fn)(void *ctx, uint32_t t),
                             void *ctx);
 
-/* Check that m is a well-formed CSR of n_rows x n_cols (monotone indptr,
- * columns in range and strictly ascending per row, weights finite and >= 0).
- * `what` names the matrix in the message. */
+/* Check that m is a non-empty, well-formed CSR (trove_csr_validate) whose
+ * weights are also >= 0. `what` names the matrix in the message. */
 int trove__factor_check_csr(const trove_csr *m, const char *what, trove_error *err);
-
-/* Transpose m into *out (arrays allocated with trove_malloc, data always
- * allocated: 1 where m->data is NULL). */
-int trove__factor_transpose(const trove_csr *m, trove_csr *out);
-
-/* Free the arrays of a CSR made by the two functions above and zero it. */
-void trove__factor_csr_free(trove_csr *m);
-
-/* Deep copy of m (data always allocated). */
-int trove__factor_csr_copy(const trove_csr *m, trove_csr *out);
 
 /* Best k of scores[0..n) in descending order (ties: lower index first),
  * skipping entries equal to -INFINITY or NaN. Missing places are padded with

@@ -469,7 +469,7 @@ int trove_ials_fit(const trove_csr *interactions, const trove_ials_params *param
     m->params = p;
     m->params.callback = NULL;
     m->params.callback_ud = NULL;
-    rc = trove__factor_transpose(interactions, &items_t);
+    rc = trove_csr_transpose(interactions, &items_t, NULL);
     if (rc != TROVE_OK)
         goto fail_nomem;
     const uint32_t ld = m->ld, f = m->factors;
@@ -528,7 +528,7 @@ int trove_ials_fit(const trove_csr *interactions, const trove_ials_params *param
     trove_free(li);
     trove_aligned_free(g);
     trove_aligned_free(scratch);
-    trove__factor_csr_free(&items_t);
+    trove_csr_destroy(&items_t);
     *out = m;
     return TROVE_OK;
 
@@ -540,7 +540,7 @@ fail:
     trove_free(li);
     trove_aligned_free(g);
     trove_aligned_free(scratch);
-    trove__factor_csr_free(&items_t);
+    trove_csr_destroy(&items_t);
     trove_ials_free(m);
     return rc;
 }
@@ -583,7 +583,7 @@ int trove_ials_loss(const trove_ials *m, const trove_csr *interactions, double *
     if (gx == NULL || gy == NULL)
         goto fail_nomem;
     if (p->reg_scaling == TROVE_IALS_REG_FREQUENCY) {
-        if (trove__factor_transpose(interactions, &items_t) != TROVE_OK)
+        if (trove_csr_transpose(interactions, &items_t, NULL) != TROVE_OK)
             goto fail_nomem;
         lu = row_lambdas(interactions, p);
         li = row_lambdas(&items_t, p);
@@ -631,7 +631,7 @@ done:
     trove_free(gy);
     trove_free(lu);
     trove_free(li);
-    trove__factor_csr_free(&items_t);
+    trove_csr_destroy(&items_t);
     return rc;
 }
 

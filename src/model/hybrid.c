@@ -225,66 +225,22 @@ int trove__model_csr_empty(uint32_t n_rows, uint32_t n_cols, trove_csr *out)
     return TROVE_OK;
 }
 
-void trove__model_csr_free(trove_csr *c)
-{
-    trove_free(c->indptr);
-    trove_free(c->indices);
-    trove_free(c->data);
-    memset(c, 0, sizeof *c);
-}
-
 int trove__model_csr_copy(const trove_csr *in, trove_csr *out, const char *what,
                     trove_error *err)
 {
     trove_csr c;
-    int rc = TROVE_OK;
-
-    memset(&c, 0, sizeof c);
-    if (in->indptr == NULL || in->indptr[0] != 0 || in->indptr[in->n_rows] != in->nnz ||
-        (in->nnz > 0 && in->indices == NULL))
-        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (indptr)", what);
-    for (uint32_t r = 0; r < in->n_rows; r++) {
-        if (in->indptr[r + 1] < in->indptr[r])
-            return trove_error_set(err, TROVE_EINVAL, "%s: row %u: indptr decreases", what, r);
-        for (uint64_t e = in->indptr[r]; e < in->indptr[r + 1]; e++) {
-            if (in->indices[e] >= in->n_cols)
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u: column %u out of range (%u columns)",
-                                       what, r, in->indices[e], in->n_cols);
-            if (e > in->indptr[r] && in->indices[e] <= in->indices[e - 1])
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u: columns not strictly ascending", what, r);
-            if (in->data != NULL && !isfinite(in->data[e]))
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u, column %u: weight is not finite",
-                                       what, r, in->indices[e]);
-        }
-    }
-    c.n_rows = in->n_rows;
-    c.n_cols = in->n_cols;
-    c.nnz = in->nnz;
-    c.indptr = trove_malloc(((size_t)in->n_rows + 1) * sizeof(uint64_t));
-    if (c.indptr == NULL)
-        goto nomem;
-    memcpy(c.indptr, in->indptr, ((size_t)in->n_rows + 1) * sizeof(uint64_t));
-    if (in->nnz > 0) {
-        c.indices = trove_malloc(in->nnz * sizeof(uint32_t));
-        if (c.indices == NULL)
-            goto nomem;
-        memcpy(c.indices, in->indices, in->nnz * sizeof(uint32_t));
-        if (in->data != NULL) {
-            c.data = trove_malloc(in->nnz * sizeof(float));
-            if (c.data == NULL)
-                goto nomem;
-            memcpy(c.data, in->data, in->nnz * sizeof(float));
-        }
+    int rc = trove_csr_validate(in, what, err);
+    if (rc != TROVE_OK)
+        return rc;
+    if (trove_csr_copy(in, &c, NULL) != TROVE_OK)
+        return trove_error_set(err, TROVE_ENOMEM, "%s: out of memory copying features", what);
+    /* Unweighted features stay unweighted (the model file records it). */
+    if (in->data == NULL) {
+        trove_free(c.data);
+        c.data = NULL;
     }
     *out = c;
     return TROVE_OK;
-nomem:
-    trove__model_csr_free(&c);
-    rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory copying features", what);
-    return rc;
 }
 
 int trove_model_new(const trove_model_params *p, uint32_t n_user_features,
@@ -316,8 +272,8 @@ void trove_model_free(trove_model *m)
     trove__model_table_free(&m->ufeat);
     trove__model_table_free(&m->iid);
     trove__model_table_free(&m->ifeat);
-    trove__model_csr_free(&m->ufm);
-    trove__model_csr_free(&m->ifm);
+    trove_csr_destroy(&m->ufm);
+    trove_csr_destroy(&m->ifm);
     trove_aligned_free(m->item_repr);
     trove_free(m->item_repr_bias);
     trove_free(m->item_count);
@@ -357,7 +313,7 @@ static int csr_extend(const trove_csr *in, uint32_t n_rows, uint32_t n_cols,
     *out = c;
     return TROVE_OK;
 nomem:
-    trove__model_csr_free(&c);
+    trove_csr_destroy(&c);
     return TROVE_ENOMEM;
 }
 
@@ -474,8 +430,8 @@ int trove_model_grow(trove_model *m, uint32_t n_users, uint32_t n_items,
     m->ufeat = tmp.ufeat;
     m->iid = tmp.iid;
     m->ifeat = tmp.ifeat;
-    trove__model_csr_free(&m->ufm);
-    trove__model_csr_free(&m->ifm);
+    trove_csr_destroy(&m->ufm);
+    trove_csr_destroy(&m->ifm);
     m->ufm = ufm;
     m->ifm = ifm;
     trove_free(m->item_count);
@@ -506,8 +462,8 @@ fail:
     trove__model_table_free(&tmp.ufeat);
     trove__model_table_free(&tmp.iid);
     trove__model_table_free(&tmp.ifeat);
-    trove__model_csr_free(&ufm);
-    trove__model_csr_free(&ifm);
+    trove_csr_destroy(&ufm);
+    trove_csr_destroy(&ifm);
     trove_free(count);
     if (rc == TROVE_ENOMEM)
         return trove_error_set(err, TROVE_ENOMEM, "grow: out of memory");

@@ -524,21 +524,16 @@ static int get_csr(rbuf *r, uint32_t tag, uint32_t n_rows, uint32_t n_cols, trov
         (c.data && get(r, c.data, nnz * 4)) || r->pos - start != len)
         goto fail;
     {
-        /* Structural validation by copying through the checked path. */
-        trove_csr v;
         trove_error e2;
-        if (trove__model_csr_copy(&c, &v, "features", &e2) != TROVE_OK) {
-            rc = e2.code == TROVE_ENOMEM ? TROVE_ENOMEM : TROVE_ECORRUPT;
-            if (rc == TROVE_ECORRUPT)
-                trove_error_set(err, TROVE_ECORRUPT, "%s", e2.msg);
+        if (trove_csr_validate(&c, "features", &e2) != TROVE_OK) {
+            rc = trove_error_set(err, TROVE_ECORRUPT, "%s", e2.msg);
             goto fail;
         }
-        trove__model_csr_free(&c);
-        *out = v;
+        *out = c;
     }
     return TROVE_OK;
 fail:
-    trove__model_csr_free(&c);
+    trove_csr_destroy(&c);
     return rc;
 }
 

@@ -83,8 +83,6 @@ void trove__model_table_free(trove__table *t);
  * weights. what names it in errors ("item_features"). */
 int trove__model_csr_copy(const trove_csr *in, trove_csr *out, const char *what,
                     trove_error *err);
-/* Free the arrays of a CSR the model owns and zero it. */
-void trove__model_csr_free(trove_csr *c);
 /* Empty CSR with n_rows rows and n_cols columns. */
 int trove__model_csr_empty(uint32_t n_rows, uint32_t n_cols, trove_csr *out);
 /* Apply item_cold_fallback to items with item_count == 0. */

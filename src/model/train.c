@@ -557,34 +557,6 @@ static double now_sec(void)
 }
 
 /* ------------------------------------------------------------- front ends */
-static int check_csr(const trove_csr *c, const char *what, trove_error *err)
-{
-    if (c->n_rows > 0 && c->indptr == NULL)
-        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (no indptr)", what);
-    if (c->indptr == NULL)
-        return TROVE_OK;
-    if (c->indptr[0] != 0 || c->indptr[c->n_rows] != c->nnz || (c->nnz > 0 && c->indices == NULL))
-        return trove_error_set(err, TROVE_EINVAL, "%s: malformed CSR (indptr)", what);
-    for (uint32_t r = 0; r < c->n_rows; r++) {
-        if (c->indptr[r + 1] < c->indptr[r])
-            return trove_error_set(err, TROVE_EINVAL, "%s: row %u: indptr decreases", what, r);
-        for (uint64_t e = c->indptr[r]; e < c->indptr[r + 1]; e++) {
-            if (c->indices[e] >= c->n_cols)
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u: column %u out of range (%u columns)", what,
-                                       r, c->indices[e], c->n_cols);
-            if (e > c->indptr[r] && c->indices[e] <= c->indices[e - 1])
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u: columns not strictly ascending", what, r);
-            if (c->data != NULL && !isfinite(c->data[e]))
-                return trove_error_set(err, TROVE_EINVAL,
-                                       "%s: row %u, column %u: value is not finite", what, r,
-                                       c->indices[e]);
-        }
-    }
-    return TROVE_OK;
-}
-
 static uint64_t fingerprint(const trove_csr *x)
 {
     uint64_t h = trove_hash64(&x->n_rows, sizeof x->n_rows, x->n_cols);
@@ -662,8 +634,8 @@ fail:
     trove__model_table_free(&m->ifeat);
     trove_free(m->item_count);
     m->item_count = NULL;
-    trove__model_csr_free(&m->ufm);
-    trove__model_csr_free(&m->ifm);
+    trove_csr_destroy(&m->ufm);
+    trove_csr_destroy(&m->ifm);
     m->n_users = m->n_items = 0;
     if (rc == TROVE_ENOMEM)
         return trove_error_set(err, TROVE_ENOMEM, "fit: out of memory allocating the model");
@@ -689,15 +661,15 @@ static int replace_features(trove_model *m, const trove_csr *uf, const trove_csr
     if (uf && (rc = trove__model_csr_copy(uf, &a, "user_features", err)) != TROVE_OK)
         return rc;
     if (itf && (rc = trove__model_csr_copy(itf, &b, "item_features", err)) != TROVE_OK) {
-        trove__model_csr_free(&a);
+        trove_csr_destroy(&a);
         return rc;
     }
     if (uf) {
-        trove__model_csr_free(&m->ufm);
+        trove_csr_destroy(&m->ufm);
         m->ufm = a;
     }
     if (itf) {
-        trove__model_csr_free(&m->ifm);
+        trove_csr_destroy(&m->ifm);
         m->ifm = b;
     }
     return TROVE_OK;
@@ -717,11 +689,11 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
 
     if (x == NULL)
         return trove_error_set(err, TROVE_EINVAL, "fit: interactions is NULL");
-    if ((rc = check_csr(x, "interactions", err)) != TROVE_OK)
+    if ((rc = trove_csr_validate(x, "interactions", err)) != TROVE_OK)
         return rc;
-    if (uf && (rc = check_csr(uf, "user_features", err)) != TROVE_OK)
+    if (uf && (rc = trove_csr_validate(uf, "user_features", err)) != TROVE_OK)
         return rc;
-    if (itf && (rc = check_csr(itf, "item_features", err)) != TROVE_OK)
+    if (itf && (rc = trove_csr_validate(itf, "item_features", err)) != TROVE_OK)
         return rc;
     nnz = x->nnz;
     if (nnz == 0 || x->n_rows == 0 || x->n_cols == 0)
@@ -896,8 +868,8 @@ int trove_model_fit(trove_model *m, const trove_csr *x, const trove_csr *uf,
     trove__model_table_free(&m->ufeat);
     trove__model_table_free(&m->iid);
     trove__model_table_free(&m->ifeat);
-    trove__model_csr_free(&m->ufm);
-    trove__model_csr_free(&m->ifm);
+    trove_csr_destroy(&m->ufm);
+    trove_csr_destroy(&m->ifm);
     trove_aligned_free(m->item_repr);
     trove_free(m->item_repr_bias);
     trove_free(m->item_count);
