@@ -1,0 +1,190 @@
+/*
+ * serve_int.h - internals of trove serve shared by its files: the
+ * reference-counted model and snapshot, the scratch pool, the metrics
+ * registry and the server struct.
+ *
+ * Invariants: a snapshot and everything it points to is immutable once
+ * published; its reference count is the number of requests reading it plus
+ * one while it is the current one. A serve_model is shared by successive
+ * snapshots and freed with its last reference.
+ */
+#ifndef TROVE_SERVE_INT_H
+#define TROVE_SERVE_INT_H
+
+#include "trove/serve.h"
+#include "trove/store.h"
+#include "trove/model.h"
+#include "trove/config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define SERVE_MAX_MARKETS 64
+#define SERVE_NONE UINT32_MAX
+
+typedef struct serve_model {
+    atomic_int   refs;
+    trove_model *m;
+    int          version;
+    int64_t      created_ts;
+    char         family[32];
+} serve_model;
+
+typedef struct serve_item {
+    char    *ext_id;
+    int64_t  store_id;
+    int      active, pinned, blocked;
+    int64_t  start_ts, end_ts;
+} serve_item;
+
+typedef struct serve_market {
+    char         code[64];
+    int64_t      id;
+    serve_model *model;         /* NULL: no model, fallback chain */
+    uint32_t    *model_to_cat;  /* per model item: catalog index or NONE */
+    uint32_t    *explore;       /* catalog items the model does not know */
+    uint32_t     n_explore;
+    uint32_t    *pop_order;     /* catalog items with a positive count, most
+                                   popular first */
+    uint32_t     n_pop;
+    char         salt[64];
+    double       test_share;
+    int          control_policy;
+    int          n_default;
+} serve_market;
+
+typedef struct serve_snapshot {
+    atomic_int    refs;
+    uint32_t      n_items;
+    serve_item   *items;
+    trove_idmap  *item_ids;     /* ext id -> catalog index */
+    uint32_t      n_markets;
+    serve_market *markets;
+    trove_idmap  *market_codes; /* code -> market index */
+    uint64_t      generation;
+} serve_snapshot;
+
+/* Per-user features for users unknown to a model (cold start). */
+typedef struct serve_users {
+    trove_idmap *user_ids;      /* ext id -> row */
+    trove_idmap *names;         /* feature names */
+    uint32_t    *off;           /* n_users + 1 */
+    uint32_t    *feat;          /* index into names */
+    float       *weight;
+} serve_users;
+
+/* Popularity counts (positive events) per market and store item id,
+ * counted once at start and kept up to date by POST /v1/events. */
+typedef struct serve_popularity {
+    size_t    n_markets;
+    int64_t   market_id[SERVE_MAX_MARKETS];
+    size_t    cap;              /* item store ids < cap are counted */
+    uint32_t *count;            /* [n_markets + 1][cap]; row n_markets =
+                                   all markets */
+} serve_popularity;
+
+/* ----------------------------------------------------------- metrics */
+enum serve_endpoint {
+    SERVE_EP_RECS = 0, SERVE_EP_EVENTS, SERVE_EP_ITEM_PUT, SERVE_EP_ITEM_PATCH,
+    SERVE_EP_MODELS, SERVE_EP_ACTIVATE, SERVE_EP_ROLLBACK, SERVE_EP_HEALTHZ,
+    SERVE_EP_METRICS, SERVE_EP_OTHER, SERVE_N_ENDPOINTS
+};
+#define SERVE_N_STATUS 12
+#define SERVE_N_BUCKETS 12
+
+typedef struct serve_series {
+    atomic_ullong count;
+    atomic_ullong sum_ns;
+    atomic_ullong bucket[SERVE_N_BUCKETS];   /* non-cumulative */
+} serve_series;
+
+typedef struct serve_metrics {
+    serve_series *series;   /* [endpoint][status][market + 1] */
+    size_t        n_market_labels;            /* markets + 1 ("" first) */
+    char          market_label[SERVE_MAX_MARKETS + 1][64];
+    atomic_ullong fallback[SERVE_MAX_MARKETS + 1][4];  /* by reason */
+    atomic_ullong events_stored, events_duplicate;
+} serve_metrics;
+
+enum serve_fallback_reason {
+    SERVE_FB_NO_MODEL = 0, SERVE_FB_UNKNOWN_USER, SERVE_FB_POPULAR_EMPTY,
+    SERVE_FB_SHORT_LIST
+};
+
+int  trove__serve_metrics_init(serve_metrics *mx, const serve_snapshot *snap);
+void trove__serve_metrics_free(serve_metrics *mx);
+void trove__serve_metrics_observe(serve_metrics *mx, int endpoint, int status,
+                                  uint32_t market, uint64_t ns);
+void trove__serve_metrics_fallback(serve_metrics *mx, uint32_t market,
+                                   int reason);
+/* Prometheus text into a trove_malloc'd buffer (*out, *len). */
+int  trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
+                                 int64_t now, char **out, size_t *len);
+
+/* ------------------------------------------------------------ server */
+#define SERVE_SCRATCH_SLOTS 16
+
+typedef struct serve_scratch {
+    atomic_flag busy;
+    float      *scores;
+    size_t      cap;
+} serve_scratch;
+
+struct trove_server {
+    trove_serve_params   params;
+    char                *token;
+    size_t               token_len;
+    char                *store_uri;
+    struct MHD_Daemon   *daemon;
+    uint16_t             port;
+
+    pthread_mutex_t      admin_lock;   /* store handle, models[], rebuilds */
+    trove_store         *store;
+    trove_market_config **configs;
+    size_t               n_configs;
+    size_t               n_markets;    /* fixed at start */
+    char                 market_code[SERVE_MAX_MARKETS][64];
+    int64_t              market_id[SERVE_MAX_MARKETS];
+    char                 market_tz[SERVE_MAX_MARKETS][64];
+    serve_model         *models[SERVE_MAX_MARKETS];  /* by market index */
+    serve_popularity     pop;
+    serve_users          users;
+
+    pthread_mutex_t      snap_lock;    /* guards `snap` pointer swaps */
+    serve_snapshot      *snap;
+    uint64_t             generation;
+
+    serve_metrics        metrics;
+    serve_scratch        scratch[SERVE_SCRATCH_SLOTS];
+    atomic_ullong        request_seq;
+    uint64_t             boot_id;
+    int64_t              started_ts;
+};
+
+/* ------------------------------------------------------- snapshot.c */
+void trove__serve_model_release(serve_model *m);
+serve_model *trove__serve_model_retain(serve_model *m);
+/* Load model file `path` (hybrid model with ids). */
+int  trove__serve_model_load(const char *path, int version, int64_t created,
+                             const char *family, serve_model **out,
+                             trove_error *err);
+/* Count positives per market and item; load user features. Called once at
+ * start with the admin lock held (or before threads exist). */
+int  trove__serve_popularity_load(trove_server *s, trove_error *err);
+void trove__serve_popularity_free(serve_popularity *p);
+int  trove__serve_users_load(trove_server *s, trove_error *err);
+void trove__serve_users_free(serve_users *u);
+/* Build a snapshot from the store's items, s->models and the counts, and
+ * publish it. Admin lock held. */
+int  trove__serve_rebuild(trove_server *s, trove_error *err);
+serve_snapshot *trove__serve_snapshot_acquire(trove_server *s);
+void trove__serve_snapshot_release(serve_snapshot *snap);
+/* Load version `version` of market index mi from the registry. */
+int  trove__serve_load_version(trove_server *s, size_t mi, int version,
+                               serve_model **out, trove_error *err);
+/* Count a stored event into the popularity counts (admin lock held). */
+void trove__serve_popularity_add(trove_server *s, const trove_event *ev);
+/* The store's markets (read once at start) and every active model. */
+int  trove__serve_markets_load(trove_server *s, trove_error *err);
+
+#endif /* TROVE_SERVE_INT_H */

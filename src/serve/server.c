@@ -1,0 +1,1478 @@
+/*
+ * server.c - trove serve's HTTP layer on libmicrohttpd (the only file that
+ * includes <microhttpd.h>): daemon set-up, routing, bodies, the bearer
+ * token, and every endpoint's handler. JSON is read with jansson; the
+ * recommendation answer is written by hand into the one response buffer.
+ *
+ * Invariants: a recommendation reads only its acquired snapshot and a
+ * scratch slot (no store access, no allocation besides the response
+ * buffer, apart from a scratch slot growing or all slots being busy).
+ * Handlers that touch the store hold s->admin_lock for the whole change
+ * and publish a new snapshot before answering. No input reaches an assert:
+ * every request ends in an answer with a status and a JSON body.
+ */
+#include "serve_int.h"
+#include "trove/experiment.h"
+
+#include <microhttpd.h>
+#include <jansson.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define MAX_EVENTS_PER_BATCH 10000
+#define MAX_ID_LEN 256
+
+const char *trove_serve_source_name(int source)
+{
+    switch (source) {
+    case TROVE_SERVE_MODEL:   return "model";
+    case TROVE_SERVE_POPULAR: return "popular";
+    case TROVE_SERVE_RANDOM:  return "random";
+    case TROVE_SERVE_EXPLORE: return "explore";
+    case TROVE_SERVE_PINNED:  return "pinned";
+    default:                  return "unknown";
+    }
+}
+
+trove_serve_params trove_serve_default_params(void)
+{
+    trove_serve_params p;
+    memset(&p, 0, sizeof p);
+    p.bind_address = "127.0.0.1";
+    p.threads = 2;
+    p.max_body = 1u << 20;
+    p.conn_timeout = 10;
+    p.max_n = 100;
+    return p;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------ answers */
+/* Per-request state of methods with a body (GET answers at once). */
+typedef struct req_ctx {
+    uint64_t start_ns;
+    char    *body;
+    size_t   len, cap;
+    int      too_large;
+} req_ctx;
+
+/* A static marker for bodiless requests seen once already. */
+static int bodiless_marker;
+
+typedef struct answer {
+    int      status;
+    int      endpoint;
+    uint32_t market;     /* metrics label index: 0 none, 1 + market index */
+} answer;
+
+static enum MHD_Result queue(trove_server *s, struct MHD_Connection *conn,
+                             answer *a, char *buf, size_t len,
+                             const char *content_type, uint64_t start)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(len, buf, trove_free);
+    enum MHD_Result rc;
+    if (r == NULL) {
+        trove_free(buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", content_type);
+    if (a->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"trove\"");
+    rc = MHD_queue_response(conn, (unsigned)a->status, r);
+    MHD_destroy_response(r);
+    trove__serve_metrics_observe(&s->metrics, a->endpoint, a->status,
+                                 a->market, now_ns() - start);
+    return rc;
+}
+
+static enum MHD_Result send_json(trove_server *s, struct MHD_Connection *conn,
+                                 answer *a, json_t *root, uint64_t start)
+{
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    if (text == NULL) {
+        static const char oom[] =
+            "{\"error\":{\"status\":500,\"message\":\"out of memory\"}}";
+        a->status = 500;
+        text = trove_strdup(oom);
+        if (text == NULL)
+            return MHD_NO;
+    }
+    size_t len = strlen(text);
+    char *copy = trove_malloc(len + 2);
+    if (copy != NULL) {
+        memcpy(copy, text, len);
+        copy[len++] = '\n';
+    }
+    trove_free(text);   /* jansson allocates through trove_malloc */
+    if (copy == NULL)
+        return MHD_NO;
+    return queue(s, conn, a, copy, len, "application/json", start);
+}
+
+__attribute__((format(printf, 5, 6)))
+static enum MHD_Result send_error(trove_server *s, struct MHD_Connection *conn,
+                                  answer *a, uint64_t start, const char *fmt, ...)
+{
+    char msg[TROVE_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *root = json_pack("{s:{s:i,s:s}}", "error", "status", a->status,
+                             "message", msg);
+    return send_json(s, conn, a, root, start);
+}
+
+/* ------------------------------------------------------------- tokens */
+/* Constant-time comparison: the time depends only on the length of the
+ * presented token, never on where it differs from the secret. */
+static int token_equal(const char *secret, size_t secret_len,
+                       const char *given, size_t given_len)
+{
+    volatile unsigned char diff = (unsigned char)(secret_len != given_len);
+    for (size_t i = 0; i < given_len; i++) {
+        unsigned char c = secret_len ? (unsigned char)secret[i % secret_len] : 0;
+        diff |= (unsigned char)(c ^ (unsigned char)given[i]);
+    }
+    return diff == 0;
+}
+
+/* 0 if allowed; else the status to answer (401 or 403) in *status. */
+static int check_admin(trove_server *s, struct MHD_Connection *conn,
+                       int *status, const char **why)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+        *status = 401;
+        *why = "admin endpoint: send Authorization: Bearer <token>";
+        return -1;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    if (s->token_len == 0) {
+        *status = 403;
+        *why = "admin endpoints are disabled: no admin token is configured";
+        return -1;
+    }
+    if (!token_equal(s->token, s->token_len, h, strlen(h))) {
+        *status = 403;
+        *why = "admin token not accepted";
+        return -1;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------- recommendations */
+static int eligible(const serve_item *it, int64_t now)
+{
+    return it->active && !it->blocked &&
+           (it->start_ts == 0 || now >= it->start_ts) &&
+           (it->end_ts == 0 || now < it->end_ts);
+}
+
+static serve_scratch *scratch_get(trove_server *s, size_t need, float **scores)
+{
+    for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++) {
+        serve_scratch *sc = &s->scratch[i];
+        if (atomic_flag_test_and_set_explicit(&sc->busy, memory_order_acquire))
+            continue;
+        if (sc->cap < need) {
+            float *p = trove_realloc(sc->scores, need * sizeof *p);
+            if (p == NULL) {
+                atomic_flag_clear_explicit(&sc->busy, memory_order_release);
+                return NULL;
+            }
+            sc->scores = p;
+            sc->cap = need;
+        }
+        *scores = sc->scores;
+        return sc;
+    }
+    *scores = trove_malloc(need * sizeof **scores);
+    return NULL;
+}
+
+static void scratch_put(serve_scratch *sc, float *scores)
+{
+    if (sc != NULL)
+        atomic_flag_clear_explicit(&sc->busy, memory_order_release);
+    else
+        trove_free(scores);
+}
+
+/* JSON string body of s (without quotes) into out; returns bytes written.
+ * out must hold 6 * strlen(s) bytes. */
+static size_t json_escape(char *out, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            out[o++] = '\\';
+            out[o++] = 'u';
+            out[o++] = '0';
+            out[o++] = '0';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+/* Index of catalog item c in chosen[0..n), or -1. */
+static int chosen_has(const uint32_t *chosen, size_t n, uint32_t c)
+{
+    for (size_t i = 0; i < n; i++)
+        if (chosen[i] == c)
+            return 1;
+    return 0;
+}
+
+typedef struct reco_list {
+    trove_serve_candidate cand[1000];
+    uint32_t              cat[1000];
+    size_t                n, k;
+} reco_list;
+
+static void list_add(reco_list *l, const serve_snapshot *snap, uint32_t c,
+                     float score, int source)
+{
+    l->cand[l->n] = (trove_serve_candidate){ snap->items[c].ext_id, score,
+                                             source, NULL };
+    l->cat[l->n] = c;
+    l->n++;
+}
+
+/* The best `room` eligible, not yet chosen catalog items by the model's
+ * scores, best first (ties: lower model index), appended to l. */
+static void take_model_top(reco_list *l, const serve_snapshot *snap,
+                           const serve_market *mk, const float *scores,
+                           size_t room, int64_t now)
+{
+    uint32_t n_model = trove_model_n_items(mk->model->m);
+    uint32_t top_c[1000];
+    float top_s[1000];
+    size_t n_top = 0, base = l->n;
+    if (room == 0)
+        return;
+    for (uint32_t j = 0; j < n_model; j++) {
+        uint32_t c = mk->model_to_cat[j];
+        float sc = scores[j];
+        if (c == SERVE_NONE || isnan(sc))
+            continue;
+        if (n_top == room && !(sc > top_s[n_top - 1]))
+            continue;
+        const serve_item *it = &snap->items[c];
+        if (!eligible(it, now) || it->pinned || chosen_has(l->cat, base, c))
+            continue;
+        size_t at = n_top < room ? n_top++ : room - 1;
+        while (at > 0 && top_s[at - 1] < sc) {
+            top_s[at] = top_s[at - 1];
+            top_c[at] = top_c[at - 1];
+            at--;
+        }
+        top_s[at] = sc;
+        top_c[at] = c;
+    }
+    for (size_t i = 0; i < n_top; i++)
+        list_add(l, snap, top_c[i], top_s[i], TROVE_SERVE_MODEL);
+}
+
+static void fill_popular(reco_list *l, const serve_snapshot *snap,
+                         const serve_market *mk, int64_t now)
+{
+    for (uint32_t i = 0; i < mk->n_pop && l->n < l->k; i++) {
+        uint32_t c = mk->pop_order[i];
+        if (eligible(&snap->items[c], now) && !chosen_has(l->cat, l->n, c))
+            list_add(l, snap, c, NAN, TROVE_SERVE_POPULAR);
+    }
+}
+
+static void fill_random(reco_list *l, const serve_snapshot *snap,
+                        uint64_t seed, int64_t now)
+{
+    trove_rng rng;
+    if (snap->n_items == 0)
+        return;
+    trove_rng_seed(&rng, seed);
+    /* a random start and a random step coprime with n visit every item */
+    uint32_t n = snap->n_items;
+    uint32_t at = trove_rng_below(&rng, n), step = 1;
+    if (n > 2) {
+        for (int tries = 0; tries < 16; tries++) {
+            uint32_t cand = 1 + trove_rng_below(&rng, n - 1);
+            uint32_t a = cand, b = n;
+            while (b) {
+                uint32_t t = a % b;
+                a = b;
+                b = t;
+            }
+            if (a == 1) {
+                step = cand;
+                break;
+            }
+        }
+    }
+    for (uint32_t v = 0; v < n && l->n < l->k; v++) {
+        uint32_t c = (uint32_t)(((uint64_t)at + (uint64_t)v * step) % n);
+        if (eligible(&snap->items[c], now) && !chosen_has(l->cat, l->n, c))
+            list_add(l, snap, c, NAN, TROVE_SERVE_RANDOM);
+    }
+}
+
+/* Score `user` with the market's model into scores: 1 on success, 0 when
+ * the model knows neither the user nor any of the user's features. */
+static int model_scores(trove_server *s, const serve_market *mk,
+                        const char *user, float *scores)
+{
+    const trove_model *m = mk->model->m;
+    const trove_idmap *uids = trove_model_user_ids(m);
+    size_t ulen = strlen(user);
+    int64_t row = uids ? trove_idmap_find(uids, user, ulen) : -1;
+    if (row >= 0)
+        return trove_model_score_user(m, (uint32_t)row, scores, NULL) == TROVE_OK;
+    /* cold start: the user's stored features, as the model names them */
+    const trove_idmap *names = trove_model_user_feature_names(m);
+    const serve_users *u = &s->users;
+    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    if (names == NULL || r < 0)
+        return 0;
+    uint32_t feat[256];
+    float w[256];
+    size_t nf = 0;
+    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < 256; k++) {
+        size_t len;
+        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
+        int64_t f = trove_idmap_find(names, name, len);
+        if (f >= 0) {
+            feat[nf] = (uint32_t)f;
+            w[nf] = u->weight[k];
+            nf++;
+        }
+    }
+    if (nf == 0)
+        return 0;
+    return trove_model_score_features(m, feat, w, nf, scores, NULL) == TROVE_OK;
+}
+
+static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
+                                   uint64_t start)
+{
+    answer a = { 200, SERVE_EP_RECS, 0 };
+    const char *user = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "user");
+    const char *market = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "market");
+    const char *n_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "n");
+    unsigned long n_req = 0;
+    serve_snapshot *snap = NULL;
+    serve_scratch *sc = NULL;
+    float *scores = NULL;
+    reco_list *l = NULL;
+    enum MHD_Result rc;
+
+    if (user == NULL || user[0] == '\0' || strlen(user) > MAX_ID_LEN) {
+        a.status = 400;
+        return send_error(s, conn, &a, start,
+                          "query parameter 'user' is required (1 to %d bytes)",
+                          MAX_ID_LEN);
+    }
+    if (market == NULL || market[0] == '\0') {
+        a.status = 400;
+        return send_error(s, conn, &a, start, "query parameter 'market' is required");
+    }
+    if (n_arg != NULL) {
+        char *end;
+        errno = 0;
+        n_req = strtoul(n_arg, &end, 10);
+        if (errno != 0 || end == n_arg || *end != '\0' || n_arg[0] == '-' ||
+            n_req < 1 || n_req > s->params.max_n) {
+            a.status = 400;
+            return send_error(s, conn, &a, start,
+                              "query parameter 'n' must be an integer in 1..%u",
+                              s->params.max_n);
+        }
+    }
+    snap = trove__serve_snapshot_acquire(s);
+    int64_t mi = trove_idmap_find(snap->market_codes, market, strlen(market));
+    if (mi < 0) {
+        trove__serve_snapshot_release(snap);
+        a.status = 404;
+        return send_error(s, conn, &a, start, "unknown market '%s'", market);
+    }
+    a.market = (uint32_t)mi + 1;
+    const serve_market *mk = &snap->markets[mi];
+    int64_t now = (int64_t)time(NULL);
+    uint64_t seq = atomic_fetch_add_explicit(&s->request_seq, 1,
+                                             memory_order_relaxed);
+    char request_id[40];
+    snprintf(request_id, sizeof request_id, "%016llx-%llx",
+             (unsigned long long)s->boot_id, (unsigned long long)seq);
+    int arm = trove_experiment_arm(mk->salt, user, mk->test_share, NULL);
+    if (arm < 0)
+        arm = TROVE_ARM_TEST;
+
+    l = NULL;
+    size_t k = n_req ? n_req : (size_t)mk->n_default;
+    if (k > s->params.max_n)
+        k = s->params.max_n;
+    /* the list lives in a scratch slot's tail would complicate growth; it
+     * is small enough for the thread's stack frame of this handler */
+    reco_list list;
+    l = &list;
+    l->n = 0;
+    l->k = k;
+    int fallback = 0, used_model = 0;
+
+    /* pinned offers first */
+    for (uint32_t c = 0; c < snap->n_items && l->n < k; c++)
+        if (snap->items[c].pinned && eligible(&snap->items[c], now))
+            list_add(l, snap, c, NAN, TROVE_SERVE_PINNED);
+
+    if (arm == TROVE_ARM_TEST) {
+        if (mk->model == NULL) {
+            fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, a.market, SERVE_FB_NO_MODEL);
+        } else {
+            size_t need = trove_model_n_items(mk->model->m);
+            sc = scratch_get(s, need ? need : 1, &scores);
+            if (scores == NULL) {
+                trove__serve_snapshot_release(snap);
+                a.status = 503;
+                return send_error(s, conn, &a, start, "out of memory");
+            }
+            if (model_scores(s, mk, user, scores)) {
+                used_model = 1;
+                /* one slot for an offer the model has not seen yet */
+                uint32_t explore = SERVE_NONE;
+                if (mk->n_explore > 0 && k - l->n >= 2) {
+                    char day[96];
+                    int len = snprintf(day, sizeof day, "%s/%lld", user,
+                                       (long long)(now / 86400));
+                    uint64_t h = trove_hash64(day, (size_t)len, 0);
+                    for (uint32_t v = 0; v < mk->n_explore; v++) {
+                        uint32_t c = mk->explore[(h + v) % mk->n_explore];
+                        if (eligible(&snap->items[c], now) && !snap->items[c].pinned) {
+                            explore = c;
+                            break;
+                        }
+                    }
+                }
+                take_model_top(l, snap, mk, scores,
+                               k - l->n - (explore != SERVE_NONE), now);
+                if (explore != SERVE_NONE)
+                    list_add(l, snap, explore, NAN, TROVE_SERVE_EXPLORE);
+            } else {
+                fallback = 1;
+                trove__serve_metrics_fallback(&s->metrics, a.market,
+                                              SERVE_FB_UNKNOWN_USER);
+            }
+        }
+    }
+    if (arm == TROVE_ARM_TEST || mk->control_policy == TROVE_CONTROL_POPULARITY) {
+        size_t before = l->n;
+        fill_popular(l, snap, mk, now);
+        if (used_model && l->n > before) {
+            fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, a.market, SERVE_FB_SHORT_LIST);
+        }
+    }
+    if (l->n < k) {
+        if (arm == TROVE_ARM_TEST) {
+            fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, a.market,
+                                          SERVE_FB_POPULAR_EMPTY);
+        }
+        fill_random(l, snap, trove_hash64(user, strlen(user), seq), now);
+    }
+
+    if (s->params.rules != NULL) {
+        trove_serve_request rq = { user, mk->code, now, arm };
+        size_t n_out = l->n;
+        int rrc = s->params.rules(s->params.rules_ud, &rq, l->cand, &n_out, k);
+        if (rrc != TROVE_OK || n_out > k) {
+            scratch_put(sc, scores);
+            trove__serve_snapshot_release(snap);
+            a.status = 500;
+            return send_error(s, conn, &a, start, "rules failed: %s",
+                              trove_strerror(rrc));
+        }
+        l->n = n_out;
+    }
+
+    /* the answer: its size is bounded before writing */
+    size_t cap = 512 + 6 * strlen(user) + 6 * strlen(mk->code);
+    for (size_t i = 0; i < l->n; i++)
+        cap += 96 + 6 * strlen(l->cand[i].item) +
+               (l->cand[i].rule ? 16 + 6 * strlen(l->cand[i].rule) : 0);
+    char *buf = trove_malloc(cap);
+    if (buf == NULL) {
+        scratch_put(sc, scores);
+        trove__serve_snapshot_release(snap);
+        a.status = 503;
+        return send_error(s, conn, &a, start, "out of memory");
+    }
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, cap - o, "{\"request_id\":\"%s\",\"user\":\"",
+                          request_id);
+    o += json_escape(buf + o, user);
+    o += (size_t)snprintf(buf + o, cap - o, "\",\"market\":\"");
+    o += json_escape(buf + o, mk->code);
+    if (mk->model != NULL)
+        o += (size_t)snprintf(buf + o, cap - o, "\",\"model_version\":%d",
+                              mk->model->version);
+    else
+        o += (size_t)snprintf(buf + o, cap - o, "\",\"model_version\":null");
+    o += (size_t)snprintf(buf + o, cap - o,
+                          ",\"arm\":\"%s\",\"fallback\":%s,\"items\":[",
+                          trove_arm_name(arm), fallback ? "true" : "false");
+    for (size_t i = 0; i < l->n; i++) {
+        const trove_serve_candidate *c = &l->cand[i];
+        o += (size_t)snprintf(buf + o, cap - o, "%s{\"item\":\"", i ? "," : "");
+        o += json_escape(buf + o, c->item);
+        if (isfinite(c->score))
+            o += (size_t)snprintf(buf + o, cap - o, "\",\"score\":%.6g",
+                                  (double)c->score);
+        else
+            o += (size_t)snprintf(buf + o, cap - o, "\",\"score\":null");
+        o += (size_t)snprintf(buf + o, cap - o, ",\"source\":\"%s\"",
+                              trove_serve_source_name(c->source));
+        if (c->rule != NULL) {
+            o += (size_t)snprintf(buf + o, cap - o, ",\"rule\":\"");
+            o += json_escape(buf + o, c->rule);
+            o += (size_t)snprintf(buf + o, cap - o, "\"");
+        }
+        o += (size_t)snprintf(buf + o, cap - o, "}");
+    }
+    o += (size_t)snprintf(buf + o, cap - o, "]}\n");
+    scratch_put(sc, scores);
+    trove__serve_snapshot_release(snap);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer_with_free_callback(o, buf, trove_free);
+    if (r == NULL) {
+        trove_free(buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "X-Request-Id", request_id);
+    rc = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    trove__serve_metrics_observe(&s->metrics, a.endpoint, 200, a.market,
+                                 now_ns() - start);
+    return rc;
+}
+
+/* --------------------------------------------------------- JSON input */
+/* Parse the body into *root; on failure answers 400 and returns -1. */
+static int parse_body(const req_ctx *ctx, json_t **root, char *msg, size_t size)
+{
+    json_error_t jerr;
+    if (ctx->len == 0) {
+        snprintf(msg, size, "request body: a JSON document is required");
+        return -1;
+    }
+    *root = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*root == NULL) {
+        snprintf(msg, size, "request body:%d:%d: malformed JSON: %s",
+                 jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    return 0;
+}
+
+static int market_index(const trove_server *s, const char *code)
+{
+    for (size_t i = 0; i < s->n_markets; i++)
+        if (strcmp(s->market_code[i], code) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* ------------------------------------------------------------- events */
+typedef struct event_in {
+    const char *user, *item, *market, *id;
+    int         type;
+    double      value;
+    int64_t     ts;
+} event_in;
+
+static int event_validate(const trove_server *s, json_t *o, size_t i,
+                          event_in *ev, char *msg, size_t size)
+{
+    json_t *v;
+    if (!json_is_object(o)) {
+        snprintf(msg, size, "events[%zu]: an object is expected", i);
+        return -1;
+    }
+    const char *keys[] = { "user", "item" };
+    for (int k = 0; k < 2; k++) {
+        v = json_object_get(o, keys[k]);
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) > MAX_ID_LEN ||
+            strlen(json_string_value(v)) != json_string_length(v)) {
+            snprintf(msg, size, "events[%zu].%s: a non-empty string of at most "
+                     "%d bytes is required", i, keys[k], MAX_ID_LEN);
+            return -1;
+        }
+    }
+    ev->user = json_string_value(json_object_get(o, "user"));
+    ev->item = json_string_value(json_object_get(o, "item"));
+    v = json_object_get(o, "type");
+    if (!json_is_string(v) ||
+        trove_event_type_parse(json_string_value(v), &ev->type) != TROVE_OK) {
+        snprintf(msg, size, "events[%zu].type: one of impression, click, "
+                 "redemption, purchase, rating, return is required", i);
+        return -1;
+    }
+    v = json_object_get(o, "value");
+    ev->value = 1.0;
+    if (v != NULL) {
+        if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+            snprintf(msg, size, "events[%zu].value: a finite number is expected", i);
+            return -1;
+        }
+        ev->value = json_number_value(v);
+    }
+    v = json_object_get(o, "ts");
+    ev->ts = (int64_t)time(NULL);
+    if (v != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(msg, size, "events[%zu].ts: Unix seconds (an integer >= 0) "
+                     "are expected", i);
+            return -1;
+        }
+        ev->ts = (int64_t)json_integer_value(v);
+    }
+    v = json_object_get(o, "market");
+    ev->market = NULL;
+    if (v != NULL) {
+        if (!json_is_string(v) || market_index(s, json_string_value(v)) < 0) {
+            snprintf(msg, size, "events[%zu].market: a known market code is "
+                     "expected", i);
+            return -1;
+        }
+        ev->market = json_string_value(v);
+    }
+    v = json_object_get(o, "id");
+    ev->id = NULL;
+    if (v != NULL) {
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            snprintf(msg, size, "events[%zu].id: a non-empty string is expected", i);
+            return -1;
+        }
+        ev->id = json_string_value(v);
+    }
+    return 0;
+}
+
+static uint64_t event_id_of(const event_in *e)
+{
+    char buf[4 * MAX_ID_LEN];
+    if (e->id != NULL)
+        return trove_hash64(e->id, strlen(e->id), 0);
+    int len = snprintf(buf, sizeof buf, "%s\x1f%s\x1f%d\x1f%lld\x1f%s", e->user,
+                       e->item, e->type, (long long)e->ts,
+                       e->market ? e->market : "");
+    if (len < 0)
+        len = 0;
+    if ((size_t)len >= sizeof buf)
+        len = (int)sizeof buf - 1;
+    return trove_hash64(buf, (size_t)len, 0);
+}
+
+static enum MHD_Result handle_events(trove_server *s, struct MHD_Connection *conn,
+                                     req_ctx *ctx)
+{
+    answer a = { 200, SERVE_EP_EVENTS, 0 };
+    char msg[TROVE_ERROR_MSG_MAX];
+    json_t *root = NULL, *arr;
+    event_in *evs = NULL;
+    trove_error err;
+    size_t n, stored = 0, dup = 0;
+    enum MHD_Result rc;
+    trove_error_clear(&err);
+    if (parse_body(ctx, &root, msg, sizeof msg) != 0) {
+        a.status = 400;
+        return send_error(s, conn, &a, ctx->start_ns, "%s", msg);
+    }
+    arr = json_is_array(root) ? root : json_object_get(root, "events");
+    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+        json_array_size(arr) > MAX_EVENTS_PER_BATCH) {
+        a.status = 400;
+        rc = send_error(s, conn, &a, ctx->start_ns, "request body: 'events' must "
+                        "be an array of 1 to %d events", MAX_EVENTS_PER_BATCH);
+        goto done;
+    }
+    n = json_array_size(arr);
+    evs = trove_calloc(n, sizeof *evs);
+    if (evs == NULL) {
+        a.status = 503;
+        rc = send_error(s, conn, &a, ctx->start_ns, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (event_validate(s, json_array_get(arr, i), i, &evs[i], msg,
+                           sizeof msg) != 0) {
+            a.status = 400;
+            rc = send_error(s, conn, &a, ctx->start_ns, "%s", msg);
+            goto done;
+        }
+    pthread_mutex_lock(&s->admin_lock);
+    int st = trove_store_begin(s->store, &err);
+    size_t i = 0;
+    for (; st == TROVE_OK && i < n; i++) {
+        const event_in *e = &evs[i];
+        int mi = e->market ? market_index(s, e->market) : -1;
+        trove_event ev = { .id = event_id_of(e), .type = e->type,
+                           .value = e->value, .ts = e->ts,
+                           .market_id = mi >= 0 ? s->market_id[mi] : 0 };
+        int inserted = 0;
+        st = trove_store_item_find(s->store, e->item, &ev.item_id, &err);
+        if (st == TROVE_ENOTFOUND) {
+            trove_error_set(&err, st, "events[%zu].item: unknown item '%s'", i,
+                            e->item);
+            break;
+        }
+        if (st == TROVE_OK)
+            st = trove_store_user_upsert(s->store, e->user, ev.market_id,
+                                         &ev.user_id, NULL, &err);
+        if (st == TROVE_OK)
+            st = trove_store_event_add(s->store, &ev, &inserted, &err);
+        if (st == TROVE_OK) {
+            if (inserted)
+                stored++;
+            else
+                dup++;
+        }
+    }
+    if (st == TROVE_OK)
+        st = trove_store_commit(s->store, &err);
+    if (st != TROVE_OK) {
+        trove_store_rollback(s->store, NULL);
+    } else {
+        /* counted only once durable; used by the next snapshot */
+        for (size_t j = 0; j < n; j++) {
+            const event_in *e = &evs[j];
+            int mi = e->market ? market_index(s, e->market) : -1;
+            trove_event ev = { .type = e->type,
+                               .market_id = mi >= 0 ? s->market_id[mi] : 0 };
+            if (trove_store_item_find(s->store, e->item, &ev.item_id, NULL) ==
+                TROVE_OK)
+                trove__serve_popularity_add(s, &ev);
+        }
+    }
+    pthread_mutex_unlock(&s->admin_lock);
+    if (st != TROVE_OK) {
+        a.status = st == TROVE_ENOTFOUND || st == TROVE_EINVAL ? 400 : 503;
+        rc = send_error(s, conn, &a, ctx->start_ns, "%s", err.msg);
+        goto done;
+    }
+    atomic_fetch_add(&s->metrics.events_stored, stored);
+    atomic_fetch_add(&s->metrics.events_duplicate, dup);
+    rc = send_json(s, conn, &a,
+                   json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)n,
+                             "stored", (json_int_t)stored, "duplicates",
+                             (json_int_t)dup),
+                   ctx->start_ns);
+done:
+    trove_free(evs);
+    json_decref(root);
+    return rc;
+}
+
+/* -------------------------------------------------------------- items */
+/* Read the optional flag fields of o into *f / *mask. */
+static int item_flags(json_t *o, trove_item *f, unsigned *mask, char *msg,
+                      size_t size)
+{
+    static const struct { const char *key; unsigned bit; } bools[] = {
+        { "active", TROVE_ITEM_ACTIVE }, { "pinned", TROVE_ITEM_PINNED },
+        { "blocked", TROVE_ITEM_BLOCKED }
+    };
+    memset(f, 0, sizeof *f);
+    *mask = 0;
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(o, bools[i].key);
+        if (v == NULL)
+            continue;
+        if (!json_is_boolean(v)) {
+            snprintf(msg, size, "%s: true or false is expected", bools[i].key);
+            return -1;
+        }
+        int b = json_is_true(v);
+        if (i == 0) f->active = b;
+        if (i == 1) f->pinned = b;
+        if (i == 2) f->blocked = b;
+        *mask |= bools[i].bit;
+    }
+    const char *ts_keys[] = { "start_ts", "end_ts" };
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(o, ts_keys[i]);
+        if (v == NULL)
+            continue;
+        if (json_is_null(v)) {
+            /* null clears the restriction */
+        } else if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            snprintf(msg, size, "%s: Unix seconds (an integer >= 0) or null "
+                     "are expected", ts_keys[i]);
+            return -1;
+        }
+        int64_t t = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        if (i == 0) f->start_ts = t;
+        else f->end_ts = t;
+        *mask |= i == 0 ? TROVE_ITEM_START_TS : TROVE_ITEM_END_TS;
+    }
+    return 0;
+}
+
+static int valid_item_id(const char *id)
+{
+    size_t len = strlen(id);
+    return len > 0 && len <= MAX_ID_LEN && strchr(id, '/') == NULL;
+}
+
+static enum MHD_Result handle_item(trove_server *s, struct MHD_Connection *conn,
+                                   req_ctx *ctx, const char *id, int put)
+{
+    answer a = { 200, put ? SERVE_EP_ITEM_PUT : SERVE_EP_ITEM_PATCH, 0 };
+    char msg[TROVE_ERROR_MSG_MAX];
+    json_t *root = NULL, *title, *feats;
+    trove_item flags;
+    unsigned mask;
+    trove_error err;
+    int created = 0, st;
+    int64_t item_id = 0;
+    enum MHD_Result rc;
+    trove_error_clear(&err);
+    if (!valid_item_id(id)) {
+        a.status = 400;
+        return send_error(s, conn, &a, ctx->start_ns,
+                          "item id: 1 to %d bytes without '/' are expected",
+                          MAX_ID_LEN);
+    }
+    if (parse_body(ctx, &root, msg, sizeof msg) != 0) {
+        a.status = 400;
+        return send_error(s, conn, &a, ctx->start_ns, "%s", msg);
+    }
+    if (!json_is_object(root)) {
+        a.status = 400;
+        rc = send_error(s, conn, &a, ctx->start_ns, "request body: a JSON object "
+                        "is expected");
+        goto done;
+    }
+    if (item_flags(root, &flags, &mask, msg, sizeof msg) != 0) {
+        a.status = 400;
+        rc = send_error(s, conn, &a, ctx->start_ns, "%s", msg);
+        goto done;
+    }
+    title = json_object_get(root, "title");
+    feats = json_object_get(root, "features");
+    if (put && ((title != NULL && !json_is_string(title)) ||
+                (feats != NULL && !json_is_object(feats)))) {
+        a.status = 400;
+        rc = send_error(s, conn, &a, ctx->start_ns, "title must be a string and "
+                        "features an object of name: number or string");
+        goto done;
+    }
+    if (!put && (title != NULL || feats != NULL)) {
+        a.status = 400;
+        rc = send_error(s, conn, &a, ctx->start_ns, "PATCH changes flags and "
+                        "dates only; use PUT for title and features");
+        goto done;
+    }
+    if (feats != NULL) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(feats, key, v) {
+            if (!(json_is_number(v) && isfinite(json_number_value(v))) &&
+                !json_is_string(v)) {
+                a.status = 400;
+                rc = send_error(s, conn, &a, ctx->start_ns, "features.%s: a "
+                                "finite number or a string is expected", key);
+                goto done;
+            }
+        }
+    }
+    pthread_mutex_lock(&s->admin_lock);
+    st = trove_store_begin(s->store, &err);
+    if (st == TROVE_OK && put)
+        st = trove_store_item_upsert(s->store, id,
+                                     title ? json_string_value(title) : NULL,
+                                     &item_id, &created, &err);
+    else if (st == TROVE_OK)
+        st = trove_store_item_find(s->store, id, &item_id, &err);
+    if (st == TROVE_OK && feats != NULL) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(feats, key, v) {
+            char name[512];
+            int kind;
+            double w;
+            int64_t fid;
+            if (json_is_string(v)) {
+                snprintf(name, sizeof name, "%s=%s", key, json_string_value(v));
+                kind = TROVE_FEATURE_CATEGORICAL;
+                w = 1.0;
+            } else {
+                snprintf(name, sizeof name, "%s", key);
+                kind = strchr(key, '=') ? TROVE_FEATURE_CATEGORICAL
+                                        : TROVE_FEATURE_NUMERIC;
+                w = json_number_value(v);
+            }
+            st = trove_store_feature_upsert(s->store, TROVE_FEATURE_ITEM, name,
+                                            kind, &fid, &err);
+            if (st == TROVE_OK)
+                st = trove_store_item_feature_set(s->store, item_id, fid, w, &err);
+            if (st != TROVE_OK) {
+                trove_error_prefix(&err, "features.%s", key);
+                break;
+            }
+        }
+    }
+    if (st == TROVE_OK && mask != 0)
+        st = trove_store_item_set_flags(s->store, item_id, &flags, mask, &err);
+    if (st == TROVE_OK)
+        st = trove_store_commit(s->store, &err);
+    if (st != TROVE_OK)
+        trove_store_rollback(s->store, NULL);
+    else
+        st = trove__serve_rebuild(s, &err);
+    pthread_mutex_unlock(&s->admin_lock);
+    if (st != TROVE_OK) {
+        a.status = st == TROVE_ENOTFOUND ? 404
+                 : st == TROVE_EINVAL ? 400 : 503;
+        if (st == TROVE_ENOTFOUND && !put)
+            rc = send_error(s, conn, &a, ctx->start_ns, "unknown item '%s'", id);
+        else
+            rc = send_error(s, conn, &a, ctx->start_ns, "%s", err.msg);
+        goto done;
+    }
+    a.status = created ? 201 : 200;
+    rc = send_json(s, conn, &a,
+                   json_pack("{s:s,s:b}", "item", id, "created", created),
+                   ctx->start_ns);
+done:
+    json_decref(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------- models */
+typedef struct versions_walk {
+    json_t *arr;
+} versions_walk;
+
+static int add_version(void *ud, const trove_model_version *mv)
+{
+    versions_walk *w = ud;
+    json_error_t jerr;
+    json_t *metrics = json_loads(mv->metrics_json, 0, &jerr);
+    json_t *o = json_pack("{s:i,s:I,s:s,s:s,s:s,s:b,s:b}", "version",
+                          mv->version, "created_ts", (json_int_t)mv->created_ts,
+                          "family", mv->family, "config_hash", mv->config_hash,
+                          "data_fingerprint", mv->data_fingerprint, "active",
+                          mv->active, "pruned", mv->pruned);
+    if (o == NULL) {
+        json_decref(metrics);
+        return TROVE_ENOMEM;
+    }
+    json_object_set_new(o, "metrics", metrics ? metrics : json_object());
+    return json_array_append_new(w->arr, o) == 0 ? 0 : TROVE_ENOMEM;
+}
+
+static enum MHD_Result handle_models(trove_server *s, struct MHD_Connection *conn,
+                                     uint64_t start)
+{
+    answer a = { 200, SERVE_EP_MODELS, 0 };
+    trove_error err;
+    json_t *root = json_object(), *markets = json_array();
+    int st = root && markets ? TROVE_OK : TROVE_ENOMEM;
+    trove_error_clear(&err);
+    pthread_mutex_lock(&s->admin_lock);
+    for (size_t i = 0; st == TROVE_OK && i < s->n_markets; i++) {
+        versions_walk w = { json_array() };
+        json_t *m = json_object();
+        if (w.arr == NULL || m == NULL) {
+            json_decref(w.arr);
+            json_decref(m);
+            st = TROVE_ENOMEM;
+            break;
+        }
+        st = trove_store_models_foreach(s->store, s->market_id[i], add_version,
+                                        &w, &err);
+        json_object_set_new(m, "market", json_string(s->market_code[i]));
+        json_object_set_new(m, "serving_version",
+                            s->models[i] ? json_integer(s->models[i]->version)
+                                         : json_null());
+        json_object_set_new(m, "versions", w.arr);
+        json_array_append_new(markets, m);
+    }
+    pthread_mutex_unlock(&s->admin_lock);
+    if (st != TROVE_OK) {
+        json_decref(root);
+        json_decref(markets);
+        a.status = 503;
+        return send_error(s, conn, &a, start, "%s",
+                          err.msg[0] ? err.msg : trove_strerror(st));
+    }
+    json_object_set_new(root, "markets", markets);
+    return send_json(s, conn, &a, root, start);
+}
+
+static enum MHD_Result handle_model_change(trove_server *s,
+                                           struct MHD_Connection *conn,
+                                           req_ctx *ctx, const char *market,
+                                           int activate)
+{
+    answer a = { 200, activate ? SERVE_EP_ACTIVATE : SERVE_EP_ROLLBACK, 0 };
+    char msg[TROVE_ERROR_MSG_MAX];
+    json_t *root = NULL;
+    trove_error err;
+    serve_model *sm = NULL;
+    int version = 0, before = 0, st, mi = market_index(s, market);
+    enum MHD_Result rc;
+    trove_error_clear(&err);
+    if (mi < 0) {
+        a.status = 404;
+        return send_error(s, conn, &a, ctx->start_ns, "unknown market '%s'", market);
+    }
+    a.market = (uint32_t)mi + 1;
+    if (activate) {
+        json_t *v;
+        if (parse_body(ctx, &root, msg, sizeof msg) != 0) {
+            a.status = 400;
+            return send_error(s, conn, &a, ctx->start_ns, "%s", msg);
+        }
+        v = json_object_get(root, "version");
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > INT32_MAX) {
+            a.status = 400;
+            rc = send_error(s, conn, &a, ctx->start_ns, "version: a positive "
+                            "integer is required");
+            goto done;
+        }
+        version = (int)json_integer_value(v);
+    }
+    pthread_mutex_lock(&s->admin_lock);
+    if (trove_store_model_active(s->store, s->market_id[mi], &before, NULL) !=
+        TROVE_OK)
+        before = 0;
+    if (activate) {
+        st = trove__serve_load_version(s, (size_t)mi, version, &sm, &err);
+        if (st == TROVE_OK)
+            st = trove_store_model_activate(s->store, s->market_id[mi], version,
+                                            &err);
+    } else {
+        st = trove_store_model_rollback(s->store, s->market_id[mi], &version,
+                                        &err);
+        if (st == TROVE_ENOTFOUND) {
+            st = TROVE_EEXIST;   /* answered 409: nothing to go back to */
+        } else if (st == TROVE_OK) {
+            st = trove__serve_load_version(s, (size_t)mi, version, &sm, &err);
+            if (st != TROVE_OK && before > 0) {
+                /* the file of the older version is unusable: keep serving
+                 * (and registering) the one that was active */
+                trove_store_model_activate(s->store, s->market_id[mi], before,
+                                           NULL);
+                st = TROVE_EEXIST;
+            }
+        }
+    }
+    if (st == TROVE_OK) {
+        serve_model *old = s->models[mi];
+        s->models[mi] = sm;
+        sm = NULL;
+        st = trove__serve_rebuild(s, &err);
+        if (st != TROVE_OK) {
+            /* keep the registry and the snapshot in step */
+            sm = s->models[mi];
+            s->models[mi] = old;
+            if (before > 0)
+                trove_store_model_activate(s->store, s->market_id[mi], before,
+                                           NULL);
+        } else {
+            trove__serve_model_release(old);
+        }
+    }
+    pthread_mutex_unlock(&s->admin_lock);
+    trove__serve_model_release(sm);
+    if (st != TROVE_OK) {
+        a.status = st == TROVE_ENOTFOUND ? 404
+                 : st == TROVE_EEXIST ? 409 : 503;
+        if (st == TROVE_EEXIST && err.msg[0] == '\0')
+            snprintf(err.msg, sizeof err.msg, "market %s: no earlier version "
+                     "to roll back to", market);
+        rc = send_error(s, conn, &a, ctx->start_ns, "%s", err.msg);
+        goto done;
+    }
+    trove_log(TROVE_LOG_INFO, "serve: market %s now serves version %d (was %d)",
+              market, version, before);
+    rc = send_json(s, conn, &a,
+                   json_pack("{s:s,s:i,s:i}", "market", market, "version",
+                             version, "previous", before),
+                   ctx->start_ns);
+done:
+    json_decref(root);
+    return rc;
+}
+
+/* --------------------------------------------------- health, metrics */
+static enum MHD_Result handle_health(trove_server *s, struct MHD_Connection *conn,
+                                     uint64_t start)
+{
+    answer a = { 200, SERVE_EP_HEALTHZ, 0 };
+    serve_snapshot *snap = trove__serve_snapshot_acquire(s);
+    uint32_t with_model = 0;
+    for (uint32_t m = 0; m < snap->n_markets; m++)
+        with_model += snap->markets[m].model != NULL;
+    json_t *root = json_pack("{s:s,s:i,s:i,s:i,s:I,s:I}", "status", "ok",
+                             "markets", (int)snap->n_markets, "markets_with_model",
+                             (int)with_model, "items", (int)snap->n_items,
+                             "snapshot", (json_int_t)snap->generation,
+                             "uptime_seconds",
+                             (json_int_t)((int64_t)time(NULL) - s->started_ts));
+    trove__serve_snapshot_release(snap);
+    return send_json(s, conn, &a, root, start);
+}
+
+static enum MHD_Result handle_metrics(trove_server *s, struct MHD_Connection *conn,
+                                      uint64_t start)
+{
+    answer a = { 200, SERVE_EP_METRICS, 0 };
+    serve_snapshot *snap = trove__serve_snapshot_acquire(s);
+    char *text = NULL;
+    size_t len = 0;
+    int st = trove__serve_metrics_render(&s->metrics, snap, (int64_t)time(NULL),
+                                         &text, &len);
+    trove__serve_snapshot_release(snap);
+    if (st != TROVE_OK) {
+        a.status = 503;
+        return send_error(s, conn, &a, start, "out of memory");
+    }
+    return queue(s, conn, &a, text, len, "text/plain; version=0.0.4", start);
+}
+
+/* ------------------------------------------------------------ routing */
+static int has_body(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+           strcmp(method, "PATCH") == 0;
+}
+
+/* "/v1/models/DE/activate" -> market "DE" and action; 0 on a match. */
+static int split_models_path(const char *url, char *market, size_t size,
+                             const char **action)
+{
+    const char *p = url + strlen("/v1/models/");
+    const char *slash = strchr(p, '/');
+    if (slash == NULL || slash == p || (size_t)(slash - p) >= size)
+        return -1;
+    memcpy(market, p, (size_t)(slash - p));
+    market[slash - p] = '\0';
+    *action = slash + 1;
+    return 0;
+}
+
+static enum MHD_Result route(trove_server *s, struct MHD_Connection *conn,
+                             const char *url, const char *method, req_ctx *ctx,
+                             uint64_t start)
+{
+    answer a = { 404, SERVE_EP_OTHER, 0 };
+    int is_get = strcmp(method, "GET") == 0;
+    int admin = 0, endpoint = SERVE_EP_OTHER, allowed = 0;
+    char market[64];
+    const char *action = NULL;
+
+    if (strcmp(url, "/v1/recommendations") == 0) {
+        endpoint = SERVE_EP_RECS; allowed = is_get;
+    } else if (strcmp(url, "/v1/events") == 0) {
+        endpoint = SERVE_EP_EVENTS; allowed = strcmp(method, "POST") == 0;
+    } else if (strncmp(url, "/v1/items/", 10) == 0) {
+        int put = strcmp(method, "PUT") == 0;
+        endpoint = put ? SERVE_EP_ITEM_PUT : SERVE_EP_ITEM_PATCH;
+        allowed = put || strcmp(method, "PATCH") == 0;
+        admin = 1;
+    } else if (strcmp(url, "/v1/models") == 0) {
+        endpoint = SERVE_EP_MODELS; allowed = is_get; admin = 1;
+    } else if (strncmp(url, "/v1/models/", 11) == 0 &&
+               split_models_path(url, market, sizeof market, &action) == 0 &&
+               (strcmp(action, "activate") == 0 ||
+                strcmp(action, "rollback") == 0)) {
+        endpoint = action[0] == 'a' ? SERVE_EP_ACTIVATE : SERVE_EP_ROLLBACK;
+        allowed = strcmp(method, "POST") == 0;
+        admin = 1;
+    } else if (strcmp(url, "/healthz") == 0) {
+        endpoint = SERVE_EP_HEALTHZ; allowed = is_get;
+    } else if (strcmp(url, "/metrics") == 0) {
+        endpoint = SERVE_EP_METRICS; allowed = is_get;
+    } else {
+        return send_error(s, conn, &a, start, "no such endpoint: %s", url);
+    }
+    a.endpoint = endpoint;
+    if (!allowed) {
+        a.status = 405;
+        return send_error(s, conn, &a, start, "method %s not allowed on %s",
+                          method, url);
+    }
+    if (admin) {
+        const char *why;
+        if (check_admin(s, conn, &a.status, &why) != 0)
+            return send_error(s, conn, &a, start, "%s", why);
+    }
+    if (ctx != NULL && ctx->too_large) {
+        a.status = 413;
+        return send_error(s, conn, &a, start, "request body larger than %zu bytes",
+                          s->params.max_body);
+    }
+    switch (endpoint) {
+    case SERVE_EP_RECS:      return handle_recs(s, conn, start);
+    case SERVE_EP_EVENTS:    return handle_events(s, conn, ctx);
+    case SERVE_EP_ITEM_PUT:  return handle_item(s, conn, ctx, url + 10, 1);
+    case SERVE_EP_ITEM_PATCH:return handle_item(s, conn, ctx, url + 10, 0);
+    case SERVE_EP_MODELS:    return handle_models(s, conn, start);
+    case SERVE_EP_ACTIVATE:  return handle_model_change(s, conn, ctx, market, 1);
+    case SERVE_EP_ROLLBACK:  return handle_model_change(s, conn, ctx, market, 0);
+    case SERVE_EP_HEALTHZ:   return handle_health(s, conn, start);
+    default:                 return handle_metrics(s, conn, start);
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    trove_server *s = cls;
+    req_ctx *ctx = *con_cls;
+    (void)version;
+    if (!has_body(method)) {
+        if (ctx == NULL) {
+            /* answered on the first call: a body, if any, is not read */
+            *con_cls = &bodiless_marker;
+            return route(s, conn, url, method, NULL, now_ns());
+        }
+        return MHD_YES;
+    }
+    if (ctx == NULL) {
+        ctx = trove_calloc(1, sizeof *ctx);
+        if (ctx == NULL)
+            return MHD_NO;
+        ctx->start_ns = now_ns();
+        *con_cls = ctx;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > s->params.max_body) {
+            ctx->too_large = 1;
+            return route(s, conn, url, method, ctx, ctx->start_ns);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (ctx->too_large || ctx->len + n > s->params.max_body) {
+            ctx->too_large = 1;
+            return MHD_YES;
+        }
+        if (ctx->len + n > ctx->cap) {
+            size_t cap = ctx->cap ? ctx->cap : 4096;
+            while (cap < ctx->len + n)
+                cap *= 2;
+            char *b = trove_realloc(ctx->body, cap);
+            if (b == NULL)
+                return MHD_NO;
+            ctx->body = b;
+            ctx->cap = cap;
+        }
+        memcpy(ctx->body + ctx->len, upload_data, n);
+        ctx->len += n;
+        return MHD_YES;
+    }
+    if (ctx->start_ns == 0)
+        return MHD_YES;   /* answered already */
+    uint64_t start = ctx->start_ns;
+    ctx->start_ns = 0;
+    return route(s, conn, url, method, ctx, start);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    req_ctx *ctx = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    if (ctx != NULL && (void *)ctx != (void *)&bodiless_marker) {
+        trove_free(ctx->body);
+        trove_free(ctx);
+    }
+    *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t len = strlen(msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        msg[--len] = '\0';
+    trove_log(TROVE_LOG_WARN, "serve: http: %s", msg);
+}
+
+/* --------------------------------------------------------- start/stop */
+void trove_server_stop(trove_server *s)
+{
+    if (s == NULL)
+        return;
+    if (s->daemon != NULL)
+        MHD_stop_daemon(s->daemon);
+    trove__serve_snapshot_release(s->snap);
+    for (size_t i = 0; i < SERVE_MAX_MARKETS; i++)
+        trove__serve_model_release(s->models[i]);
+    for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++)
+        trove_free(s->scratch[i].scores);
+    trove__serve_metrics_free(&s->metrics);
+    trove__serve_popularity_free(&s->pop);
+    trove__serve_users_free(&s->users);
+    trove_market_configs_free(s->configs, s->n_configs);
+    trove_store_close(s->store);
+    pthread_mutex_destroy(&s->admin_lock);
+    pthread_mutex_destroy(&s->snap_lock);
+    if (s->token != NULL) {
+        volatile char *t = s->token;
+        for (size_t i = 0; i < s->token_len; i++)
+            t[i] = 0;
+    }
+    trove_free(s->token);
+    trove_free(s->store_uri);
+    trove_free(s);
+}
+
+static void *jansson_malloc(size_t size)
+{
+    return trove_malloc(size ? size : 1);
+}
+
+int trove_server_start(const trove_serve_params *p, trove_server **out,
+                       trove_error *err)
+{
+    trove_server *s = NULL;
+    struct sockaddr_in addr;
+    int rc;
+    if (p == NULL || out == NULL || p->store_uri == NULL || p->threads == 0 ||
+        p->threads > 256 || p->max_body == 0 || p->max_n == 0 ||
+        p->max_n > 1000 || p->conn_timeout == 0)
+        return trove_error_set(err, TROVE_EINVAL, "serve: store_uri, threads "
+                               "1..256, max_body > 0, max_n 1..1000 and "
+                               "conn_timeout > 0 are required");
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(p->port);
+    if (inet_pton(AF_INET, p->bind_address ? p->bind_address : "127.0.0.1",
+                  &addr.sin_addr) != 1)
+        return trove_error_set(err, TROVE_EINVAL, "serve: bind address '%s' is "
+                               "not an IPv4 address", p->bind_address);
+    json_set_alloc_funcs(jansson_malloc, trove_free);
+    s = trove_calloc(1, sizeof *s);
+    if (s == NULL)
+        return trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
+    pthread_mutex_init(&s->admin_lock, NULL);
+    pthread_mutex_init(&s->snap_lock, NULL);
+    for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++)
+        atomic_flag_clear(&s->scratch[i].busy);
+    s->params = *p;
+    s->params.config_dir = NULL;
+    s->params.store_uri = NULL;
+    s->params.admin_token = NULL;
+    s->store_uri = trove_strdup(p->store_uri);
+    s->token = trove_strdup(p->admin_token ? p->admin_token : "");
+    if (s->store_uri == NULL || s->token == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
+        goto fail;
+    }
+    s->token_len = strlen(s->token);
+    s->started_ts = (int64_t)time(NULL);
+    s->boot_id = trove_hash64(&s->started_ts, sizeof s->started_ts, now_ns());
+    if (p->config_dir != NULL) {
+        rc = trove_market_config_load_dir(p->config_dir, &s->configs,
+                                          &s->n_configs, err);
+        if (rc != TROVE_OK)
+            goto fail;
+    }
+    rc = trove_store_open(p->store_uri, 0, &s->store, err);
+    if (rc == TROVE_OK)
+        rc = trove__serve_markets_load(s, err);
+    if (rc == TROVE_OK)
+        rc = trove__serve_popularity_load(s, err);
+    if (rc == TROVE_OK)
+        rc = trove__serve_users_load(s, err);
+    if (rc == TROVE_OK)
+        rc = trove__serve_rebuild(s, err);
+    if (rc == TROVE_OK && trove__serve_metrics_init(&s->metrics, s->snap) != TROVE_OK)
+        rc = trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
+    if (rc != TROVE_OK)
+        goto fail;
+    s->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, p->port, NULL, NULL,
+        on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)p->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)p->conn_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        rc = trove_error_set(err, TROVE_EIO, "serve: cannot listen on %s:%u",
+                             p->bind_address ? p->bind_address : "127.0.0.1",
+                             (unsigned)p->port);
+        goto fail;
+    }
+    {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        struct sockaddr_in bound;
+        socklen_t blen = sizeof bound;
+        if (di != NULL &&
+            getsockname(di->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+            s->port = ntohs(bound.sin_port);
+        else
+            s->port = p->port;
+    }
+    trove_log(TROVE_LOG_INFO, "serve: listening on %s:%u (%u threads, %zu "
+              "markets, %u items)", p->bind_address ? p->bind_address : "127.0.0.1",
+              (unsigned)s->port, p->threads, s->n_markets, s->snap->n_items);
+    *out = s;
+    return TROVE_OK;
+fail:
+    trove_server_stop(s);
+    return rc;
+}
+
+uint16_t trove_server_port(const trove_server *s)
+{
+    return s->port;
+}

@@ -1,0 +1,580 @@
+/*
+ * snapshot.c - the in-memory state that recommendations read: models held
+ * by reference count, popularity counts, user features for cold start, and
+ * the immutable catalog snapshot rebuilt after every item, flag or model
+ * change and published by one pointer swap.
+ *
+ * Invariants: everything reachable from a published snapshot is read-only;
+ * the snapshot is freed by whoever drops its last reference (a request
+ * finishing on an old snapshot, or the swap itself). Store access happens
+ * only here and in the admin handlers, always under s->admin_lock.
+ */
+#include "serve_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- models */
+serve_model *trove__serve_model_retain(serve_model *m)
+{
+    if (m != NULL)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void trove__serve_model_release(serve_model *m)
+{
+    if (m == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        trove_model_free(m->m);
+        trove_free(m);
+    }
+}
+
+int trove__serve_model_load(const char *path, int version, int64_t created,
+                            const char *family, serve_model **out,
+                            trove_error *err)
+{
+    serve_model *sm = NULL;
+    trove_model *m = NULL;
+    int rc = trove_model_load(path, &m, err);
+    if (rc != TROVE_OK)
+        goto fail;
+    if (trove_model_item_ids(m) == NULL) {
+        rc = trove_error_set(err, TROVE_EFORMAT,
+                             "%s: the model file has no item ids to serve with",
+                             path);
+        goto fail;
+    }
+    sm = trove_calloc(1, sizeof *sm);
+    if (sm == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    atomic_init(&sm->refs, 1);
+    sm->m = m;
+    sm->version = version;
+    sm->created_ts = created;
+    snprintf(sm->family, sizeof sm->family, "%s", family ? family : "hybrid");
+    *out = sm;
+    return TROVE_OK;
+fail:
+    trove_model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------ markets */
+typedef struct market_walk {
+    trove_server *s;
+} market_walk;
+
+static int collect_market(void *ud, const trove_market *mk)
+{
+    market_walk *w = ud;
+    trove_server *s = w->s;
+    if (s->n_markets >= SERVE_MAX_MARKETS) {
+        trove_log(TROVE_LOG_WARN, "serve: more than %d markets; '%s' not served",
+                  SERVE_MAX_MARKETS, mk->code);
+        return 0;
+    }
+    size_t i = s->n_markets++;
+    snprintf(s->market_code[i], sizeof s->market_code[i], "%s", mk->code);
+    snprintf(s->market_tz[i], sizeof s->market_tz[i], "%s", mk->timezone);
+    s->market_id[i] = mk->id;
+    return 0;
+}
+
+typedef struct version_find {
+    int   version;
+    char *path;
+    char  family[32];
+    int64_t created;
+} version_find;
+
+static int find_version(void *ud, const trove_model_version *mv)
+{
+    version_find *f = ud;
+    if (mv->version != f->version)
+        return 0;
+    f->path = trove_strdup(mv->path);
+    snprintf(f->family, sizeof f->family, "%s", mv->family);
+    f->created = mv->created_ts;
+    return f->path == NULL ? TROVE_ENOMEM : 1;
+}
+
+/* Load version `version` of market index mi (admin lock held). */
+static int load_version(trove_server *s, size_t mi, int version,
+                        serve_model **out, trove_error *err)
+{
+    version_find f = { .version = version };
+    int rc = trove_store_models_foreach(s->store, s->market_id[mi],
+                                        find_version, &f, err);
+    if (rc < 0)
+        goto done;
+    if (f.path == NULL) {
+        rc = trove_error_set(err, TROVE_ENOTFOUND, "market %s: no version %d",
+                             s->market_code[mi], version);
+        goto done;
+    }
+    rc = trove__serve_model_load(f.path, version, f.created, f.family, out, err);
+done:
+    trove_free(f.path);
+    return rc;
+}
+
+int trove__serve_load_version(trove_server *s, size_t mi, int version,
+                              serve_model **out, trove_error *err)
+{
+    return load_version(s, mi, version, out, err);
+}
+
+int trove__serve_markets_load(trove_server *s, trove_error *err)
+{
+    market_walk w = { s };
+    int rc = trove_store_markets_foreach(s->store, collect_market, &w, err);
+    if (rc != TROVE_OK)
+        return rc;
+    for (size_t i = 0; i < s->n_markets; i++) {
+        int version;
+        trove_error e2;
+        trove_error_clear(&e2);
+        if (trove_store_model_active(s->store, s->market_id[i], &version,
+                                     &e2) != TROVE_OK)
+            continue;
+        if (load_version(s, i, version, &s->models[i], &e2) != TROVE_OK)
+            trove_log(TROVE_LOG_WARN,
+                      "serve: market %s: version %d not served: %s",
+                      s->market_code[i], version, e2.msg);
+        else
+            trove_log(TROVE_LOG_INFO, "serve: market %s: model version %d",
+                      s->market_code[i], version);
+    }
+    return TROVE_OK;
+}
+
+/* --------------------------------------------------------- popularity */
+typedef struct item_max {
+    int64_t max_id;
+} item_max;
+
+static int note_item(void *ud, const trove_item *it)
+{
+    item_max *m = ud;
+    if (it->id > m->max_id)
+        m->max_id = it->id;
+    return 0;
+}
+
+static int count_event(void *ud, const trove_event *ev)
+{
+    trove_server *s = ud;
+    serve_popularity *p = &s->pop;
+    if (ev->item_id <= 0 || (size_t)ev->item_id >= p->cap)
+        return 0;
+    p->count[p->n_markets * p->cap + (size_t)ev->item_id]++;
+    for (size_t i = 0; i < p->n_markets; i++)
+        if (p->market_id[i] == ev->market_id) {
+            p->count[i * p->cap + (size_t)ev->item_id]++;
+            break;
+        }
+    return 0;
+}
+
+int trove__serve_popularity_load(trove_server *s, trove_error *err)
+{
+    serve_popularity *p = &s->pop;
+    item_max im = { 0 };
+    trove_event_filter f = {
+        .type_mask = TROVE_EVENT_MASK(TROVE_EVENT_CLICK) |
+                     TROVE_EVENT_MASK(TROVE_EVENT_REDEMPTION) |
+                     TROVE_EVENT_MASK(TROVE_EVENT_PURCHASE) |
+                     TROVE_EVENT_MASK(TROVE_EVENT_RATING)
+    };
+    int rc = trove_store_items_foreach(s->store, note_item, &im, err);
+    if (rc != TROVE_OK)
+        return rc;
+    p->n_markets = s->n_markets;
+    memcpy(p->market_id, s->market_id, sizeof p->market_id);
+    /* room for items uploaded while serving */
+    p->cap = (size_t)im.max_id + 1 + 1024;
+    p->count = trove_calloc((p->n_markets + 1) * p->cap, sizeof *p->count);
+    if (p->count == NULL)
+        return trove_error_set(err, TROVE_ENOMEM, "popularity: out of memory");
+    return trove_store_events_foreach(s->store, &f, count_event, s, err);
+}
+
+void trove__serve_popularity_free(serve_popularity *p)
+{
+    trove_free(p->count);
+    p->count = NULL;
+}
+
+void trove__serve_popularity_add(trove_server *s, const trove_event *ev)
+{
+    if (ev->type == TROVE_EVENT_IMPRESSION || ev->type == TROVE_EVENT_RETURN)
+        return;
+    count_event(s, ev);
+}
+
+/* ------------------------------------------------------ user features */
+typedef struct users_build {
+    trove_server *s;
+    int64_t      *store_ids;    /* row -> store id */
+    size_t        n, cap;
+    /* features, ordered by entity id */
+    uint32_t     *row, *feat;
+    float        *weight;
+    size_t        nnz, fcap;
+    int           rc;
+} users_build;
+
+static int collect_user(void *ud, const trove_user *u)
+{
+    users_build *b = ud;
+    uint32_t idx;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 1024;
+        int64_t *ids = trove_realloc(b->store_ids, cap * sizeof *ids);
+        if (ids == NULL)
+            return TROVE_ENOMEM;
+        b->store_ids = ids;
+        b->cap = cap;
+    }
+    int rc = trove_idmap_intern(b->s->users.user_ids, u->ext_id,
+                                strlen(u->ext_id), &idx, NULL);
+    if (rc != TROVE_OK)
+        return rc;
+    b->store_ids[b->n++] = u->id;
+    return 0;
+}
+
+static int find_row(const users_build *b, int64_t id, uint32_t *row)
+{
+    size_t lo = 0, hi = b->n;   /* store_ids ascending (id order) */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->store_ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == b->n || b->store_ids[lo] != id)
+        return -1;
+    *row = (uint32_t)lo;
+    return 0;
+}
+
+static int collect_user_feature(void *ud, const trove_feature_value *fv)
+{
+    users_build *b = ud;
+    uint32_t row, f;
+    if (find_row(b, fv->entity_id, &row) != 0)
+        return 0;
+    if (b->nnz == b->fcap) {
+        size_t cap = b->fcap ? 2 * b->fcap : 4096;
+        uint32_t *r = trove_realloc(b->row, cap * sizeof *r);
+        if (r == NULL)
+            return TROVE_ENOMEM;
+        b->row = r;
+        uint32_t *fe = trove_realloc(b->feat, cap * sizeof *fe);
+        if (fe == NULL)
+            return TROVE_ENOMEM;
+        b->feat = fe;
+        float *w = trove_realloc(b->weight, cap * sizeof *w);
+        if (w == NULL)
+            return TROVE_ENOMEM;
+        b->weight = w;
+        b->fcap = cap;
+    }
+    int rc = trove_idmap_intern(b->s->users.names, fv->name, strlen(fv->name),
+                                &f, NULL);
+    if (rc != TROVE_OK)
+        return rc;
+    b->row[b->nnz] = row;
+    b->feat[b->nnz] = f;
+    b->weight[b->nnz] = (float)fv->value;
+    b->nnz++;
+    return 0;
+}
+
+int trove__serve_users_load(trove_server *s, trove_error *err)
+{
+    serve_users *u = &s->users;
+    users_build b = { .s = s };
+    int rc;
+    u->user_ids = trove_idmap_new();
+    u->names = trove_idmap_new();
+    if (u->user_ids == NULL || u->names == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "user features: out of memory");
+        goto done;
+    }
+    rc = trove_store_users_foreach(s->store, collect_user, &b, err);
+    if (rc == TROVE_OK)
+        rc = trove_store_features_foreach(s->store, TROVE_FEATURE_USER,
+                                          collect_user_feature, &b, err);
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(err, rc, "user features: out of memory");
+    if (rc != TROVE_OK)
+        goto done;
+    u->off = trove_calloc(b.n + 1, sizeof *u->off);
+    u->feat = trove_malloc((b.nnz ? b.nnz : 1) * sizeof *u->feat);
+    u->weight = trove_malloc((b.nnz ? b.nnz : 1) * sizeof *u->weight);
+    if (u->off == NULL || u->feat == NULL || u->weight == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "user features: out of memory");
+        goto done;
+    }
+    /* counting sort by row: the walk is in entity order already, but a
+     * sort keeps this correct whatever order the store gives */
+    for (size_t k = 0; k < b.nnz; k++)
+        u->off[b.row[k] + 1]++;
+    for (size_t r = 0; r < b.n; r++)
+        u->off[r + 1] += u->off[r];
+    {
+        uint32_t *pos = trove_malloc((b.n ? b.n : 1) * sizeof *pos);
+        if (pos == NULL) {
+            rc = trove_error_set(err, TROVE_ENOMEM, "user features: out of memory");
+            goto done;
+        }
+        memcpy(pos, u->off, b.n * sizeof *pos);
+        for (size_t k = 0; k < b.nnz; k++) {
+            uint32_t at = pos[b.row[k]]++;
+            u->feat[at] = b.feat[k];
+            u->weight[at] = b.weight[k];
+        }
+        trove_free(pos);
+    }
+done:
+    trove_free(b.store_ids);
+    trove_free(b.row);
+    trove_free(b.feat);
+    trove_free(b.weight);
+    return rc;
+}
+
+void trove__serve_users_free(serve_users *u)
+{
+    trove_idmap_free(u->user_ids);
+    trove_idmap_free(u->names);
+    trove_free(u->off);
+    trove_free(u->feat);
+    trove_free(u->weight);
+    memset(u, 0, sizeof *u);
+}
+
+/* ----------------------------------------------------------- snapshot */
+static void snapshot_free(serve_snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        trove_free(snap->items[i].ext_id);
+    trove_free(snap->items);
+    trove_idmap_free(snap->item_ids);
+    for (uint32_t m = 0; m < snap->n_markets; m++) {
+        serve_market *mk = &snap->markets[m];
+        trove__serve_model_release(mk->model);
+        trove_free(mk->model_to_cat);
+        trove_free(mk->explore);
+        trove_free(mk->pop_order);
+    }
+    trove_free(snap->markets);
+    trove_idmap_free(snap->market_codes);
+    trove_free(snap);
+}
+
+serve_snapshot *trove__serve_snapshot_acquire(trove_server *s)
+{
+    pthread_mutex_lock(&s->snap_lock);
+    serve_snapshot *snap = s->snap;
+    atomic_fetch_add_explicit(&snap->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&s->snap_lock);
+    return snap;
+}
+
+void trove__serve_snapshot_release(serve_snapshot *snap)
+{
+    if (snap != NULL &&
+        atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1)
+        snapshot_free(snap);
+}
+
+typedef struct items_build {
+    serve_snapshot *snap;
+    uint32_t        cap;
+} items_build;
+
+static int collect_item(void *ud, const trove_item *it)
+{
+    items_build *b = ud;
+    serve_snapshot *snap = b->snap;
+    uint32_t idx;
+    if (snap->n_items == b->cap) {
+        uint32_t cap = b->cap ? 2 * b->cap : 1024;
+        serve_item *items = trove_realloc(snap->items, cap * sizeof *items);
+        if (items == NULL)
+            return TROVE_ENOMEM;
+        snap->items = items;
+        b->cap = cap;
+    }
+    serve_item *si = &snap->items[snap->n_items];
+    si->ext_id = trove_strdup(it->ext_id);
+    if (si->ext_id == NULL)
+        return TROVE_ENOMEM;
+    snap->n_items++;
+    si->store_id = it->id;
+    si->active = it->active;
+    si->pinned = it->pinned;
+    si->blocked = it->blocked;
+    si->start_ts = it->start_ts;
+    si->end_ts = it->end_ts;
+    return trove_idmap_intern(snap->item_ids, it->ext_id, strlen(it->ext_id),
+                              &idx, NULL);
+}
+
+/* Sort key for popularity: count descending, catalog index ascending. */
+typedef struct pop_sort {
+    uint32_t count, idx;
+} pop_sort;
+
+static int pop_cmp(const void *a, const void *b)
+{
+    const pop_sort *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static const trove_market_config *config_of(const trove_server *s,
+                                            const char *code)
+{
+    for (size_t i = 0; i < s->n_configs; i++)
+        if (strcmp(s->configs[i]->code, code) == 0)
+            return s->configs[i];
+    return NULL;
+}
+
+static int build_market(trove_server *s, serve_snapshot *snap, uint32_t mi,
+                        pop_sort *tmp)
+{
+    serve_market *mk = &snap->markets[mi];
+    const trove_market_config *cfg = config_of(s, s->market_code[mi]);
+    snprintf(mk->code, sizeof mk->code, "%s", s->market_code[mi]);
+    mk->id = s->market_id[mi];
+    snprintf(mk->salt, sizeof mk->salt, "%s", cfg ? cfg->salt : mk->code);
+    mk->test_share = cfg ? cfg->test_share : 1.0;
+    mk->control_policy = cfg ? cfg->control_policy : TROVE_CONTROL_POPULARITY;
+    mk->n_default = cfg ? cfg->number_of_predictions : 10;
+    mk->model = trove__serve_model_retain(s->models[mi]);
+
+    uint8_t *known = NULL;
+    int rc = TROVE_ENOMEM;
+    known = trove_calloc(snap->n_items ? snap->n_items : 1, 1);
+    if (known == NULL)
+        goto done;
+    if (mk->model != NULL) {
+        const trove_idmap *ids = trove_model_item_ids(mk->model->m);
+        uint32_t n = trove_model_n_items(mk->model->m);
+        mk->model_to_cat = trove_malloc((n ? n : 1) * sizeof *mk->model_to_cat);
+        if (mk->model_to_cat == NULL)
+            goto done;
+        for (uint32_t j = 0; j < n; j++) {
+            size_t len;
+            const char *name = trove_idmap_name(ids, j, &len);
+            int64_t c = name ? trove_idmap_find(snap->item_ids, name, len) : -1;
+            mk->model_to_cat[j] = c < 0 ? SERVE_NONE : (uint32_t)c;
+            if (c >= 0)
+                known[c] = 1;
+        }
+        uint32_t n_new = 0;
+        for (uint32_t i = 0; i < snap->n_items; i++)
+            n_new += !known[i];
+        mk->explore = trove_malloc((n_new ? n_new : 1) * sizeof *mk->explore);
+        if (mk->explore == NULL)
+            goto done;
+        for (uint32_t i = 0; i < snap->n_items; i++)
+            if (!known[i])
+                mk->explore[mk->n_explore++] = i;
+    }
+    /* popularity: this market's counts, or all markets' when it has none */
+    {
+        const serve_popularity *p = &s->pop;
+        const uint32_t *row = p->count + (size_t)mi * p->cap;
+        uint64_t total = 0;
+        for (uint32_t i = 0; i < snap->n_items; i++) {
+            size_t id = (size_t)snap->items[i].store_id;
+            total += id < p->cap ? row[id] : 0;
+        }
+        if (total == 0)
+            row = p->count + p->n_markets * p->cap;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < snap->n_items; i++) {
+            size_t id = (size_t)snap->items[i].store_id;
+            uint32_t c = id < p->cap ? row[id] : 0;
+            if (c > 0)
+                tmp[n++] = (pop_sort){ c, i };
+        }
+        qsort(tmp, n, sizeof *tmp, pop_cmp);
+        mk->pop_order = trove_malloc((n ? n : 1) * sizeof *mk->pop_order);
+        if (mk->pop_order == NULL)
+            goto done;
+        for (uint32_t k = 0; k < n; k++)
+            mk->pop_order[k] = tmp[k].idx;
+        mk->n_pop = n;
+    }
+    rc = TROVE_OK;
+done:
+    trove_free(known);
+    return rc;
+}
+
+int trove__serve_rebuild(trove_server *s, trove_error *err)
+{
+    serve_snapshot *snap = trove_calloc(1, sizeof *snap);
+    pop_sort *tmp = NULL;
+    items_build b = { .snap = snap };
+    int rc = TROVE_ENOMEM;
+    if (snap == NULL)
+        goto fail;
+    atomic_init(&snap->refs, 1);
+    snap->item_ids = trove_idmap_new();
+    snap->market_codes = trove_idmap_new();
+    snap->markets = trove_calloc(s->n_markets ? s->n_markets : 1,
+                                 sizeof *snap->markets);
+    if (snap->item_ids == NULL || snap->market_codes == NULL ||
+        snap->markets == NULL)
+        goto fail;
+    rc = trove_store_items_foreach(s->store, collect_item, &b, err);
+    if (rc != TROVE_OK)
+        goto fail;
+    tmp = trove_malloc((snap->n_items ? snap->n_items : 1) * sizeof *tmp);
+    rc = TROVE_ENOMEM;
+    if (tmp == NULL)
+        goto fail;
+    for (uint32_t mi = 0; mi < s->n_markets; mi++) {
+        uint32_t idx;
+        snap->n_markets = mi + 1;
+        rc = build_market(s, snap, mi, tmp);
+        if (rc == TROVE_OK)
+            rc = trove_idmap_intern(snap->market_codes, s->market_code[mi],
+                                    strlen(s->market_code[mi]), &idx, NULL);
+        if (rc != TROVE_OK)
+            goto fail;
+    }
+    trove_free(tmp);
+    snap->generation = ++s->generation;
+    pthread_mutex_lock(&s->snap_lock);
+    serve_snapshot *old = s->snap;
+    s->snap = snap;
+    pthread_mutex_unlock(&s->snap_lock);
+    trove__serve_snapshot_release(old);
+    return TROVE_OK;
+fail:
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(err, rc, "snapshot: out of memory");
+    trove_free(tmp);
+    snapshot_free(snap);
+    return rc;
+}
