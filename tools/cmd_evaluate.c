@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "trove/eval.h"
 #include "trove/recommender.h"
+#include "trove/tuned.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@ static void usage(FILE *f)
         "                        itemknn; hybrid: warp, bpr, logistic, warp-kos;\n"
         "                        factor models: ials, ease\n"
         "  --model FILE          a saved recommender to evaluate too (repeatable)\n"
+        "  --config FILE         tuned settings written by `trove tune --out`: train\n"
+        "                        and evaluate every model it lists with its settings\n"
+        "                        (--models then only adds families; default none)\n"
         "  --set FAMILY.KEY=VAL  a setting of one family, e.g. warp.epochs=30,\n"
         "                        itemknn.neighbours=50 (repeatable)\n"
         "  --save-dir DIR        save each trained model as DIR/<family>.trove\n"
@@ -189,6 +193,7 @@ int cmd_evaluate(int argc, char **argv)
         {"item-features", required_argument, NULL, 'i'},
         {"models", required_argument, NULL, 'm'},
         {"model", required_argument, NULL, 'M'},
+        {"config", required_argument, NULL, 'C'},
         {"set", required_argument, NULL, 's'},
         {"save-dir", required_argument, NULL, 'D'},
         {"baseline", required_argument, NULL, 'b'},
@@ -222,7 +227,10 @@ int cmd_evaluate(int argc, char **argv)
     entry *e = NULL;
     uint32_t *market = NULL, n_markets = 0;
     char **market_names = NULL;
-    char *list = NULL;
+    char *list = NULL, *cfg_list = NULL;
+    const char *config_path = NULL;
+    trove_tuned_config *cfg = NULL;
+    int models_given = 0;
 
     memset(&test, 0, sizeof test);
     memset(&st, 0, sizeof st);
@@ -236,7 +244,8 @@ int cmd_evaluate(int argc, char **argv)
         case 'I': iidx = optarg; break;
         case 'u': ufeat = optarg; break;
         case 'i': ifeat = optarg; break;
-        case 'm': models = optarg; break;
+        case 'm': models = optarg; models_given = 1; break;
+        case 'C': config_path = optarg; break;
         case 'M':
             if (n_files == MAX_MODELS)
                 return cli_usage_error(CMD, "at most %d --model files", MAX_MODELS);
@@ -281,6 +290,29 @@ int cmd_evaluate(int argc, char **argv)
     if (train_path == NULL || test_path == NULL)
         return cli_usage_error(CMD, "--train and --test are required");
     cli_setup_log(verbose);
+
+    /* tuned settings: their families come first, --models adds to them */
+    if (config_path != NULL) {
+        size_t len = 1;
+        if (trove_tuned_config_load(config_path, &cfg, &err) != TROVE_OK)
+            goto fail;
+        for (size_t m = 0; m < cfg->n_models; m++)
+            len += strlen(cfg->models[m].family) + 1;
+        len += models_given ? strlen(models) + 1 : 0;
+        if ((cfg_list = calloc(1, len)) == NULL) {
+            trove_error_set(&err, TROVE_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t m = 0; m < cfg->n_models; m++) {
+            strcat(cfg_list, m ? "," : "");
+            strcat(cfg_list, cfg->models[m].family);
+        }
+        if (models_given) {
+            strcat(cfg_list, ",");
+            strcat(cfg_list, models);
+        }
+        models = cfg_list;
+    }
 
     /* data */
     if (uidx && trove_idmap_load_spec(uidx, &users, &err) != TROVE_OK)
@@ -363,6 +395,9 @@ int cmd_evaluate(int argc, char **argv)
         trove_reco_params rp = trove_reco_default_params();
         size_t flen = strlen(e[i].name);
         double t0;
+        for (size_t m = 0; cfg != NULL && m < cfg->n_models; m++)
+            if (strcmp(cfg->models[m].family, e[i].name) == 0)
+                rp = cfg->models[m].settings;
         rp.threads = (int)threads;
         for (size_t s = 0; s < n_sets; s++)
             if (strncmp(sets[s], e[i].name, flen) == 0 && sets[s][flen] == '.' &&
@@ -482,6 +517,8 @@ out:
     }
     free(e);
     free(list);
+    free(cfg_list);
+    trove_tuned_config_free(cfg);
     free(market);
     for (uint32_t i = 0; market_names && i < n_markets; i++)
         free(market_names[i]);

@@ -9,6 +9,7 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/cmd_stats.c
   tools/cmd_split.c
   tools/cmd_evaluate.c
+  tools/cmd_tune.c
   tools/cmd_serve.c
   tools/cmd_models.c
   tools/cmd_ab.c

@@ -1,4 +1,5 @@
 # config module: market configuration files (the one adapter to libyaml)
 list(APPEND TROVE_SOURCES
   src/config/config.c
+  src/config/tuned.c
 )

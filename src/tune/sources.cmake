@@ -1,0 +1,4 @@
+# tune module: hyperparameter search over the recommender families
+list(APPEND TROVE_SOURCES
+  src/tune/tune.c
+)
