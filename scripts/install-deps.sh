@@ -6,7 +6,9 @@ set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config libsqlite3-dev zlib1g-dev
 libxxhash-dev libjansson-dev libcmocka-dev libopenblas-dev liblapacke-dev
-libyaml-dev"
+libyaml-dev libmicrohttpd-dev"
+# Benchmarks only (`install-deps.sh --bench`): the HTTP load generator.
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk"
 
 missing=""
 for p in $PKGS; do
