@@ -30,5 +30,6 @@
 #include "trove/config.h"
 #include "trove/experiment.h"
 #include "trove/ab.h"
+#include "trove/rules.h"
 
 #endif /* TROVE_TROVE_H */

@@ -1,5 +1,6 @@
 # config module: market configuration files (the one adapter to libyaml)
 list(APPEND TROVE_SOURCES
   src/config/config.c
+  src/config/rules_yaml.c
   src/config/tuned.c
 )

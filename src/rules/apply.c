@@ -1,0 +1,881 @@
+/*
+ * apply.c - one request through a compiled rule set, without allocation.
+ *
+ * Steps (docs/rules.md):
+ *   1. skip bitset = catalog inactive/blocked | catalog dates | failing
+ *      eligibility rules | schedules outside their window | frequency caps |
+ *      exhausted budgets (all word-wise ORs or short sparse lists);
+ *   2. pool: the K best eligible items by (tier, boosted score, index) from
+ *      one pass over the scores with a bounded min-heap (buried items are
+ *      tier 1; boosted/buried items come from a sparse list so the dense
+ *      pass reads only the score array and two bitsets);
+ *   3. list: pins first, then the pool greedily, skipping items whose
+ *      exclusive group or category is full, exploration slots, the rest of
+ *      the pool; if the pool runs dry while more eligible items exist, K
+ *      grows fourfold and step 3 runs again (rare: heavy caps);
+ *   4. bundles insert partners after their anchors.
+ * Deterministic: ties break on the lower item index; exploration hashes
+ * (user key, local day, item, rule) with trove_hash64.
+ */
+#include "rules_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NEED_MORE 1
+
+typedef struct actx {
+    const trove_rules *r;
+    const trove_rules_request *q;
+    trove_rules_result *res;
+    uint64_t *skip, *chosen, *seen, *terms;
+    trove__cand *pool;
+    size_t n_pool, k_pool, cursor;
+    int pool_truncated;
+    uint32_t *counts;
+    trove__cand *pick;
+    uint32_t *items;
+    float *scores;
+    uint8_t *sources;
+    uint16_t *by;
+    size_t n, want, n_drops, n_eligible;
+    int drops_truncated;
+} actx;
+
+/* ------------------------------------------------------------- step 1 */
+
+static int has_any(const uint64_t *terms, const uint32_t *ids, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if (trove__bit(terms, ids[k]))
+            return 1;
+    return 0;
+}
+
+static int user_passes(const trove__crule *c, const uint64_t *terms)
+{
+    if (c->n_req_seg && !has_any(terms, c->req_seg, c->n_req_seg))
+        return 0;
+    if (c->n_req_feat && !has_any(terms, c->req_feat, c->n_req_feat))
+        return 0;
+    return !has_any(terms, c->exc_seg, c->n_exc_seg) &&
+           !has_any(terms, c->exc_feat, c->n_exc_feat);
+}
+
+static void mark_term(const trove_rules *r, uint64_t *terms, char prefix,
+                      const char *s)
+{
+    char buf[300];
+    size_t len;
+    int64_t id;
+    if (s == NULL || (len = strlen(s)) > 256)
+        return;
+    buf[0] = prefix;
+    buf[1] = ':';
+    memcpy(buf + 2, s, len);
+    if ((id = trove_idmap_find(r->terms, buf, len + 2)) >= 0)
+        trove__bit_set(terms, (size_t)id);
+}
+
+static void user_terms(const trove_rules *r, const trove_rules_user *u,
+                       uint64_t *terms)
+{
+    memset(terms, 0, r->term_words * 8);
+    if (u == NULL || r->term_words == 0)
+        return;
+    for (size_t k = 0; k < u->n_segments; k++)
+        mark_term(r, terms, 's', u->segments[k]);
+    for (size_t k = 0; k < u->n_features; k++)
+        mark_term(r, terms, 'f', u->features[k]);
+}
+
+static void or_members(const trove_rules *r, const trove__crule *c,
+                       uint64_t *skip)
+{
+    if (c->members == NULL) {
+        memset(skip, 0xFF, r->n_words * 8);
+        if (r->n_items % 64)
+            skip[r->n_words - 1] = ((uint64_t)1 << (r->n_items % 64)) - 1;
+        return;
+    }
+    for (size_t w = 0; w < r->n_words; w++)
+        skip[w] |= c->members[w];
+}
+
+static int out_of_dates(const trove_rules *r, size_t i, int64_t now)
+{
+    return (r->start_ts[i] != 0 && now < r->start_ts[i]) ||
+           (r->end_ts[i] != 0 && now >= r->end_ts[i]);
+}
+
+static void build_skip(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    const trove_rules_request *q = ax->q;
+    const trove_rules_user *u = q->user;
+    uint64_t *skip = ax->skip;
+
+    memcpy(skip, r->base_skip, r->n_words * 8);
+    user_terms(r, u, ax->terms);
+    for (size_t k = 0; k < r->n_dated; k++)
+        if (out_of_dates(r, r->dated[k], q->now))
+            trove__bit_set(skip, r->dated[k]);
+    for (size_t k = 0; k < r->n_rules; k++) {
+        const trove__crule *c = &r->rules[k];
+        switch (c->kind) {
+        case TROVE_RULE_ELIGIBILITY:
+            if (!user_passes(c, ax->terms))
+                or_members(r, c, skip);
+            break;
+        case TROVE_RULE_SCHEDULE:
+            if (q->now < c->start_utc || q->now >= c->end_utc)
+                or_members(r, c, skip);
+            break;
+        case TROVE_RULE_FREQUENCY_CAP:
+            if (u == NULL || u->exposed_items == NULL || u->exposure_counts == NULL)
+                break;
+            for (size_t e = 0; e < u->n_exposures; e++)
+                if (u->exposure_counts[e] >= c->max &&
+                    trove__member(c, u->exposed_items[e]))
+                    trove__bit_set(skip, u->exposed_items[e]);
+            break;
+        case TROVE_RULE_BUDGET_CAP:
+            if (q->remaining_budget == NULL)
+                break;
+            for (size_t b = 0; b < r->n_budgeted; b++) {
+                uint32_t i = r->budgeted[b];
+                if (!(q->remaining_budget[i] > 0) && trove__member(c, i))
+                    trove__bit_set(skip, i);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- step 2 */
+
+/* a ranks before b */
+static inline int better(const trove__cand *a, const trove__cand *b)
+{
+    if (a->tier != b->tier)
+        return a->tier < b->tier;
+    if (a->score != b->score)
+        return a->score > b->score;
+    return a->item < b->item;
+}
+
+/* Min-heap on `better`: the root is the worst of the kept candidates. */
+static void sift_down(trove__cand *h, size_t n, size_t i)
+{
+    trove__cand x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && better(&h[c], &h[c + 1]))
+            c++;
+        if (!better(&x, &h[c]))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+static void sift_up(trove__cand *h, size_t i)
+{
+    trove__cand x = h[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!better(&h[p], &x))
+            break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = x;
+}
+
+/* Offer one candidate to the pool; returns the new entry threshold. */
+static float consider(actx *ax, float s, uint32_t i, uint32_t tier)
+{
+    trove__cand c;
+    if (s != s)
+        goto thr;
+    c.score = s;
+    c.item = i;
+    c.tier = tier;
+    c.pad = 0;
+    if (ax->n_pool < ax->k_pool) {
+        ax->pool[ax->n_pool++] = c;
+        sift_up(ax->pool, ax->n_pool - 1);
+    } else {
+        ax->pool_truncated = 1;
+        if (better(&c, &ax->pool[0])) {
+            ax->pool[0] = c;
+            sift_down(ax->pool, ax->n_pool, 0);
+        }
+    }
+thr:
+    if (ax->n_pool < ax->k_pool || ax->pool[0].tier != 0)
+        return -INFINITY;
+    return ax->pool[0].score;
+}
+
+static float eff_score(const trove_rules *r, uint32_t i, float s)
+{
+    return s * r->factor[i] + r->offset[i];
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+}
+
+static void build_pool(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    const trove_rules_request *q = ax->q;
+    float thr = -INFINITY;
+
+    ax->n_pool = 0;
+    ax->pool_truncated = 0;
+    ax->n_eligible = 0;
+    if (q->scores != NULL) {
+        const float *sc = q->scores;
+        size_t skipped = 0;
+        for (size_t w = 0; w < r->n_words; w++)
+            skipped += (size_t)__builtin_popcountll(ax->skip[w]);
+        ax->n_eligible = r->n_items - skipped;
+        for (size_t w = 0; w < r->n_words; w++) {
+            uint64_t live = ~(ax->skip[w] | r->special[w]);
+            size_t base = w * 64;
+            if (base + 64 > r->n_items)
+                live &= ((uint64_t)1 << (r->n_items - base)) - 1;
+            if (live == ~(uint64_t)0) {
+                /* the common case: 64 plain items, one compare each */
+                for (size_t j = 0; j < 64; j++)
+                    if (sc[base + j] >= thr)
+                        thr = consider(ax, sc[base + j], (uint32_t)(base + j), 0);
+                continue;
+            }
+            while (live) {
+                size_t i = base + (size_t)__builtin_ctzll(live);
+                live &= live - 1;
+                if (sc[i] >= thr)
+                    thr = consider(ax, sc[i], (uint32_t)i, 0);
+            }
+        }
+        for (size_t k = 0; k < r->n_special; k++) {
+            uint32_t i = r->special_list[k];
+            if (!trove__bit(ax->skip, i))
+                thr = consider(ax, eff_score(r, i, sc[i]), i, r->buried[i]);
+        }
+    } else {
+        memset(ax->seen, 0, r->n_words * 8);
+        for (size_t j = 0; j < q->n_candidates; j++) {
+            uint32_t i = q->candidates[j];
+            if (trove__bit(ax->seen, i))
+                continue;
+            trove__bit_set(ax->seen, i);
+            if (trove__bit(ax->skip, i))
+                continue;
+            ax->n_eligible++;
+            if (r->flags[i] & TROVE__F_PIN_ANY)
+                continue;
+            thr = consider(ax, eff_score(r, i, q->candidate_scores[j]), i,
+                           r->buried[i]);
+        }
+    }
+    qsort(ax->pool, ax->n_pool, sizeof *ax->pool, cmp_cand);
+}
+
+/* ------------------------------------------------------------- step 3 */
+
+/* Rule that forbids adding item i (exclusive group or category full), or
+ * -1. *action receives the drop action. */
+static int blocked_by(const actx *ax, uint32_t i, int *action)
+{
+    const trove_rules *r = ax->r;
+    for (size_t k = 0; k < r->n_exclusive; k++) {
+        const trove__crule *c = &r->rules[r->exclusive_rules[k]];
+        if (trove__member(c, i) && ax->counts[c->count_off] >= c->max) {
+            *action = TROVE_ACTION_DROP_EXCLUSIVE;
+            return (int)r->exclusive_rules[k];
+        }
+    }
+    for (size_t k = 0; k < r->n_diversity; k++) {
+        const trove__crule *c = &r->rules[r->diversity_rules[k]];
+        uint32_t v = c->value_of[i];
+        if (v != TROVE__NONE && ax->counts[c->count_off + v] >= c->max) {
+            *action = TROVE_ACTION_DROP_DIVERSITY;
+            return (int)r->diversity_rules[k];
+        }
+    }
+    return -1;
+}
+
+static void count_groups(actx *ax, uint32_t i)
+{
+    const trove_rules *r = ax->r;
+    for (size_t k = 0; k < r->n_exclusive; k++) {
+        const trove__crule *c = &r->rules[r->exclusive_rules[k]];
+        if (trove__member(c, i))
+            ax->counts[c->count_off]++;
+    }
+    for (size_t k = 0; k < r->n_diversity; k++) {
+        const trove__crule *c = &r->rules[r->diversity_rules[k]];
+        if (c->value_of[i] != TROVE__NONE)
+            ax->counts[c->count_off + c->value_of[i]]++;
+    }
+}
+
+static void place(actx *ax, size_t pos, uint32_t i, float s, int source,
+                  uint16_t by)
+{
+    size_t tail = ax->n - pos;
+    memmove(ax->items + pos + 1, ax->items + pos, tail * sizeof *ax->items);
+    memmove(ax->scores + pos + 1, ax->scores + pos, tail * sizeof *ax->scores);
+    memmove(ax->sources + pos + 1, ax->sources + pos, tail);
+    memmove(ax->by + pos + 1, ax->by + pos, tail * sizeof *ax->by);
+    ax->items[pos] = i;
+    ax->scores[pos] = s;
+    ax->sources[pos] = (uint8_t)source;
+    ax->by[pos] = by;
+    ax->n++;
+    trove__bit_set(ax->chosen, i);
+    count_groups(ax, i);
+}
+
+static void drop_hit(actx *ax, uint32_t i, int rule, int action)
+{
+    trove_rules_result *res = ax->res;
+    if (!ax->q->explain || res->hits == NULL)
+        return;
+    if (ax->n_drops >= res->hits_cap) {
+        ax->drops_truncated = 1;
+        return;
+    }
+    res->hits[ax->n_drops].item = i;
+    res->hits[ax->n_drops].rule = (uint16_t)rule;
+    res->hits[ax->n_drops].action = (uint8_t)action;
+    res->hits[ax->n_drops].position = 255;
+    ax->n_drops++;
+}
+
+/* Score of item i for slots outside the ranking (pins, exploration,
+ * bundles): its boosted score when all scores are known, else 0. */
+static float side_score(const actx *ax, uint32_t i)
+{
+    const float *sc = ax->q->scores;
+    if (sc == NULL || sc[i] != sc[i])
+        return 0.0f;
+    return eff_score(ax->r, i, sc[i]);
+}
+
+static void fill_ranked(actx *ax, size_t target)
+{
+    while (ax->n < target && ax->cursor < ax->n_pool) {
+        const trove__cand *c = &ax->pool[ax->cursor++];
+        int action = 0, rule;
+        if (trove__bit(ax->chosen, c->item))
+            continue;
+        if ((rule = blocked_by(ax, c->item, &action)) >= 0) {
+            drop_hit(ax, c->item, rule, action);
+            continue;
+        }
+        place(ax, ax->n, c->item, c->score, ax->q->ranked_source,
+              TROVE_RULE_CATALOG);
+    }
+}
+
+static void place_pins(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    size_t m = 0;
+    for (size_t k = 0; k < r->n_pins; k++) {
+        uint32_t i = r->pins[k];
+        trove__cand c;
+        size_t j;
+        if (trove__bit(ax->skip, i))
+            continue;
+        c.item = i;
+        c.score = side_score(ax, i);
+        c.tier = r->pin_rule[k] == TROVE_RULE_CATALOG ? 0 : r->pin_rule[k] + 1u;
+        c.pad = 0;
+        /* insertion by (pin rule, score desc, index) */
+        for (j = m; j > 0; j--) {
+            const trove__cand *p = &ax->pick[j - 1];
+            if (p->tier < c.tier || (p->tier == c.tier && !better(&c, p)))
+                break;
+            ax->pick[j] = *p;
+        }
+        ax->pick[j] = c;
+        m++;
+    }
+    for (size_t k = 0; k < m && ax->n < ax->want; k++) {
+        uint16_t by = ax->pick[k].tier == 0 ? TROVE_RULE_CATALOG :
+                      (uint16_t)(ax->pick[k].tier - 1);
+        place(ax, ax->n, ax->pick[k].item, ax->pick[k].score,
+              TROVE_RULES_SOURCE_PINNED, by);
+    }
+}
+
+static void explore(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    const trove_rules_request *q = ax->q;
+    int64_t local = q->now + trove__rules_tz_offset(&r->tz, q->now);
+    int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+    uint64_t key = q->user ? q->user->key : 0;
+
+    for (size_t k = 0; k < r->n_rules && ax->n < ax->want; k++) {
+        const trove__crule *c = &r->rules[k];
+        size_t m = 0;
+        if (c->kind != TROVE_RULE_EXPLORE)
+            continue;
+        for (size_t b = 0; b < r->n_items; b++) {
+            uint32_t i = r->by_created[b];
+            uint64_t msg[3], h;
+            int action;
+            size_t j;
+            if (r->created_ts[i] < q->now - c->new_secs)
+                break;
+            if (r->created_ts[i] > q->now || trove__bit(ax->skip, i) ||
+                trove__bit(ax->chosen, i) || !trove__member(c, i) ||
+                blocked_by(ax, i, &action) >= 0)
+                continue;
+            msg[0] = key;
+            msg[1] = (uint64_t)day;
+            msg[2] = (uint64_t)i << 16 | k;
+            h = trove_hash64(msg, sizeof msg, 0x74726f7665u);
+            /* keep the `slots` smallest hashes, sorted ascending; the
+             * score field is unused, tier/pad hold the hash */
+            for (j = m; j > 0; j--) {
+                const trove__cand *p = &ax->pick[j - 1];
+                uint64_t ph = (uint64_t)p->tier << 32 | p->pad;
+                if (ph < h || (ph == h && p->item < i))
+                    break;
+                if (j < c->slots)
+                    ax->pick[j] = *p;
+            }
+            if (j < c->slots) {
+                ax->pick[j].item = i;
+                ax->pick[j].score = 0;
+                ax->pick[j].tier = (uint32_t)(h >> 32);
+                ax->pick[j].pad = (uint32_t)h;
+                if (m < c->slots)
+                    m++;
+            }
+        }
+        for (size_t j = 0; j < m && ax->n < ax->want; j++) {
+            uint32_t i = ax->pick[j].item;
+            int action;
+            if (blocked_by(ax, i, &action) >= 0)
+                continue;
+            place(ax, ax->n, i, side_score(ax, i), TROVE_RULES_SOURCE_EXPLORE,
+                  (uint16_t)k);
+        }
+    }
+}
+
+/* Position of item i in the list, or ax->n. */
+static size_t pos_of(const actx *ax, uint32_t i)
+{
+    size_t p = 0;
+    while (p < ax->n && ax->items[p] != i)
+        p++;
+    return p;
+}
+
+/* Item i can be the partner of the anchor at position p: not in the list
+ * and allowed by the caps, or ranked (model or exploration) below p, from
+ * where it moves up. */
+static int partner_ok(const actx *ax, uint32_t i, size_t p)
+{
+    int action;
+    if (trove__bit(ax->skip, i))
+        return 0;
+    if (trove__bit(ax->chosen, i)) {
+        size_t at = pos_of(ax, i);
+        return at < ax->n && at > p &&
+               ax->sources[at] != TROVE_RULES_SOURCE_PINNED &&
+               ax->sources[at] != TROVE_RULES_SOURCE_BUNDLE;
+    }
+    return blocked_by(ax, i, &action) < 0;
+}
+
+/* Best partner of the anchor at position p under bundle rule c, or
+ * TROVE__NONE. */
+static uint32_t partner(const actx *ax, const trove__crule *c, size_t p)
+{
+    const trove_rules *r = ax->r;
+    uint32_t a = ax->items[p];
+    if (c->copurchase) {
+        for (uint32_t k = r->co_off[a]; k < r->co_off[a + 1]; k++)
+            if (partner_ok(ax, r->co_items[k], p))
+                return r->co_items[k];
+        return TROVE__NONE;
+    }
+    if (ax->q->scores != NULL) {
+        trove__cand best = {0, TROVE__NONE, 0, 0};
+        for (uint32_t k = 0; k < c->n_with; k++) {
+            uint32_t i = c->with_list[k];
+            trove__cand x;
+            if (ax->q->scores[i] != ax->q->scores[i] || !partner_ok(ax, i, p))
+                continue;
+            x.score = side_score(ax, i);
+            x.item = i;
+            x.tier = r->buried[i];
+            x.pad = 0;
+            if (best.item == TROVE__NONE || better(&x, &best))
+                best = x;
+        }
+        return best.item;
+    }
+    for (size_t k = 0; k < ax->n_pool; k++) {
+        uint32_t i = ax->pool[k].item;
+        if (trove__bit(c->with, i) && partner_ok(ax, i, p))
+            return i;
+    }
+    return TROVE__NONE;
+}
+
+/* Move the entry at position from (> to) to position to. */
+static void move_up(actx *ax, size_t from, size_t to)
+{
+    uint32_t i = ax->items[from];
+    float s = ax->scores[from];
+    size_t len = from - to;
+    memmove(ax->items + to + 1, ax->items + to, len * sizeof *ax->items);
+    memmove(ax->scores + to + 1, ax->scores + to, len * sizeof *ax->scores);
+    memmove(ax->sources + to + 1, ax->sources + to, len);
+    memmove(ax->by + to + 1, ax->by + to, len * sizeof *ax->by);
+    ax->items[to] = i;
+    ax->scores[to] = s;
+}
+
+/* Make room: remove the last ranked item after position `after` (pins and
+ * exploration slots stay). Its caps stay counted, so the list never
+ * exceeds them. Returns 0 if there is none. */
+static int drop_last_ranked(actx *ax, size_t after)
+{
+    size_t p = ax->n;
+    while (p > after && ax->sources[p - 1] != ax->q->ranked_source)
+        p--;
+    if (p == after)
+        return 0;
+    p--;
+    memmove(ax->items + p, ax->items + p + 1, (ax->n - p - 1) * sizeof *ax->items);
+    memmove(ax->scores + p, ax->scores + p + 1, (ax->n - p - 1) * sizeof *ax->scores);
+    memmove(ax->sources + p, ax->sources + p + 1, ax->n - p - 1);
+    memmove(ax->by + p, ax->by + p + 1, (ax->n - p - 1) * sizeof *ax->by);
+    ax->n--;
+    return 1;
+}
+
+static void bundles(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    for (size_t k = 0; k < r->n_rules; k++) {
+        const trove__crule *c = &r->rules[k];
+        uint32_t done = 0;
+        if (c->kind != TROVE_RULE_BUNDLE)
+            continue;
+        for (size_t p = 0; p < ax->n && done < c->max; p++) {
+            uint32_t a = ax->items[p], i;
+            size_t at;
+            if (ax->sources[p] == TROVE_RULES_SOURCE_BUNDLE || !trove__member(c, a))
+                continue;
+            if (p + 1 >= ax->want)
+                break;
+            if ((i = partner(ax, c, p)) == TROVE__NONE)
+                continue;
+            if ((at = pos_of(ax, i)) < ax->n) {
+                move_up(ax, at, p + 1);
+                ax->sources[p + 1] = TROVE_RULES_SOURCE_BUNDLE;
+                ax->by[p + 1] = (uint16_t)k;
+            } else {
+                if (ax->n == ax->want && !drop_last_ranked(ax, p + 1))
+                    break;
+                place(ax, p + 1, i, side_score(ax, i),
+                      TROVE_RULES_SOURCE_BUNDLE, (uint16_t)k);
+            }
+            done++;
+            p++;
+        }
+    }
+}
+
+static int select_list(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    size_t slots = 0, model_target;
+
+    memset(ax->counts, 0, r->n_counts * sizeof *ax->counts);
+    memset(ax->chosen, 0, r->n_words * 8);
+    ax->n = 0;
+    ax->cursor = 0;
+    ax->n_drops = 0;
+    ax->drops_truncated = 0;
+    place_pins(ax);
+    for (size_t k = 0; k < r->n_rules; k++)
+        if (r->rules[k].kind == TROVE_RULE_EXPLORE)
+            slots += r->rules[k].slots;
+    model_target = ax->want - (slots < ax->want - ax->n ? slots : ax->want - ax->n);
+    fill_ranked(ax, model_target);
+    if (ax->n < model_target && ax->pool_truncated)
+        return NEED_MORE;
+    explore(ax);
+    fill_ranked(ax, ax->want);
+    if (ax->n < ax->want && ax->pool_truncated)
+        return NEED_MORE;
+    bundles(ax);
+    return TROVE_OK;
+}
+
+/* ------------------------------------------------------------- output */
+
+static void write_hits(actx *ax)
+{
+    const trove_rules *r = ax->r;
+    trove_rules_result *res = ax->res;
+    size_t n_slot = 0, cap = res->hits_cap, kept, w = 0;
+    int truncated = ax->drops_truncated;
+
+    /* count the hits of the slots */
+    for (size_t p = 0; p < ax->n; p++) {
+        n_slot += ax->sources[p] == TROVE_RULES_SOURCE_PINNED ||
+                  ax->sources[p] == TROVE_RULES_SOURCE_EXPLORE ||
+                  ax->sources[p] == TROVE_RULES_SOURCE_BUNDLE;
+        for (size_t k = 0; k < r->n_rules; k++) {
+            const trove__crule *c = &r->rules[k];
+            if ((c->kind == TROVE_RULE_BOOST || c->kind == TROVE_RULE_BURY) &&
+                trove__member(c, ax->items[p]))
+                n_slot++;
+        }
+    }
+    kept = n_slot < cap ? (ax->n_drops < cap - n_slot ? ax->n_drops : cap - n_slot) : 0;
+    if (kept < ax->n_drops || n_slot > cap)
+        truncated = 1;
+    if (kept > 0)
+        memmove(res->hits + n_slot, res->hits, kept * sizeof *res->hits);
+    for (size_t p = 0; p < ax->n; p++) {
+        trove_rule_hit h;
+        h.item = ax->items[p];
+        h.position = (uint8_t)(p < 255 ? p : 255);
+        h.action = ax->sources[p] == TROVE_RULES_SOURCE_PINNED ? TROVE_ACTION_PIN :
+                   ax->sources[p] == TROVE_RULES_SOURCE_EXPLORE ? TROVE_ACTION_EXPLORE :
+                   ax->sources[p] == TROVE_RULES_SOURCE_BUNDLE ? TROVE_ACTION_BUNDLE : 0;
+        h.rule = ax->by[p];
+        if (h.action != 0 && w < cap)
+            res->hits[w++] = h;
+        for (size_t k = 0; k < r->n_rules; k++) {
+            const trove__crule *c = &r->rules[k];
+            if ((c->kind == TROVE_RULE_BOOST || c->kind == TROVE_RULE_BURY) &&
+                trove__member(c, ax->items[p]) && w < cap) {
+                h.rule = (uint16_t)k;
+                h.action = c->kind == TROVE_RULE_BOOST ? TROVE_ACTION_BOOST :
+                                                         TROVE_ACTION_BURY;
+                res->hits[w++] = h;
+            }
+        }
+    }
+    res->n_hits = w + kept;
+    res->hits_truncated = truncated;
+}
+
+int trove_rules_apply(const trove_rules *r, const trove_rules_request *q,
+                      void *scratch, trove_rules_result *res)
+{
+    unsigned char *s = scratch;
+    size_t total;
+    actx ax;
+    int rc;
+
+    if (r == NULL || q == NULL || scratch == NULL || res == NULL ||
+        (q->n > 0 && res->items == NULL) ||
+        (q->scores == NULL && (q->candidates == NULL ||
+                               q->candidate_scores == NULL)))
+        return TROVE_EINVAL;
+    for (size_t j = 0; q->scores == NULL && j < q->n_candidates; j++)
+        if (q->candidates[j] >= r->n_items)
+            return TROVE_EINVAL;
+    if (q->user != NULL && q->user->n_exposures > 0) {
+        if (q->user->exposed_items == NULL || q->user->exposure_counts == NULL)
+            return TROVE_EINVAL;
+        for (size_t e = 0; e < q->user->n_exposures; e++)
+            if (q->user->exposed_items[e] >= r->n_items)
+                return TROVE_EINVAL;
+    }
+    memset(&ax, 0, sizeof ax);
+    ax.r = r;
+    ax.q = q;
+    ax.res = res;
+    ax.skip = (uint64_t *)(s + r->off_skip);
+    ax.chosen = (uint64_t *)(s + r->off_chosen);
+    ax.seen = (uint64_t *)(s + r->off_seen);
+    ax.terms = (uint64_t *)(s + r->off_terms);
+    ax.pool = (trove__cand *)(void *)(s + r->off_pool);
+    ax.counts = (uint32_t *)(void *)(s + r->off_counts);
+    ax.pick = (trove__cand *)(void *)(s + r->off_pick);
+    ax.items = (uint32_t *)(void *)(s + r->off_items);
+    ax.scores = (float *)(void *)(s + r->off_scores);
+    ax.sources = s + r->off_sources;
+    ax.by = (uint16_t *)(void *)(s + r->off_by);
+    ax.want = q->n < r->n_items ? q->n : r->n_items;
+
+    build_skip(&ax);
+    total = q->scores != NULL ? r->n_items : q->n_candidates;
+    ax.k_pool = 4 * ax.want > ax.want + 32 ? 4 * ax.want : ax.want + 32;
+    for (;;) {
+        if (ax.k_pool > total)
+            ax.k_pool = total;
+        build_pool(&ax);
+        rc = select_list(&ax);
+        if (rc != NEED_MORE || ax.k_pool >= total)
+            break;
+        ax.k_pool *= 4;
+    }
+    memcpy(res->items, ax.items, ax.n * sizeof *ax.items);
+    if (res->scores != NULL)
+        memcpy(res->scores, ax.scores, ax.n * sizeof *ax.scores);
+    if (res->sources != NULL)
+        memcpy(res->sources, ax.sources, ax.n);
+    res->n = ax.n;
+    res->n_eligible = ax.n_eligible;
+    res->n_hits = 0;
+    res->hits_truncated = 0;
+    if (q->explain && res->hits != NULL)
+        write_hits(&ax);
+    return TROVE_OK;
+}
+
+/* ------------------------------------------------------------- check */
+
+static int user_has_term(const trove_rules *r, const trove_rules_user *u,
+                         uint32_t id)
+{
+    size_t len;
+    const char *name = trove_idmap_name(r->terms, id, &len);
+    const char *const *list;
+    size_t n;
+    if (u == NULL || name == NULL)
+        return 0;
+    list = name[0] == 's' ? u->segments : u->features;
+    n = name[0] == 's' ? u->n_segments : u->n_features;
+    for (size_t k = 0; k < n; k++)
+        if (list[k] != NULL && strlen(list[k]) == len - 2 &&
+            memcmp(list[k], name + 2, len - 2) == 0)
+            return 1;
+    return 0;
+}
+
+static int any_term(const trove_rules *r, const trove_rules_user *u,
+                    const uint32_t *ids, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if (user_has_term(r, u, ids[k]))
+            return 1;
+    return 0;
+}
+
+int trove_rules_check(const trove_rules *r, const trove_rules_request *q,
+                      uint32_t item, trove_rule_hit *hits, size_t cap,
+                      size_t *n_hits)
+{
+    const trove_rules_user *u;
+    size_t w = 0;
+
+    if (r == NULL || q == NULL || n_hits == NULL || item >= r->n_items ||
+        (cap > 0 && hits == NULL))
+        return TROVE_EINVAL;
+    u = q->user;
+#define HIT(rule_, action_)                                                   \
+    do {                                                                      \
+        if (w < cap) {                                                        \
+            hits[w].item = item;                                              \
+            hits[w].rule = (uint16_t)(rule_);                                 \
+            hits[w].action = (uint8_t)(action_);                              \
+            hits[w].position = 255;                                           \
+            w++;                                                              \
+        }                                                                     \
+    } while (0)
+    if (r->flags[item] & TROVE__F_INACTIVE)
+        HIT(TROVE_RULE_CATALOG, TROVE_ACTION_INACTIVE);
+    if (r->flags[item] & TROVE__F_BLOCKED)
+        HIT(TROVE_RULE_CATALOG, TROVE_ACTION_BLOCKED);
+    if (out_of_dates(r, item, q->now))
+        HIT(TROVE_RULE_CATALOG, TROVE_ACTION_OUT_OF_DATES);
+    if (r->flags[item] & TROVE__F_PINNED)
+        HIT(TROVE_RULE_CATALOG, TROVE_ACTION_PIN);
+    for (size_t k = 0; k < r->n_rules; k++) {
+        const trove__crule *c = &r->rules[k];
+        if (!trove__member(c, item))
+            continue;
+        switch (c->kind) {
+        case TROVE_RULE_ELIGIBILITY:
+            if ((c->n_req_seg && !any_term(r, u, c->req_seg, c->n_req_seg)) ||
+                (c->n_req_feat && !any_term(r, u, c->req_feat, c->n_req_feat)) ||
+                any_term(r, u, c->exc_seg, c->n_exc_seg) ||
+                any_term(r, u, c->exc_feat, c->n_exc_feat))
+                HIT(k, TROVE_ACTION_NOT_ELIGIBLE);
+            break;
+        case TROVE_RULE_SCHEDULE:
+            if (q->now < c->start_utc || q->now >= c->end_utc)
+                HIT(k, TROVE_ACTION_OUT_OF_SCHEDULE);
+            break;
+        case TROVE_RULE_FREQUENCY_CAP:
+            for (size_t e = 0; u && u->exposed_items && u->exposure_counts &&
+                               e < u->n_exposures; e++)
+                if (u->exposed_items[e] == item && u->exposure_counts[e] >= c->max) {
+                    HIT(k, TROVE_ACTION_FREQUENCY_CAPPED);
+                    break;
+                }
+            break;
+        case TROVE_RULE_BUDGET_CAP:
+            if (q->remaining_budget != NULL &&
+                (r->flags[item] & TROVE__F_BUDGETED) &&
+                !(q->remaining_budget[item] > 0))
+                HIT(k, TROVE_ACTION_BUDGET_EXHAUSTED);
+            break;
+        case TROVE_RULE_PIN:
+            HIT(k, TROVE_ACTION_PIN);
+            break;
+        case TROVE_RULE_BOOST:
+            HIT(k, TROVE_ACTION_BOOST);
+            break;
+        case TROVE_RULE_BURY:
+            HIT(k, TROVE_ACTION_BURY);
+            break;
+        default:
+            break;
+        }
+    }
+#undef HIT
+    *n_hits = w;
+    return TROVE_OK;
+}
+
+const char *trove_rules_action_name(int action)
+{
+    static const char *const names[] = {
+        NULL, "pin", "boost", "bury", "explore", "bundle", "drop_exclusive",
+        "drop_diversity", "inactive", "blocked", "out_of_dates", "not_eligible",
+        "out_of_schedule", "frequency_capped", "budget_exhausted"
+    };
+    if (action < 1 || action >= (int)(sizeof names / sizeof names[0]))
+        return "unknown";
+    return names[action];
+}
+
+const char *trove_rules_source_name(int source)
+{
+    static const char *const names[] = {"model", "pinned", "explore", "bundle",
+                                        "popular"};
+    if (source < 0 || source >= (int)(sizeof names / sizeof names[0]))
+        return "unknown";
+    return names[source];
+}
