@@ -202,6 +202,7 @@ static int setup(void **state)
     p.store_uri = db;
     p.port = 0;
     p.max_body = 4096;
+    p.conn_timeout = 2;
     p.admin_token = TOKEN;
     if (trove_server_start(&p, &server, &err) != TROVE_OK) {
         fprintf(stderr, "server: %s\n", err.msg);
