@@ -20,8 +20,8 @@ static const int status_codes[SERVE_N_STATUS] = {
 
 /* Upper bounds in seconds. The last bucket is +Inf. */
 static const double bucket_le[SERVE_N_BUCKETS - 1] = {
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
-    0.25, 1.0
+    0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.00025, 0.0005, 0.001,
+    0.0025, 0.005, 0.01, 0.05, 0.25, 1.0
 };
 
 static const char *const endpoint_names[SERVE_N_ENDPOINTS] = {

@@ -58,6 +58,8 @@ typedef struct serve_snapshot {
     uint32_t      n_items;
     serve_item   *items;
     trove_idmap  *item_ids;     /* ext id -> catalog index */
+    uint32_t     *pinned;       /* catalog items with the pinned flag */
+    uint32_t      n_pinned;
     uint32_t      n_markets;
     serve_market *markets;
     trove_idmap  *market_codes; /* code -> market index */
@@ -90,7 +92,7 @@ enum serve_endpoint {
     SERVE_EP_METRICS, SERVE_EP_OTHER, SERVE_N_ENDPOINTS
 };
 #define SERVE_N_STATUS 12
-#define SERVE_N_BUCKETS 12
+#define SERVE_N_BUCKETS 15
 
 typedef struct serve_series {
     atomic_ullong count;

@@ -448,9 +448,9 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
     int fallback = 0, used_model = 0;
 
     /* pinned offers first */
-    for (uint32_t c = 0; c < snap->n_items && l->n < k; c++)
-        if (snap->items[c].pinned && eligible(&snap->items[c], now))
-            list_add(l, snap, c, NAN, TROVE_SERVE_PINNED);
+    for (uint32_t i = 0; i < snap->n_pinned && l->n < k; i++)
+        if (eligible(&snap->items[snap->pinned[i]], now))
+            list_add(l, snap, snap->pinned[i], NAN, TROVE_SERVE_PINNED);
 
     if (arm == TROVE_ARM_TEST) {
         if (mk->model == NULL) {
@@ -1273,6 +1273,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
             *con_cls = &bodiless_marker;
             return route(s, conn, url, method, NULL, now_ns());
         }
+        *upload_data_size = 0;   /* a body sent anyway is discarded */
         return MHD_YES;
     }
     if (ctx == NULL) {
@@ -1284,8 +1285,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > s->params.max_body) {
+            uint64_t start = ctx->start_ns;
             ctx->too_large = 1;
-            return route(s, conn, url, method, ctx, ctx->start_ns);
+            ctx->start_ns = 0;   /* answered: later calls only drain */
+            return route(s, conn, url, method, ctx, start);
         }
         return MHD_YES;
     }
@@ -1436,7 +1439,8 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
     if (rc != TROVE_OK)
         goto fail;
     s->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, p->port, NULL, NULL,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
+        p->port, NULL, NULL,
         on_request, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)p->threads,

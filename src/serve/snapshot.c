@@ -372,6 +372,7 @@ static void snapshot_free(serve_snapshot *snap)
     for (uint32_t i = 0; i < snap->n_items; i++)
         trove_free(snap->items[i].ext_id);
     trove_free(snap->items);
+    trove_free(snap->pinned);
     trove_idmap_free(snap->item_ids);
     for (uint32_t m = 0; m < snap->n_markets; m++) {
         serve_market *mk = &snap->markets[m];
@@ -550,9 +551,14 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
     if (rc != TROVE_OK)
         goto fail;
     tmp = trove_malloc((snap->n_items ? snap->n_items : 1) * sizeof *tmp);
+    snap->pinned = trove_malloc((snap->n_items ? snap->n_items : 1) *
+                                sizeof *snap->pinned);
     rc = TROVE_ENOMEM;
-    if (tmp == NULL)
+    if (tmp == NULL || snap->pinned == NULL)
         goto fail;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        if (snap->items[i].pinned)
+            snap->pinned[snap->n_pinned++] = i;
     for (uint32_t mi = 0; mi < s->n_markets; mi++) {
         uint32_t idx;
         snap->n_markets = mi + 1;
