@@ -3,7 +3,8 @@
  * baselines (random, popularity, popularity-rating, popularity-market,
  * personal-popularity, content, itemknn), the hybrid factorization model
  * ("warp", "bpr", "logistic", "warp-kos": trove/model.h) and the implicit
- * factor models ("ials": trove/ials.h, "ease": trove/ease.h).
+ * factor models ("ials": trove/ials.h, "ease": trove/ease.h), the
+ * random-walk item model "rp3beta" and "blend" (a mix of other families).
  *
  * A recommender is fitted on a training dataset, then scores users over the
  * whole catalog, recommends top-k lists, and saves to / loads from one file.
@@ -37,8 +38,17 @@
  *                        item_alpha, user_alpha (0), max_sampled (10), seed
  *                        (42), schedule, item_features, user_features (1)
  *   ials                 factors (64), regularization (0.1), alpha (10),
- *                        iterations (15), seed (42)
+ *                        iterations (15), seed (42), reg_exponent (0; nu > 0
+ *                        scales lambda by (alpha sum r + n)^nu per row)
  *   ease                 lambda (500)
+ *   rp3beta              random-walk item similarity with popularity
+ *                        penalty (Paudel et al. 2016): W[i][j] =
+ *                        deg(j)^-beta sum over common users u of
+ *                        (deg(i) deg(u))^-alpha; alpha (1), beta (0.5),
+ *                        neighbours (100) kept per item, normalize (0)
+ *   blend                weighted sum of the per-user standardised scores
+ *                        of up to 4 other families: member1..member4, each
+ *                        "FAMILY WEIGHT [key=value ...]"
  *
  * Thread safety: a fitted or loaded recommender is immutable; score_user and
  * recommend may be called from any number of threads at once.

@@ -5,7 +5,8 @@
  * are embedded in the recommender file (hybrid.c).
  *
  * Settings: ials: factors (64), regularization (0.1), alpha (10),
- * iterations (15), seed (42); ease: lambda (500). Threads come from the
+ * iterations (15), seed (42), reg_exponent (0: plain L2; nu > 0: the
+ * frequency-scaled regularisation lambda (alpha sum r + n)^nu); ease: lambda (500). Threads come from the
  * recommender parameters.
  */
 #include "reco_int.h"
@@ -13,7 +14,7 @@
 #include "trove/ease.h"
 
 static const char *const ials_keys[] = {
-    "factors", "regularization", "alpha", "iterations", "seed", NULL
+    "factors", "regularization", "alpha", "iterations", "seed", "reg_exponent", NULL
 };
 
 static int ials_fit(trove_recommender *r, const trove_reco_params *p,
@@ -21,7 +22,7 @@ static int ials_fit(trove_recommender *r, const trove_reco_params *p,
 {
     trove_ials_params ip = trove_ials_default_params();
     trove_ials *m = NULL;
-    double f, reg, alpha, it, seed;
+    double f, reg, alpha, it, seed, nu;
     int rc;
     if ((rc = trove__reco_get_double(p, "factors", 1, 1024, ip.factors, &f, err)) ||
         (rc = trove__reco_get_double(p, "regularization", 1e-12, 1e12, ip.regularization,
@@ -29,13 +30,19 @@ static int ials_fit(trove_recommender *r, const trove_reco_params *p,
         (rc = trove__reco_get_double(p, "alpha", 0, 1e12, ip.alpha, &alpha, err)) ||
         (rc = trove__reco_get_double(p, "iterations", 1, 1e6, ip.iterations, &it, err)) ||
         (rc = trove__reco_get_double(p, "seed", 0, 9007199254740992.0, (double)ip.seed,
-                                     &seed, err)))
+                                     &seed, err)) ||
+        (rc = trove__reco_get_double(p, "reg_exponent", 0, 2, 0, &nu, err)))
         return rc;
     ip.factors = (uint32_t)f;
     ip.regularization = (float)reg;
     ip.alpha = (float)alpha;
     ip.iterations = (uint32_t)it;
     ip.seed = (uint64_t)seed;
+    /* reg_exponent > 0: frequency-scaled regularisation (trove/ials.h) */
+    if (nu > 0.0) {
+        ip.reg_scaling = TROVE_IALS_REG_FREQUENCY;
+        ip.reg_exponent = (float)nu;
+    }
     ip.threads = p != NULL && p->threads > 0 ? (uint32_t)p->threads : 1;
     rc = trove_ials_fit(trove_dataset_interactions(ds), &ip, &m, err);
     if (rc == TROVE_OK)

@@ -48,9 +48,10 @@ typedef struct space {
 static const space spaces[] = {
     {"ease", 1, {{"lambda", 1, 0, 10, {50, 100, 200, 350, 500, 750, 1000, 1500, 2500, 4000}}},
      NULL},
-    {"ials", 3, {{"factors", 1, 1, 3, {64, 128, 256}},
-                 {"regularization", 1, 0, 4, {0.1, 1, 10, 50}},
-                 {"alpha", 1, 0, 3, {1, 5, 20}}}, "iterations=15"},
+    {"ials", 4, {{"factors", 1, 1, 3, {64, 128, 256}},
+                 {"regularization", 1, 0, 5, {0.01, 0.1, 1, 10, 50}},
+                 {"alpha", 1, 0, 3, {1, 5, 20}},
+                 {"reg_exponent", 0, 0, 2, {0, 1}}}, "iterations=15"},
     {"itemknn", 2, {{"neighbours", 1, 1, 5, {20, 50, 100, 200, 400}},
                     {"shrink", 0, 0, 4, {0, 10, 50, 200}}}, NULL},
     {"rp3beta", 3, {{"alpha", 0, 0, 4, {0.5, 0.75, 1, 1.25}},
@@ -410,7 +411,7 @@ static int search_blend(run_ctx *x, fam_state *fams, size_t n_fams, double t_sta
             snprintf(t.family, sizeof t.family, "blend");
             /* members with weight 0 are left out of the settings */
             for (size_t m = 0; m < n_top; m++) {
-                char spec[TROVE_RECO_VALUE_MAX + 64], txt[TROVE_RECO_VALUE_MAX * 2];
+                char spec[512], txt[TROVE_RECO_VALUE_MAX * 2];
                 double w = m == 0 ? 1.0 : m == 1 ? blend_weights[a] : blend_weights[b];
                 if (w == 0.0)
                     continue;
