@@ -258,7 +258,7 @@ int trove_model_item_repr(const trove_model *m, uint32_t item, float *emb,
 
 /* ------------------------------------------------------------ model file */
 /* Write the model to `path` atomically (temporary file in the same
- * directory, fsync, rename): a versioned binary file with magic, format
+ * directory, fsync, rename, fsync of the directory): a versioned binary file with magic, format
  * version, dimensions, counts, hyperparameters, id and feature tables,
  * parameters and optimiser state (so fit_partial can continue after load),
  * training-data fingerprint and checksums (docs/model-format.md).
@@ -269,6 +269,21 @@ int trove_model_save(const trove_model *m, const char *path, trove_error *err);
  * TROVE_ECORRUPT or TROVE_EFORMAT, files from a newer format version
  * TROVE_EVERSION, never a crash. *out is caller-owned. */
 int trove_model_load(const char *path, trove_model **out, trove_error *err);
+
+/* The bytes trove_model_save would write, in a new buffer (*bytes, freed by
+ * the caller with trove_free; *len bytes), for embedding a model in another
+ * file or sending it elsewhere without a disk round trip. Returns TROVE_OK,
+ * TROVE_EINVAL (untrained) or TROVE_ENOMEM; *bytes and *len are written
+ * only on success. Reads m only: safe alongside other readers. */
+int trove_model_save_buffer(const trove_model *m, unsigned char **bytes, size_t *len,
+                            trove_error *err);
+
+/* Decode and fully validate the len bytes of a model file held in memory
+ * (borrowed for the call only; *out keeps no pointer into them). `name`
+ * (may be NULL) stands for the file in error messages. Errors as
+ * trove_model_load, without TROVE_EIO. *out is caller-owned. */
+int trove_model_load_buffer(const unsigned char *bytes, size_t len, const char *name,
+                            trove_model **out, trove_error *err);
 
 /* Header of a model file, read without loading the tables. */
 typedef struct trove_model_info {

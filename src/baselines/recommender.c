@@ -16,6 +16,7 @@
  * error, never a crash.
  */
 #include "reco_int.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -344,10 +345,8 @@ int trove_recommender_save(const trove_recommender *r, const char *path,
     wbuf b = {0};
     uint8_t *model = NULL;
     uint64_t model_n = 0, sum;
-    FILE *f = NULL;
     int rc = TROVE_OK;
     uint32_t name_len;
-    char tmp[4096];
 
     if (r == NULL || path == NULL)
         return trove_error_set(err, TROVE_EINVAL, "save: missing argument");
@@ -374,34 +373,12 @@ int trove_recommender_save(const trove_recommender *r, const char *path,
         goto done;
     }
     sum = trove_hash64(b.p, (size_t)b.n, 0);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    f = fopen(tmp, "wb");
-    if (f == NULL) {
-        rc = trove_error_set(err, TROVE_EIO, "save %s: %s", tmp, strerror(errno));
-        goto done;
-    }
     name_len = (uint32_t)strlen(r->fam->name);
     {
         uint32_t ver = RECO_VERSION;
-        int ok = fwrite(RECO_MAGIC, 1, 8, f) == 8 &&
-                 fwrite(&ver, 4, 1, f) == 1 &&
-                 fwrite(&name_len, 4, 1, f) == 1 &&
-                 fwrite(r->fam->name, 1, name_len, f) == name_len &&
-                 fwrite(&b.n, 8, 1, f) == 1 &&
-                 (b.n == 0 || fwrite(b.p, 1, (size_t)b.n, f) == b.n) &&
-                 fwrite(&sum, 8, 1, f) == 1;
-        if (fclose(f) != 0)
-            ok = 0;
-        f = NULL;
-        if (!ok) {
-            remove(tmp);
-            rc = trove_error_set(err, TROVE_EIO, "save %s: write failed", path);
-            goto done;
-        }
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        rc = trove_error_set(err, TROVE_EIO, "save %s: %s", path, strerror(errno));
+        const void *parts[7] = {RECO_MAGIC, &ver, &name_len, r->fam->name, &b.n, b.p, &sum};
+        size_t lens[7] = {8, 4, 4, name_len, 8, (size_t)b.n, 8};
+        rc = trove__file_write_atomic(path, parts, lens, 7, err);
     }
 done:
     trove_free(b.p);
@@ -485,60 +462,16 @@ static void get_csr(rbuf *b, trove_csr *m)
     get(b, m->data, m->nnz * 4);
     if (b->bad)
         return;
-    if (m->indptr[0] != 0 || m->indptr[m->n_rows] != m->nnz) {
+    if (trove_csr_validate(m, "", NULL) != TROVE_OK)
         set_bad(b);
-        return;
-    }
-    for (uint32_t r = 0; r < m->n_rows; r++) {
-        if (m->indptr[r + 1] < m->indptr[r]) {
-            set_bad(b);
-            return;
-        }
-        for (uint64_t q = m->indptr[r]; q < m->indptr[r + 1]; q++)
-            if (m->indices[q] >= m->n_cols ||
-                (q > m->indptr[r] && m->indices[q] <= m->indices[q - 1]) ||
-                !isfinite(m->data[q])) {
-                set_bad(b);
-                return;
-            }
-    }
-}
-
-static int read_file(const char *path, uint8_t **out, uint64_t *n, trove_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p = NULL;
-    long size;
-    int rc = TROVE_OK;
-    if (f == NULL)
-        return trove_error_set(err, TROVE_EIO, "%s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: cannot read", path);
-        goto done;
-    }
-    p = trove_malloc((size_t)size + 1);
-    if (p == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    if (size > 0 && fread(p, 1, (size_t)size, f) != (size_t)size) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: read failed", path);
-        goto done;
-    }
-    *out = p;
-    *n = (uint64_t)size;
-    p = NULL;
-done:
-    trove_free(p);
-    fclose(f);
-    return rc;
 }
 
 int trove_recommender_load(const char *path, trove_recommender **out,
                            trove_error *err)
 {
     uint8_t *file = NULL, *model = NULL;
-    uint64_t size = 0, plen, sum, cnt;
+    size_t size = 0;
+    uint64_t plen, sum, cnt;
     trove_recommender *r = NULL;
     const trove__reco_family *fam;
     char name[64];
@@ -548,9 +481,16 @@ int trove_recommender_load(const char *path, trove_recommender **out,
 
     if (path == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "load: missing argument");
-    rc = read_file(path, &file, &size, err);
-    if (rc != TROVE_OK)
+    rc = trove__file_read_all(path, SIZE_MAX, &file, &size, err);
+    if (rc != TROVE_OK) {
+        /* Documented: a file that cannot be opened is TROVE_EIO. */
+        if (rc == TROVE_ENOTFOUND) {
+            rc = TROVE_EIO;
+            if (err != NULL)
+                err->code = TROVE_EIO;
+        }
         return rc;
+    }
     h.p = file;
     h.n = size;
     h.off = 0;

@@ -4,4 +4,5 @@ list(APPEND TROVE_SOURCES
   src/core/log.c
   src/core/rng.c
   src/core/idmap.c
+  src/core/file.c
 )

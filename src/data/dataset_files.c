@@ -8,11 +8,13 @@
  *   features `raw_id<TAB>feature[<TAB>weight]`.
  * Every file is read through the line reader (reader.h), so truncated gzip
  * input is an error, and every error names file:line. Files are written to
- * a temporary name beside the target and renamed into place once complete,
- * so a failed write never leaves a partial file under the final name. Gzip
- * output uses deflate with a gzip wrapper (windowBits 31) and zlib's
- * default header, whose mtime is 0: the bytes depend on the content only.
+ * a temporary name beside the target, fsync'ed and renamed into place once
+ * complete (core/file.h), so a failed write or a crash never leaves a
+ * partial file under the final name. Gzip output uses deflate with a gzip
+ * wrapper (windowBits 31) and zlib's default header, whose mtime is 0: the
+ * bytes depend on the content only.
  */
+#include "core/file.h"
 #include "data/dataset_int.h"
 #include "data/reader.h"
 
@@ -319,19 +321,19 @@ static int writer_open(writer *w, const char *path, int gzip, trove_error *err)
         return TROVE_OK;
     }
     {
-        size_t n = strlen(path) + 32;
-        w->tmp = trove_malloc(n);
-        if (w->tmp == NULL)
-            goto nomem;
-        snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    }
-    w->f = fopen(w->tmp, "wb");
-    if (w->f == NULL) {
-        int rc = trove_error_set(err, TROVE_EIO, "%s: cannot create: %s", path,
+        int fd, rc = trove__file_open_tmp(path, &w->tmp, &fd, err);
+        if (rc != TROVE_OK)
+            return rc;
+        w->f = fdopen(fd, "wb");
+        if (w->f == NULL) {
+            rc = trove_error_set(err, TROVE_EIO, "%s: cannot create: %s", path,
                                  strerror(errno));
-        trove_free(w->tmp);
-        w->tmp = NULL;
-        return rc;
+            close(fd);
+            unlink(w->tmp);
+            trove_free(w->tmp);
+            w->tmp = NULL;
+            return rc;
+        }
     }
     return TROVE_OK;
 nomem:
@@ -382,8 +384,9 @@ static int writer_put(writer *w, const char *s, size_t n, trove_error *err)
     return TROVE_OK;
 }
 
-/* Finish: with ok, flush, close and rename into place; otherwise (or when
- * any of that fails) remove the temporary file. Frees everything. */
+/* Finish: with ok, flush, close, fsync and rename into place
+ * (trove__file_commit_tmp); otherwise (or when any of that fails) remove the
+ * temporary file. Frees everything. */
 static int writer_close(writer *w, int ok, trove_error *err)
 {
     int rc = TROVE_OK;
@@ -395,11 +398,10 @@ static int writer_close(writer *w, int ok, trove_error *err)
     if (w->f != NULL && w->f != stdout && fclose(w->f) != 0 && ok && rc == TROVE_OK)
         rc = writer_io_error(w, err);
     if (w->tmp != NULL) {
-        if (ok && rc == TROVE_OK && rename(w->tmp, w->path) != 0)
-            rc = trove_error_set(err, TROVE_EIO, "%s: cannot rename %s into place: %s",
-                                 w->path, w->tmp, strerror(errno));
-        if (!ok || rc != TROVE_OK)
-            remove(w->tmp);
+        if (ok && rc == TROVE_OK)
+            rc = trove__file_commit_tmp(w->tmp, w->path, err); /* removes tmp on failure */
+        else
+            unlink(w->tmp);
     }
     if (w->zs_init)
         deflateEnd(&w->zs);
@@ -534,8 +536,8 @@ int trove_dataset_load_pairs(const char *path, const trove_pairs_options *opts,
     if ((rc = trove__reader_open(path, &r, err)) != TROVE_OK)
         goto done;
     while ((rc = trove__reader_next(r, &line, &len, err)) == 1) {
-        char *f[4];
-        size_t fl[4];
+        char *f[4] = {NULL, NULL, NULL, NULL};
+        size_t fl[4] = {0, 0, 0, 0}; /* quiets -Wmaybe-uninitialized at -O2 */
         float w = 1.0f;
         int64_t ts = 0;
         unsigned long long lineno = (unsigned long long)trove__reader_lineno(r);

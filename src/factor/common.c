@@ -1,25 +1,18 @@
 /*
  * common.c - pieces shared by the iALS and EASE models: thread fan-out,
- * CSR checks, top-k selection, and model-file I/O.
+ * CSR checks, top-k selection, and model-file encoding.
  *
- * Model files are written whole to "<path>.tmp.<pid>.<n>" in the target's
- * directory, fsync'ed, renamed over the target and the directory fsync'ed,
- * so a reader sees either the old file or the complete new one. Integers
- * and floats are stored little-endian (the only byte order trove builds
- * for; see the static assertion below).
+ * Model files are built in memory and written with trove__file_write_atomic
+ * (core/file.h), so a reader sees either the old file or the complete new
+ * one. Integers and floats are stored little-endian (the only byte order
+ * trove builds for; see the static assertion below).
  */
 #include "factor/factor_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -198,118 +191,6 @@ void trove__factor_topk(const float *scores, uint32_t n, uint32_t k,
 uint64_t trove__factor_checksum(const void *buf, size_t len)
 {
     return trove_hash64(buf, len, UINT64_C(0x74726f7665666163));
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-int trove__factor_write_file(const char *path, const void *buf, size_t len,
-                             trove_error *err)
-{
-    static atomic_uint counter;
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    int fd = -1, rc;
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-                     atomic_fetch_add(&counter, 1u));
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return trove_error_set(err, TROVE_EINVAL, "%s: path too long", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return trove_error_set(err, TROVE_EIO, "%s: cannot create: %s", tmp,
-                               strerror(errno));
-    if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: write failed: %s", tmp,
-                             strerror(errno));
-        goto fail_tmp;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = trove_error_set(err, TROVE_EIO, "%s: close failed: %s", tmp,
-                             strerror(errno));
-        goto fail_tmp;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: cannot rename into place: %s",
-                             path, strerror(errno));
-        goto fail_tmp;
-    }
-    /* Make the rename itself durable. */
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    return TROVE_OK;
-fail_tmp:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return rc;
-}
-
-int trove__factor_read_file(const char *path, unsigned char **buf, size_t *len,
-                            trove_error *err)
-{
-    struct stat st;
-    unsigned char *p = NULL;
-    size_t got = 0;
-    int rc = TROVE_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return trove_error_set(err, errno == ENOENT ? TROVE_ENOTFOUND : TROVE_EIO,
-                               "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: not a regular file", path);
-        goto done_fd;
-    }
-    if (st.st_size <= 0) {
-        rc = trove_error_set(err, TROVE_ECORRUPT, "%s: empty file", path);
-        goto done_fd;
-    }
-    p = trove_malloc((size_t)st.st_size);
-    if (p == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory reading %lld bytes",
-                             path, (long long)st.st_size);
-        goto done_fd;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = trove_error_set(err, TROVE_EIO, "%s: read failed after %zu bytes",
-                                 path, got);
-            trove_free(p);
-            goto done_fd;
-        }
-        got += (size_t)r;
-    }
-    *buf = p;
-    *len = got;
-done_fd:
-    close(fd);
-    return rc;
 }
 
 void trove__bytes_put(trove__bytes *b, const void *src, size_t n)

@@ -14,6 +14,7 @@
  */
 #include "trove/ease.h"
 
+#include "core/file.h"
 #include "factor/factor_int.h"
 
 #include <math.h>
@@ -408,7 +409,11 @@ int trove_ease_save(const trove_ease *m, const char *path, trove_error *err)
     trove__bytes_put(&b, m->train.data, (size_t)m->train.nnz * 4);
     trove__bytes_put_u64(&b, trove__factor_checksum(buf, b.pos));
     TROVE__FACTOR_ASSERT(!b.bad && b.pos == len);
-    rc = trove__factor_write_file(path, buf, b.pos, err);
+    {
+        const void *part = buf;
+        size_t part_len = b.pos;
+        rc = trove__file_write_atomic(path, &part, &part_len, 1, err);
+    }
     trove_free(buf);
     return rc;
 }
@@ -419,7 +424,7 @@ int trove_ease_load(const char *path, uint32_t max_items, trove_ease **out,
     unsigned char *buf = NULL;
     size_t len = 0, want = 0;
     trove_ease *m = NULL;
-    int rc = trove__factor_read_file(path, &buf, &len, err);
+    int rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
     if (rc != TROVE_OK)
         return rc;
     trove__bytes b = {buf, len, 0, 0};

@@ -2,8 +2,8 @@
  * factor_int.h - internals shared by the closed-form / least-squares models
  * of src/factor (iALS and EASE): dense linear algebra through the one
  * OpenBLAS/LAPACKE adapter (linalg.c), a small thread fan-out, top-k
- * selection, CSR checks, and the checksummed, atomically
- * written model files (common.c).
+ * selection, CSR checks, and the checksummed model-file encoding
+ * (common.c); files are written through core/file.h.
  *
  * Nothing here is public API. Every function that can fail returns a trove
  * status and, where it takes one, fills a trove_error.
@@ -86,13 +86,6 @@ typedef struct trove__topk_slot {
 } trove__topk_slot;
 void trove__factor_topk(const float *scores, uint32_t n, uint32_t k,
                         trove__topk_slot *heap, uint32_t *items, float *out_scores);
-
-/* Model files: a byte buffer written atomically (temporary file in the same
- * directory, fsync, rename, fsync of the directory) and read back whole. */
-int trove__factor_write_file(const char *path, const void *buf, size_t len,
-                             trove_error *err);
-int trove__factor_read_file(const char *path, unsigned char **buf, size_t *len,
-                            trove_error *err);
 
 /* Checksum stored at the end of every model file. */
 uint64_t trove__factor_checksum(const void *buf, size_t len);

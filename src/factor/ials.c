@@ -29,6 +29,7 @@
  */
 #include "trove/ials.h"
 
+#include "core/file.h"
 #include "factor/factor_int.h"
 
 #include <math.h>
@@ -778,7 +779,11 @@ int trove_ials_save(const trove_ials *m, const char *path, trove_error *err)
         trove__bytes_put(&b, m->item_f + (size_t)i * m->ld, (size_t)m->factors * 4);
     trove__bytes_put_u64(&b, trove__factor_checksum(buf, b.pos));
     TROVE__FACTOR_ASSERT(!b.bad && b.pos == len);
-    rc = trove__factor_write_file(path, buf, b.pos, err);
+    {
+        const void *part = buf;
+        size_t part_len = b.pos;
+        rc = trove__file_write_atomic(path, &part, &part_len, 1, err);
+    }
     trove_free(buf);
     return rc;
 }
@@ -788,7 +793,7 @@ int trove_ials_load(const char *path, trove_ials **out, trove_error *err)
     unsigned char *buf = NULL;
     size_t len = 0;
     trove_ials *m = NULL;
-    int rc = trove__factor_read_file(path, &buf, &len, err);
+    int rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
     if (rc != TROVE_OK)
         return rc;
     trove__bytes b = {buf, len, 0, 0};

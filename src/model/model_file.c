@@ -1,7 +1,8 @@
 /*
  * model_file.c - the versioned binary model file (docs/model-format.md):
- * save (atomic: temporary file, fsync, rename, fsync of the directory),
- * load with full validation, and inspect (header only).
+ * encode to / decode from a memory buffer with full validation, save and
+ * load as thin wrappers over those (saving atomically through
+ * core/file.h), and inspect (header only).
  *
  * Layout: a 256-byte header (magic "TROVEMDL", format version, sizes,
  * hyperparameters, counters, training-data fingerprint, RNG state, payload
@@ -12,17 +13,12 @@
  * corrupted file yields TROVE_ECORRUPT / TROVE_EFORMAT and never a crash or
  * an absurd allocation.
  */
+#include "core/file.h"
 #include "model/model_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the model file code assumes a little-endian host"
@@ -193,32 +189,18 @@ static void header_fill(const trove_model *m, unsigned char *h, uint64_t payload
     memcpy(h + HEADER_CHECKSUM_AT, &hs, 8);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int trove_model_save(const trove_model *m, const char *path, trove_error *err)
+int trove_model_save_buffer(const trove_model *m, unsigned char **bytes, size_t *len,
+                            trove_error *err)
 {
     wbuf b = {NULL, 0, 0, 0};
     unsigned char h[HEADER_SIZE];
-    char *tmp = NULL, *dir = NULL;
-    int fd = -1, rc = TROVE_OK;
-    size_t plen;
+    int rc = TROVE_OK;
 
     if (m == NULL || !m->shaped || !m->trained)
-        return trove_error_set(err, TROVE_EINVAL, "%s: the model is not trained", path);
+        return trove_error_set(err, TROVE_EINVAL, "the model is not trained");
+    /* The header goes in front once the payload and its checksum exist. */
+    memset(h, 0, sizeof h);
+    put(&b, h, HEADER_SIZE);
     put_table(&b, SEC_USER_ID_TABLE, &m->uid, m->dp);
     put_table(&b, SEC_USER_FEAT_TABLE, &m->ufeat, m->dp);
     put_table(&b, SEC_ITEM_ID_TABLE, &m->iid, m->dp);
@@ -235,62 +217,31 @@ int trove_model_save(const trove_model *m, const char *path, trove_error *err)
     put_idmap(&b, SEC_USER_FEATURE_NAMES, m->ufeat_names);
     put_idmap(&b, SEC_ITEM_FEATURE_NAMES, m->ifeat_names);
     if (b.oom) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory serialising the model", path);
-        goto out;
+        rc = trove_error_set(err, TROVE_ENOMEM, "out of memory serialising the model");
+        trove_free(b.p);
+        return rc;
     }
-    header_fill(m, h, b.len, trove_hash64(b.p, b.len, 0));
+    header_fill(m, b.p, b.len - HEADER_SIZE,
+                trove_hash64(b.p + HEADER_SIZE, b.len - HEADER_SIZE, 0));
+    *bytes = b.p;
+    *len = b.len;
+    return TROVE_OK;
+}
 
-    plen = strlen(path);
-    tmp = trove_malloc(plen + 16);
-    dir = trove_strdup(path);
-    if (tmp == NULL || dir == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: cannot create a temporary file: %s", path,
-                             strerror(errno));
-        goto out;
-    }
-    if (write_all(fd, h, HEADER_SIZE) != 0 || write_all(fd, b.p, b.len) != 0 ||
-        fsync(fd) != 0) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: write failed: %s", tmp, strerror(errno));
-        goto unlink_tmp;
-    }
-    if (fchmod(fd, 0644) != 0)
-        trove_log(TROVE_LOG_DEBUG, "%s: fchmod: %s", tmp, strerror(errno));
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = trove_error_set(err, TROVE_EIO, "%s: close failed: %s", tmp, strerror(errno));
-        goto unlink_tmp;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: rename failed: %s", path, strerror(errno));
-        goto unlink_tmp;
+int trove_model_save(const trove_model *m, const char *path, trove_error *err)
+{
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int rc = trove_model_save_buffer(m, &bytes, &len, err);
+    if (rc != TROVE_OK) {
+        trove_error_prefix(err, "%s", path);
+        return rc;
     }
     {
-        int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            if (fsync(dfd) != 0)
-                trove_log(TROVE_LOG_DEBUG, "%s: fsync of the directory: %s", path,
-                          strerror(errno));
-            close(dfd);
-        }
+        const void *part = bytes;
+        rc = trove__file_write_atomic(path, &part, &len, 1, err);
     }
-    goto out;
-unlink_tmp:
-    if (fd >= 0)
-        close(fd);
-    fd = -1;
-    unlink(tmp);
-out:
-    trove_free(b.p);
-    trove_free(tmp);
-    trove_free(dir);
+    trove_free(bytes);
     return rc;
 }
 
@@ -311,47 +262,30 @@ static int get(rbuf *r, void *dst, size_t n)
     return 0;
 }
 
+/* A buffer shorter than the header: a truncated model if it starts with the
+ * magic, otherwise not a model file at all. */
+static int check_length(const char *name, const unsigned char *buf, size_t len,
+                        trove_error *err)
+{
+    if (len >= HEADER_SIZE)
+        return TROVE_OK;
+    if (len >= 8 && memcmp(buf, MAGIC, 8) == 0)
+        return trove_error_set(err, TROVE_ECORRUPT,
+                               "%s: %zu bytes: truncated model file (the header alone is %u)",
+                               name, len, HEADER_SIZE);
+    return trove_error_set(err, TROVE_EFORMAT, "%s: not a trove model file", name);
+}
+
+/* The whole file; a missing file is TROVE_EIO like any other open failure
+ * (the documented contract of load and inspect). */
 static int read_file(const char *path, unsigned char **out, size_t *len, trove_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    struct stat st;
-    int rc = TROVE_OK;
-    if (f == NULL)
-        return trove_error_set(err, TROVE_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: not a regular file", path);
-        goto out;
+    int rc = trove__file_read_all(path, SIZE_MAX, out, len, err);
+    if (rc == TROVE_ENOTFOUND) {
+        rc = TROVE_EIO;
+        if (err != NULL)
+            err->code = TROVE_EIO;
     }
-    if ((uint64_t)st.st_size < HEADER_SIZE) {
-        /* A short file that starts with the magic is a truncated model;
-         * anything else is not a model file. */
-        char magic[8];
-        int is_model = st.st_size >= 8 && fread(magic, 1, 8, f) == 8 &&
-                       memcmp(magic, MAGIC, 8) == 0;
-        if (is_model)
-            rc = trove_error_set(err, TROVE_ECORRUPT,
-                                 "%s: %lld bytes: truncated model file (the header alone is %u)",
-                                 path, (long long)st.st_size, HEADER_SIZE);
-        else
-            rc = trove_error_set(err, TROVE_EFORMAT, "%s: not a trove model file", path);
-        goto out;
-    }
-    buf = trove_malloc((size_t)st.st_size);
-    if (buf == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory reading %lld bytes", path,
-                             (long long)st.st_size);
-        goto out;
-    }
-    if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        rc = trove_error_set(err, TROVE_EIO, "%s: read failed", path);
-        trove_free(buf);
-        goto out;
-    }
-    *out = buf;
-    *len = (size_t)st.st_size;
-out:
-    fclose(f);
     return rc;
 }
 
@@ -579,6 +513,17 @@ int trove_model_load(const char *path, trove_model **out, trove_error *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
+    int rc = read_file(path, &buf, &len, err);
+    if (rc != TROVE_OK)
+        return rc;
+    rc = trove_model_load_buffer(buf, len, path, out, err);
+    trove_free(buf);
+    return rc;
+}
+
+int trove_model_load_buffer(const unsigned char *buf, size_t len, const char *name,
+                            trove_model **out, trove_error *err)
+{
     trove_model_info info;
     trove_model *m = NULL;
     uint32_t dp, flags;
@@ -586,9 +531,9 @@ int trove_model_load(const char *path, trove_model **out, trove_error *err)
     rbuf r;
     int rc;
     const char *stage = "";
+    const char *path = name != NULL ? name : "model";
 
-    rc = read_file(path, &buf, &len, err);
-    if (rc != TROVE_OK)
+    if ((rc = check_length(path, buf, len, err)) != TROVE_OK)
         return rc;
     rc = parse_header(path, buf, len, &info, &dp, &flags, &rng, err);
     if (rc != TROVE_OK)
@@ -673,7 +618,6 @@ bad:
         trove_error_set(err, TROVE_ECORRUPT, "%s: corrupted %s section", path, stage);
 out:
     trove_model_free(m);
-    trove_free(buf);
     return rc;
 }
 
@@ -687,7 +631,9 @@ int trove_model_inspect(const char *path, trove_model_info *out, trove_error *er
     int rc = read_file(path, &buf, &len, err);
     if (rc != TROVE_OK)
         return rc;
-    rc = parse_header(path, buf, len, &info, &dp, &flags, &rng, err);
+    rc = check_length(path, buf, len, err);
+    if (rc == TROVE_OK)
+        rc = parse_header(path, buf, len, &info, &dp, &flags, &rng, err);
     if (rc == TROVE_OK) {
         rbuf r = {buf + HEADER_SIZE, len - HEADER_SIZE, 0};
         uint64_t l;

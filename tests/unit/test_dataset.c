@@ -185,6 +185,73 @@ static void test_csr_transpose_contains(void **state)
 
 /* ------------------------------------------------------------- builder */
 
+static void test_csr_copy_validate(void **state)
+{
+    uint64_t indptr[4] = {0, 2, 2, 3};
+    uint32_t idx[3] = {1, 4, 0};
+    float w[3] = {0.5f, 2.0f, 1.0f};
+    trove_csr m = {3, 5, 3, indptr, idx, w}, c, bad;
+    trove_error err;
+    (void)state;
+
+    assert_int_equal(trove_csr_validate(&m, "m", &err), TROVE_OK);
+    assert_int_equal(trove_csr_copy(&m, &c, &err), TROVE_OK);
+    assert_int_equal(c.n_rows, 3);
+    assert_int_equal(c.n_cols, 5);
+    assert_int_equal(c.nnz, 3);
+    assert_memory_equal(c.indptr, indptr, sizeof indptr);
+    assert_memory_equal(c.indices, idx, sizeof idx);
+    assert_memory_equal(c.data, w, sizeof w);
+    assert_true(c.indices != idx && c.data != w);
+    trove_csr_destroy(&c);
+    /* unweighted input: the copy has explicit ones */
+    m.data = NULL;
+    assert_int_equal(trove_csr_copy(&m, &c, NULL), TROVE_OK);
+    assert_true(c.data[0] == 1.0f && c.data[1] == 1.0f && c.data[2] == 1.0f);
+    trove_csr_destroy(&c);
+    m.data = w;
+    /* out of memory at every allocation: clean error, *out untouched */
+    for (long k = 0; k < 3; k++) {
+        memset(&c, 0x5a, sizeof c);
+        testutil_fail_alloc_after(k);
+        assert_int_equal(trove_csr_copy(&m, &c, &err), TROVE_ENOMEM);
+        testutil_fail_alloc_after(-1);
+        assert_non_null(strstr(err.msg, "out of memory"));
+        assert_int_equal(c.n_rows, 0x5a5a5a5au);
+    }
+    /* each structural fault is named with the matrix and the row */
+    bad = m;
+    idx[1] = 5;
+    assert_int_equal(trove_csr_validate(&bad, "feats", &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "feats: row 0: column 5 out of range (5 columns)"));
+    idx[1] = 1;
+    assert_int_equal(trove_csr_validate(&bad, "feats", &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "feats: row 0: columns not strictly ascending"));
+    idx[1] = 4;
+    w[2] = NAN;
+    assert_int_equal(trove_csr_validate(&bad, "feats", &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "feats: row 2, column 0: weight is not finite"));
+    w[2] = 1.0f;
+    indptr[2] = 1;
+    assert_int_equal(trove_csr_validate(&bad, "feats", &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "feats: row 1: indptr is not monotone"));
+    indptr[2] = 2;
+    indptr[3] = 2;
+    assert_int_equal(trove_csr_validate(&bad, "feats", &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "feats: malformed CSR"));
+    indptr[3] = 3;
+    bad.indptr = NULL;
+    assert_int_equal(trove_csr_validate(&bad, "feats", &err), TROVE_EINVAL);
+    /* no rows and no arrays is a valid empty matrix */
+    memset(&bad, 0, sizeof bad);
+    bad.n_cols = 4;
+    assert_int_equal(trove_csr_validate(&bad, "empty", &err), TROVE_OK);
+    assert_int_equal(trove_csr_copy(&bad, &c, &err), TROVE_OK);
+    assert_int_equal(c.n_rows, 0);
+    assert_int_equal(c.indptr[0], 0);
+    trove_csr_destroy(&c);
+}
+
 static void test_builder_free_universe(void **state)
 {
     trove_dataset_builder *b = trove_dataset_builder_new();
@@ -704,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_csr_dup_policies),
         cmocka_unit_test(test_csr_errors_and_empty),
         cmocka_unit_test(test_csr_transpose_contains),
+        cmocka_unit_test(test_csr_copy_validate),
         cmocka_unit_test(test_builder_free_universe),
         cmocka_unit_test(test_builder_fixed_universe_and_ts),
         cmocka_unit_test(test_load_pairs_fixture),
