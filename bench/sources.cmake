@@ -1,6 +1,7 @@
 # benchmark sources (relative to bench/)
 list(APPEND TROVE_BENCH_SOURCES
   bench_main.c
+  bench_rules.c
   bench_tune.c
   bench_serve.c
   bench_train.c

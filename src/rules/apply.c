@@ -5,17 +5,18 @@
  *   1. skip bitset = catalog inactive/blocked | catalog dates | failing
  *      eligibility rules | schedules outside their window | frequency caps |
  *      exhausted budgets (all word-wise ORs or short sparse lists);
- *   2. pool: the K best eligible items by (tier, boosted score, index) from
- *      one pass over the scores with a bounded min-heap (buried items are
- *      tier 1; boosted/buried items come from a sparse list so the dense
- *      pass reads only the score array and two bitsets);
+ *   2. pool: every eligible item whose score reaches a threshold sampled
+ *      so that about 2K items do (one load and compare per item; the
+ *      bitsets are read for those only; boosted/buried items come from a
+ *      sparse list), heapified by (tier, boosted score, index), buried
+ *      items being tier 1; the list pops only what it consumes;
  *   3. list: pins first, then the pool greedily, skipping items whose
  *      exclusive group or category is full, exploration slots, the rest of
  *      the pool; if the pool runs dry while more eligible items exist, K
  *      grows fourfold and step 3 runs again (rare: heavy caps);
  *   4. bundles insert partners after their anchors.
  * Deterministic: ties break on the lower item index; exploration hashes
- * (user key, local day, item, rule) with trove_hash64.
+ * (user key, local day, item, rule) with a fixed mixing function.
  */
 #include "rules_int.h"
 
@@ -31,7 +32,7 @@ typedef struct actx {
     trove_rules_result *res;
     uint64_t *skip, *chosen, *seen, *terms;
     trove__cand *pool;
-    size_t n_pool, k_pool, cursor;
+    size_t n_pool, k_pool, n_live;
     int pool_truncated;
     uint32_t *counts;
     trove__cand *pick;
@@ -167,17 +168,17 @@ static inline int better(const trove__cand *a, const trove__cand *b)
     return a->item < b->item;
 }
 
-/* Min-heap on `better`: the root is the worst of the kept candidates. */
-static void sift_down(trove__cand *h, size_t n, size_t i)
+/* Binary heap on `better`, the best at the root. */
+static void sift_down_best(trove__cand *h, size_t n, size_t i)
 {
     trove__cand x = h[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && better(&h[c], &h[c + 1]))
+        if (c + 1 < n && better(&h[c + 1], &h[c]))
             c++;
-        if (!better(&x, &h[c]))
+        if (!better(&h[c], &x))
             break;
         h[i] = h[c];
         i = c;
@@ -185,43 +186,47 @@ static void sift_down(trove__cand *h, size_t n, size_t i)
     h[i] = x;
 }
 
-static void sift_up(trove__cand *h, size_t i)
+/* Threshold of the dense pass: from a strided sample of at most 256
+ * scores, the value that about 2K + 8 items of the catalog reach. */
+static float sample_threshold(const float *sc, size_t n_items, size_t k_pool)
 {
-    trove__cand x = h[i];
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!better(&h[p], &x))
-            break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = x;
-}
-
-/* Offer one candidate to the pool; returns the new entry threshold. */
-static float consider(actx *ax, float s, uint32_t i, uint32_t tier)
-{
-    trove__cand c;
-    if (s != s)
-        goto thr;
-    c.score = s;
-    c.item = i;
-    c.tier = tier;
-    c.pad = 0;
-    if (ax->n_pool < ax->k_pool) {
-        ax->pool[ax->n_pool++] = c;
-        sift_up(ax->pool, ax->n_pool - 1);
-    } else {
-        ax->pool_truncated = 1;
-        if (better(&c, &ax->pool[0])) {
-            ax->pool[0] = c;
-            sift_down(ax->pool, ax->n_pool, 0);
-        }
-    }
-thr:
-    if (ax->n_pool < ax->k_pool || ax->pool[0].tier != 0)
+    float smp[256];
+    size_t stride = n_items / 256 + 1, m = 0, rank, lo, hi;
+    for (size_t i = stride / 2; i < n_items && m < 256; i += stride)
+        if (sc[i] == sc[i])
+            smp[m++] = sc[i];
+    rank = (2 * k_pool + 8) * m / n_items + 1;    /* 0-based, from the top */
+    if (m == 0 || rank >= m)
         return -INFINITY;
-    return ax->pool[0].score;
+    /* quickselect (Hoare) for the rank-th largest */
+    lo = 0;
+    hi = m - 1;
+    while (lo < hi) {
+        float pivot = smp[lo + (hi - lo) / 2];
+        size_t a = lo, b = hi;
+        while (a <= b) {
+            while (smp[a] > pivot)
+                a++;
+            while (smp[b] < pivot)
+                b--;
+            if (a <= b) {
+                float t = smp[a];
+                smp[a] = smp[b];
+                smp[b] = t;
+                a++;
+                if (b == 0)
+                    break;
+                b--;
+            }
+        }
+        if (rank <= b)
+            hi = b;
+        else if (rank >= a)
+            lo = a;
+        else
+            break;
+    }
+    return smp[rank];
 }
 
 static float eff_score(const trove_rules *r, uint32_t i, float s)
@@ -229,67 +234,106 @@ static float eff_score(const trove_rules *r, uint32_t i, float s)
     return s * r->factor[i] + r->offset[i];
 }
 
-static int cmp_cand(const void *a, const void *b)
+static void push(actx *ax, float s, uint32_t i, uint32_t tier)
 {
-    return better(a, b) ? -1 : better(b, a) ? 1 : 0;
+    trove__cand *c = &ax->pool[ax->n_pool++];
+    c->score = s;
+    c->item = i;
+    c->tier = tier;
+    c->pad = 0;
 }
 
+/* The pool: every eligible item at or above a threshold taken from a
+ * sample so that about 2K items pass (dense scores), or every eligible
+ * candidate (candidate list), then heapified with the best at the root.
+ * Pinned items are placed apart and never enter it. */
 static void build_pool(actx *ax)
 {
     const trove_rules *r = ax->r;
     const trove_rules_request *q = ax->q;
-    float thr = -INFINITY;
 
     ax->n_pool = 0;
     ax->pool_truncated = 0;
     ax->n_eligible = 0;
     if (q->scores != NULL) {
         const float *sc = q->scores;
-        size_t skipped = 0;
+        const uint64_t *skip = ax->skip, *special = r->special;
+        size_t skipped = 0, n_items = r->n_items, aim = ax->k_pool;
+        float thr;
         for (size_t w = 0; w < r->n_words; w++)
-            skipped += (size_t)__builtin_popcountll(ax->skip[w]);
-        ax->n_eligible = r->n_items - skipped;
-        for (size_t w = 0; w < r->n_words; w++) {
-            uint64_t live = ~(ax->skip[w] | r->special[w]);
-            size_t base = w * 64;
-            if (base + 64 > r->n_items)
-                live &= ((uint64_t)1 << (r->n_items - base)) - 1;
-            if (live == ~(uint64_t)0) {
-                /* the common case: 64 plain items, one compare each */
-                for (size_t j = 0; j < 64; j++)
-                    if (sc[base + j] >= thr)
-                        thr = consider(ax, sc[base + j], (uint32_t)(base + j), 0);
-                continue;
+            skipped += (size_t)__builtin_popcountll(skip[w]);
+        ax->n_eligible = n_items - skipped;
+        for (;;) {
+            thr = 2 * aim < ax->n_eligible ? sample_threshold(sc, n_items, aim)
+                                           : -INFINITY;
+            ax->n_pool = 0;
+            /* one compare per item, 32 at a time into a mask (vector
+             * compares), masked by the bitsets of the same 32 items */
+            for (size_t i0 = 0; i0 < n_items; i0 += 32) {
+                size_t end = i0 + 32 < n_items ? i0 + 32 : n_items;
+                uint32_t hit = 0;
+                uint64_t bits;
+                for (size_t j = 0; j < end - i0; j++)
+                    hit |= (uint32_t)(sc[i0 + j] >= thr) << j;
+                if (hit == 0)
+                    continue;
+                bits = (skip[i0 >> 6] | special[i0 >> 6]) >> (i0 & 63);
+                hit &= ~(uint32_t)bits;
+                while (hit) {
+                    size_t i = i0 + (size_t)__builtin_ctz(hit);
+                    hit &= hit - 1;
+                    push(ax, sc[i], (uint32_t)i, 0);
+                }
             }
-            while (live) {
-                size_t i = base + (size_t)__builtin_ctzll(live);
-                live &= live - 1;
-                if (sc[i] >= thr)
-                    thr = consider(ax, sc[i], (uint32_t)i, 0);
+            for (size_t k = 0; k < r->n_special; k++) {
+                uint32_t i = r->special_list[k];
+                float es;
+                if (trove__bit(skip, i) || sc[i] != sc[i])
+                    continue;
+                es = eff_score(r, i, sc[i]);
+                /* buried items rank after all others: only a complete
+                 * pool holds them */
+                if (r->buried[i] ? thr == -INFINITY : es >= thr)
+                    push(ax, es, i, r->buried[i]);
             }
+            if (ax->n_pool >= ax->k_pool || thr == -INFINITY)
+                break;
+            aim *= 4;     /* the sample promised more than there is */
         }
-        for (size_t k = 0; k < r->n_special; k++) {
-            uint32_t i = r->special_list[k];
-            if (!trove__bit(ax->skip, i))
-                thr = consider(ax, eff_score(r, i, sc[i]), i, r->buried[i]);
-        }
+        ax->pool_truncated = thr != -INFINITY;
     } else {
         memset(ax->seen, 0, r->n_words * 8);
         for (size_t j = 0; j < q->n_candidates; j++) {
             uint32_t i = q->candidates[j];
+            float s = q->candidate_scores[j];
             if (trove__bit(ax->seen, i))
                 continue;
             trove__bit_set(ax->seen, i);
             if (trove__bit(ax->skip, i))
                 continue;
             ax->n_eligible++;
-            if (r->flags[i] & TROVE__F_PIN_ANY)
+            if ((r->flags[i] & TROVE__F_PIN_ANY) || s != s)
                 continue;
-            thr = consider(ax, eff_score(r, i, q->candidate_scores[j]), i,
-                           r->buried[i]);
+            push(ax, eff_score(r, i, s), i, r->buried[i]);
         }
     }
-    qsort(ax->pool, ax->n_pool, sizeof *ax->pool, cmp_cand);
+    for (size_t i = ax->n_pool / 2; i-- > 0;)
+        sift_down_best(ax->pool, ax->n_pool, i);
+    ax->n_live = ax->n_pool;
+}
+
+/* Next best pool entry (popped entries move to the array's tail), or NULL. */
+static const trove__cand *pool_pop(actx *ax)
+{
+    trove__cand t;
+    if (ax->n_live == 0)
+        return NULL;
+    t = ax->pool[0];
+    ax->n_live--;
+    ax->pool[0] = ax->pool[ax->n_live];
+    ax->pool[ax->n_live] = t;
+    sift_down_best(ax->pool, ax->n_live, 0);
+    return &ax->pool[ax->n_live];
 }
 
 /* ------------------------------------------------------------- step 3 */
@@ -377,8 +421,8 @@ static float side_score(const actx *ax, uint32_t i)
 
 static void fill_ranked(actx *ax, size_t target)
 {
-    while (ax->n < target && ax->cursor < ax->n_pool) {
-        const trove__cand *c = &ax->pool[ax->cursor++];
+    const trove__cand *c;
+    while (ax->n < target && (c = pool_pop(ax)) != NULL) {
         int action = 0, rule;
         if (trove__bit(ax->chosen, c->item))
             continue;
@@ -423,6 +467,19 @@ static void place_pins(actx *ax)
     }
 }
 
+/* The exploration order of item i under rule k for a user on a local day:
+ * the splitmix64 finalizer (Steele, Lea & Flood, "Fast splittable
+ * pseudorandom number generators", 2014) over the four values. Part of the
+ * documented behaviour: changing it reshuffles every user's slots. */
+static uint64_t explore_hash(uint64_t key, int64_t day, uint32_t i, size_t k)
+{
+    uint64_t z = key ^ ((uint64_t)day * 0x9E3779B97F4A7C15ull) ^
+                 (((uint64_t)i << 16 | (uint64_t)k) * 0xD1B54A32D192ED03ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 static void explore(actx *ax)
 {
     const trove_rules *r = ax->r;
@@ -438,19 +495,20 @@ static void explore(actx *ax)
             continue;
         for (size_t b = 0; b < r->n_items; b++) {
             uint32_t i = r->by_created[b];
-            uint64_t msg[3], h;
+            uint64_t h;
             int action;
             size_t j;
             if (r->created_ts[i] < q->now - c->new_secs)
                 break;
+            /* hash first: most new items lose to the kept ones at once */
+            h = explore_hash(key, day, i, k);
+            if (m == c->slots &&
+                h >= ((uint64_t)ax->pick[m - 1].tier << 32 | ax->pick[m - 1].pad))
+                continue;
             if (r->created_ts[i] > q->now || trove__bit(ax->skip, i) ||
                 trove__bit(ax->chosen, i) || !trove__member(c, i) ||
                 blocked_by(ax, i, &action) >= 0)
                 continue;
-            msg[0] = key;
-            msg[1] = (uint64_t)day;
-            msg[2] = (uint64_t)i << 16 | k;
-            h = trove_hash64(msg, sizeof msg, 0x74726f7665u);
             /* keep the `slots` smallest hashes, sorted ascending; the
              * score field is unused, tier/pad hold the hash */
             for (j = m; j > 0; j--) {
@@ -524,23 +582,28 @@ static uint32_t partner(const actx *ax, const trove__crule *c, size_t p)
         for (uint32_t k = 0; k < c->n_with; k++) {
             uint32_t i = c->with_list[k];
             trove__cand x;
-            if (ax->q->scores[i] != ax->q->scores[i] || !partner_ok(ax, i, p))
+            if (ax->q->scores[i] != ax->q->scores[i])
                 continue;
             x.score = side_score(ax, i);
             x.item = i;
             x.tier = r->buried[i];
             x.pad = 0;
-            if (best.item == TROVE__NONE || better(&x, &best))
+            if ((best.item == TROVE__NONE || better(&x, &best)) &&
+                partner_ok(ax, i, p))
                 best = x;
         }
         return best.item;
     }
-    for (size_t k = 0; k < ax->n_pool; k++) {
-        uint32_t i = ax->pool[k].item;
-        if (trove__bit(c->with, i) && partner_ok(ax, i, p))
-            return i;
+    {
+        const trove__cand *best = NULL;
+        for (size_t k = 0; k < ax->n_pool; k++) {
+            const trove__cand *x = &ax->pool[k];
+            if (trove__bit(c->with, x->item) && (best == NULL || better(x, best)) &&
+                partner_ok(ax, x->item, p))
+                best = x;
+        }
+        return best ? best->item : TROVE__NONE;
     }
-    return TROVE__NONE;
 }
 
 /* Move the entry at position from (> to) to position to. */
@@ -617,7 +680,9 @@ static int select_list(actx *ax)
     memset(ax->counts, 0, r->n_counts * sizeof *ax->counts);
     memset(ax->chosen, 0, r->n_words * 8);
     ax->n = 0;
-    ax->cursor = 0;
+    ax->n_live = ax->n_pool;
+    for (size_t i = ax->n_pool / 2; i-- > 0;)
+        sift_down_best(ax->pool, ax->n_pool, i);
     ax->n_drops = 0;
     ax->drops_truncated = 0;
     place_pins(ax);
@@ -691,7 +756,6 @@ int trove_rules_apply(const trove_rules *r, const trove_rules_request *q,
                       void *scratch, trove_rules_result *res)
 {
     unsigned char *s = scratch;
-    size_t total;
     actx ax;
     int rc;
 
@@ -728,14 +792,14 @@ int trove_rules_apply(const trove_rules *r, const trove_rules_request *q,
     ax.want = q->n < r->n_items ? q->n : r->n_items;
 
     build_skip(&ax);
-    total = q->scores != NULL ? r->n_items : q->n_candidates;
-    ax.k_pool = 4 * ax.want > ax.want + 32 ? 4 * ax.want : ax.want + 32;
+    /* K: the pool size aimed at; it grows only when caps drop so many
+     * candidates that the pool runs dry (dense scores only: a candidate
+     * pool is always complete) */
+    ax.k_pool = 4 * ax.want + 16;
     for (;;) {
-        if (ax.k_pool > total)
-            ax.k_pool = total;
         build_pool(&ax);
         rc = select_list(&ax);
-        if (rc != NEED_MORE || ax.k_pool >= total)
+        if (rc != NEED_MORE || ax.k_pool >= r->n_items)
             break;
         ax.k_pool *= 4;
     }
