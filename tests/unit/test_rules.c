@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DAY 86400
 /* 2026-11-23 12:00 UTC */
@@ -770,7 +771,59 @@ static void test_timezone_windows(void **state)
     assert_int_equal(x.res.n, 12);
     trove_rules_free(r);
     cat.timezone = "Mars/Olympus_Mons";
+    r = NULL;
     assert_int_equal(trove_rules_compile(rs, &cat, &r, &err), TROVE_ENOTFOUND);
+    assert_null(r);
+    trove_rule_set_free(rs);
+}
+
+/* A zone file that is not TZif, or is cut short, is a clean error. */
+static void test_corrupt_zone_file(void **state)
+{
+    static const char *const bodies[3] = {
+        "not a zone file at all",
+        "TZif2",                                   /* truncated header */
+        "TZif2\0\0\0\0\0\0\0\0\0\0\0\0\0\0"     /* counts cut short */
+    };
+    fix f;
+    trove_rule_set *rs;
+    trove_rules_catalog cat;
+    trove_rules *r = NULL;
+    trove_error err;
+    char dir[1024];
+    const char *old = getenv("TZDIR");
+    (void)state;
+    fix_init(&f);
+    rs = parse_ok("rules: []\n");
+    memset(&cat, 0, sizeof cat);
+    cat.items = f.items;
+    cat.n_items = f.n;
+    cat.timezone = "Test/Broken";
+    snprintf(dir, sizeof dir, "%s", testutil_tmp_path("zoneinfo"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    {
+        char sub[1100];
+        snprintf(sub, sizeof sub, "%s/Test", dir);
+        assert_int_equal(mkdir(sub, 0700), 0);
+    }
+    setenv("TZDIR", dir, 1);
+    for (int k = 0; k < 3; k++) {
+        char path[1100];
+        FILE *fp;
+        snprintf(path, sizeof path, "%s/Test/Broken", dir);
+        fp = fopen(path, "wb");
+        assert_non_null(fp);
+        fwrite(bodies[k], 1, k == 2 ? 20 : strlen(bodies[k]), fp);
+        fclose(fp);
+        trove_error_clear(&err);
+        assert_int_equal(trove_rules_compile(rs, &cat, &r, &err), TROVE_EFORMAT);
+        assert_null(r);
+        assert_non_null(strstr(err.msg, "Test/Broken"));
+    }
+    if (old != NULL)
+        setenv("TZDIR", old, 1);
+    else
+        unsetenv("TZDIR");
     trove_rule_set_free(rs);
 }
 
@@ -843,6 +896,7 @@ int main(void)
         cmocka_unit_test(test_reference_and_candidates),
         cmocka_unit_test(test_deterministic_and_threads_safe_scratch),
         cmocka_unit_test(test_timezone_windows),
+        cmocka_unit_test(test_corrupt_zone_file),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
