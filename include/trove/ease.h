@@ -98,6 +98,12 @@ int trove_ease_recommend_all(const trove_ease *m, const trove_csr *exclude, uint
 int trove_ease_save(const trove_ease *m, const char *path, trove_error *err);
 int trove_ease_load(const char *path, uint32_t max_items, trove_ease **out,
                     trove_error *err);
+/* In-memory forms of save / load, as trove_ials_save_buffer and
+ * trove_ials_load_buffer (max_items as for trove_ease_load). */
+int trove_ease_save_buffer(const trove_ease *m, unsigned char **bytes, size_t *len,
+                           trove_error *err);
+int trove_ease_load_buffer(const unsigned char *bytes, size_t len, const char *name,
+                           uint32_t max_items, trove_ease **out, trove_error *err);
 
 #ifdef __cplusplus
 }

@@ -136,8 +136,9 @@ int trove_ials_recommend_all(const trove_ials *m, const trove_csr *exclude,
                              float *scores, trove_error *err);
 
 /* Save to a versioned binary file (format in docs/models-ials-ease.md):
- * written to a temporary file in the same directory, fsync'ed and renamed,
- * so `path` holds either the old or the complete new model.
+ * written to a temporary file in the same directory, fsync'ed and renamed
+ * (then the directory fsync'ed), so `path` holds either the old or the
+ * complete new model.
  * Returns TROVE_OK, TROVE_EIO, TROVE_ENOMEM. */
 int trove_ials_save(const trove_ials *m, const char *path, trove_error *err);
 
@@ -146,6 +147,18 @@ int trove_ials_save(const trove_ials *m, const char *path, trove_error *err);
  * TROVE_ENOTFOUND, TROVE_EIO, TROVE_EFORMAT (not an iALS model file),
  * TROVE_EVERSION, TROVE_ECORRUPT (truncated, checksum, values), TROVE_ENOMEM. */
 int trove_ials_load(const char *path, trove_ials **out, trove_error *err);
+
+/* The same bytes as a file, in memory, for embedding the model in another
+ * file without a disk round trip. save_buffer: *bytes is a new buffer of
+ * *len bytes (free with trove_free), written only on success; TROVE_OK or
+ * TROVE_ENOMEM; safe alongside other readers of m. load_buffer: decodes and
+ * validates len bytes (borrowed for the call only); `name` (may be NULL)
+ * stands for the file in messages; return codes as trove_ials_load without
+ * TROVE_ENOTFOUND and TROVE_EIO. */
+int trove_ials_save_buffer(const trove_ials *m, unsigned char **bytes, size_t *len,
+                           trove_error *err);
+int trove_ials_load_buffer(const unsigned char *bytes, size_t len, const char *name,
+                           trove_ials **out, trove_error *err);
 
 #ifdef __cplusplus
 }

@@ -70,6 +70,22 @@ static int ials_load(const char *path, void **m, trove_error *err)
     return rc;
 }
 
+static int ials_save_buffer(const void *m, unsigned char **bytes, size_t *len,
+                            trove_error *err)
+{
+    return trove_ials_save_buffer(m, bytes, len, err);
+}
+
+static int ials_load_buffer(const unsigned char *bytes, size_t len, void **m,
+                            trove_error *err)
+{
+    trove_ials *x = NULL;
+    int rc = trove_ials_load_buffer(bytes, len, "embedded iALS model", &x, err);
+    if (rc == TROVE_OK)
+        *m = x;
+    return rc;
+}
+
 static void ials_free(void *m)
 {
     trove_ials_free(m);
@@ -83,7 +99,7 @@ static void ials_dims(const void *m, uint32_t *n_users, uint32_t *n_items)
 
 const trove__reco_family trove__family_ials = {
     "ials", ials_keys, TROVE__NEED_MODEL, ials_fit, ials_score, ials_save,
-    ials_load, ials_free, ials_dims
+    ials_load, ials_free, ials_dims, ials_save_buffer, ials_load_buffer
 };
 
 static const char *const ease_keys[] = {"lambda", NULL};
@@ -125,6 +141,22 @@ static int ease_load(const char *path, void **m, trove_error *err)
     return rc;
 }
 
+static int ease_save_buffer(const void *m, unsigned char **bytes, size_t *len,
+                            trove_error *err)
+{
+    return trove_ease_save_buffer(m, bytes, len, err);
+}
+
+static int ease_load_buffer(const unsigned char *bytes, size_t len, void **m,
+                            trove_error *err)
+{
+    trove_ease *x = NULL;
+    int rc = trove_ease_load_buffer(bytes, len, "embedded EASE model", 0, &x, err);
+    if (rc == TROVE_OK)
+        *m = x;
+    return rc;
+}
+
 static void ease_free(void *m)
 {
     trove_ease_free(m);
@@ -138,5 +170,5 @@ static void ease_dims(const void *m, uint32_t *n_users, uint32_t *n_items)
 
 const trove__reco_family trove__family_ease = {
     "ease", ease_keys, TROVE__NEED_MODEL, ease_fit, ease_score, ease_save,
-    ease_load, ease_free, ease_dims
+    ease_load, ease_free, ease_dims, ease_save_buffer, ease_load_buffer
 };

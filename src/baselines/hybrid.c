@@ -11,6 +11,7 @@
  * them; default 1). Identity features are always on.
  */
 #include "reco_int.h"
+#include "core/file.h"
 #include "trove/model.h"
 
 #include <errno.h>
@@ -116,6 +117,22 @@ static int model_load(const char *path, void **m, trove_error *err)
     return rc;
 }
 
+static int model_save_buffer(const void *m, unsigned char **bytes, size_t *len,
+                             trove_error *err)
+{
+    return trove_model_save_buffer(m, bytes, len, err);
+}
+
+static int model_load_buffer(const unsigned char *bytes, size_t len, void **m,
+                             trove_error *err)
+{
+    trove_model *x = NULL;
+    int rc = trove_model_load_buffer(bytes, len, "embedded model", &x, err);
+    if (rc == TROVE_OK)
+        *m = x;
+    return rc;
+}
+
 static void model_free(void *m)
 {
     trove_model_free(m);
@@ -130,7 +147,8 @@ static void model_dims(const void *m, uint32_t *n_users, uint32_t *n_items)
 #define HYBRID_FAMILY(var, name, fit)                                         \
     const trove__reco_family var = {                                          \
         name, hybrid_keys, TROVE__NEED_MODEL, fit, hybrid_score, model_save,  \
-        model_load, model_free, model_dims};
+        model_load, model_free, model_dims, model_save_buffer,                \
+        model_load_buffer};
 
 HYBRID_FAMILY(trove__family_warp, "warp", fit_warp)
 HYBRID_FAMILY(trove__family_bpr, "bpr", fit_bpr)
@@ -180,7 +198,8 @@ fail:
     return rc;
 }
 
-/* A fresh temporary file name (the file exists, empty). */
+/* A fresh temporary file name (the file exists, empty), for families that
+ * only have file functions. */
 static int temp_path(char *buf, size_t n, trove_error *err)
 {
     const char *dir = getenv("TMPDIR");
@@ -197,38 +216,25 @@ int trove__reco_model_bytes(const trove_recommender *r, uint8_t **bytes,
                             uint64_t *n, trove_error *err)
 {
     char path[1024];
-    FILE *f = NULL;
-    uint8_t *buf = NULL;
-    long size;
-    int rc = temp_path(path, sizeof path, err);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc;
+    if (r->fam->model_save_buffer != NULL) {
+        rc = r->fam->model_save_buffer(r->model, &buf, &len, err);
+        goto out;
+    }
+    rc = temp_path(path, sizeof path, err);
     if (rc != TROVE_OK)
         return rc;
     rc = r->fam->model_save(r->model, path, err);
-    if (rc != TROVE_OK)
-        goto done;
-    f = fopen(path, "rb");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) <= 0 ||
-        fseek(f, 0, SEEK_SET) != 0) {
-        rc = trove_error_set(err, TROVE_EIO, "model file %s: cannot read back", path);
-        goto done;
-    }
-    buf = trove_malloc((size_t)size);
-    if (buf == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "model file: out of memory");
-        goto done;
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        rc = trove_error_set(err, TROVE_EIO, "model file %s: short read", path);
-        goto done;
-    }
-    *bytes = buf;
-    *n = (uint64_t)size;
-    buf = NULL;
-done:
-    if (f != NULL)
-        fclose(f);
+    if (rc == TROVE_OK)
+        rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
     remove(path);
-    trove_free(buf);
+out:
+    if (rc == TROVE_OK) {
+        *bytes = buf;
+        *n = (uint64_t)len;
+    }
     return rc;
 }
 
@@ -237,23 +243,23 @@ int trove__reco_model_from_bytes(trove_recommender *r, const uint8_t *bytes,
 {
     char path[1024];
     void *m = NULL;
-    FILE *f;
-    int rc = temp_path(path, sizeof path, err);
-    if (rc != TROVE_OK)
-        return rc;
-    f = fopen(path, "wb");
-    if (f == NULL || fwrite(bytes, 1, (size_t)n, f) != n) {
-        if (f != NULL)
-            fclose(f);
+    int rc;
+    if (n > SIZE_MAX)
+        return trove_error_set(err, TROVE_ECORRUPT, "embedded model: %llu bytes",
+                               (unsigned long long)n);
+    if (r->fam->model_load_buffer != NULL) {
+        rc = r->fam->model_load_buffer(bytes, (size_t)n, &m, err);
+    } else {
+        const void *part = bytes;
+        size_t len = (size_t)n;
+        rc = temp_path(path, sizeof path, err);
+        if (rc != TROVE_OK)
+            return rc;
+        rc = trove__file_write_atomic(path, &part, &len, 1, err);
+        if (rc == TROVE_OK)
+            rc = r->fam->model_load(path, &m, err);
         remove(path);
-        return trove_error_set(err, TROVE_EIO, "model file %s: write failed", path);
     }
-    if (fclose(f) != 0) {
-        remove(path);
-        return trove_error_set(err, TROVE_EIO, "model file %s: write failed", path);
-    }
-    rc = r->fam->model_load(path, &m, err);
-    remove(path);
     if (rc != TROVE_OK)
         return rc;
     uint32_t mu, mi;

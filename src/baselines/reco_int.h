@@ -61,6 +61,13 @@ struct trove__reco_family {
     int  (*model_load)(const char *path, void **model, trove_error *err);
     void (*model_free)(void *model);
     void (*model_dims)(const void *model, uint32_t *n_users, uint32_t *n_items);
+    /* The same file as bytes in memory (*bytes freed with trove_free). When
+     * set they are used instead of model_save / model_load, which then go
+     * through a temporary file. */
+    int  (*model_save_buffer)(const void *model, unsigned char **bytes, size_t *len,
+                              trove_error *err);
+    int  (*model_load_buffer)(const unsigned char *bytes, size_t len, void **model,
+                              trove_error *err);
 };
 
 /* Families implemented in baselines.c, hybrid.c and factor.c. */

@@ -387,15 +387,15 @@ static int ease_file_size(uint64_t n_users, uint64_t n_items, uint64_t nnz, size
     return 0;
 }
 
-int trove_ease_save(const trove_ease *m, const char *path, trove_error *err)
+int trove_ease_save_buffer(const trove_ease *m, unsigned char **bytes, size_t *len_out,
+                           trove_error *err)
 {
     size_t len;
-    int rc;
     if (ease_file_size(m->n_users, m->n_items, m->train.nnz, &len) != 0)
-        return trove_error_set(err, TROVE_ERANGE, "%s: model too large to save", path);
+        return trove_error_set(err, TROVE_ERANGE, "model too large to save");
     unsigned char *buf = trove_malloc(len);
     if (buf == NULL)
-        return trove_error_set(err, TROVE_ENOMEM, "%s: out of memory saving model", path);
+        return trove_error_set(err, TROVE_ENOMEM, "out of memory saving the model");
     trove__bytes b = {buf, len, 0, 0};
     trove__bytes_put(&b, EASE_MAGIC, 8);
     trove__bytes_put_u32(&b, EASE_VERSION);
@@ -409,25 +409,36 @@ int trove_ease_save(const trove_ease *m, const char *path, trove_error *err)
     trove__bytes_put(&b, m->train.data, (size_t)m->train.nnz * 4);
     trove__bytes_put_u64(&b, trove__factor_checksum(buf, b.pos));
     TROVE__FACTOR_ASSERT(!b.bad && b.pos == len);
+    *bytes = buf;
+    *len_out = b.pos;
+    return TROVE_OK;
+}
+
+int trove_ease_save(const trove_ease *m, const char *path, trove_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = trove_ease_save_buffer(m, &buf, &len, err);
+    if (rc != TROVE_OK) {
+        trove_error_prefix(err, "%s", path);
+        return rc;
+    }
     {
         const void *part = buf;
-        size_t part_len = b.pos;
-        rc = trove__file_write_atomic(path, &part, &part_len, 1, err);
+        rc = trove__file_write_atomic(path, &part, &len, 1, err);
     }
     trove_free(buf);
     return rc;
 }
 
-int trove_ease_load(const char *path, uint32_t max_items, trove_ease **out,
-                    trove_error *err)
+int trove_ease_load_buffer(const unsigned char *buf, size_t len, const char *name,
+                           uint32_t max_items, trove_ease **out, trove_error *err)
 {
-    unsigned char *buf = NULL;
-    size_t len = 0, want = 0;
+    const char *path = name != NULL ? name : "model";
+    int rc = TROVE_OK;
+    size_t want = 0;
     trove_ease *m = NULL;
-    int rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
-    if (rc != TROVE_OK)
-        return rc;
-    trove__bytes b = {buf, len, 0, 0};
+    trove__bytes b = {(unsigned char *)buf, len, 0, 0}; /* only read */
     char magic[8];
     trove__bytes_get(&b, magic, 8);
     if (b.bad || memcmp(magic, EASE_MAGIC, 8) != 0) {
@@ -508,6 +519,18 @@ nomem:
     rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory loading model", path);
 done:
     trove_ease_free(m);
+    return rc;
+}
+
+int trove_ease_load(const char *path, uint32_t max_items, trove_ease **out,
+                    trove_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
+    if (rc != TROVE_OK)
+        return rc;
+    rc = trove_ease_load_buffer(buf, len, path, max_items, out, err);
     trove_free(buf);
     return rc;
 }

@@ -749,14 +749,14 @@ static size_t ials_file_size(uint64_t n_users, uint64_t n_items, uint64_t f, int
     return (size_t)(IALS_HEADER_BYTES + floats * 4 + 8);
 }
 
-int trove_ials_save(const trove_ials *m, const char *path, trove_error *err)
+int trove_ials_save_buffer(const trove_ials *m, unsigned char **bytes, size_t *len_out,
+                           trove_error *err)
 {
     int overflow;
     size_t len = ials_file_size(m->n_users, m->n_items, m->factors, &overflow);
     unsigned char *buf = trove_malloc(len);
-    int rc;
     if (buf == NULL)
-        return trove_error_set(err, TROVE_ENOMEM, "%s: out of memory saving model", path);
+        return trove_error_set(err, TROVE_ENOMEM, "out of memory saving the model");
     trove__bytes b = {buf, len, 0, 0};
     trove__bytes_put(&b, IALS_MAGIC, 8);
     trove__bytes_put_u32(&b, IALS_VERSION);
@@ -779,24 +779,35 @@ int trove_ials_save(const trove_ials *m, const char *path, trove_error *err)
         trove__bytes_put(&b, m->item_f + (size_t)i * m->ld, (size_t)m->factors * 4);
     trove__bytes_put_u64(&b, trove__factor_checksum(buf, b.pos));
     TROVE__FACTOR_ASSERT(!b.bad && b.pos == len);
+    *bytes = buf;
+    *len_out = b.pos;
+    return TROVE_OK;
+}
+
+int trove_ials_save(const trove_ials *m, const char *path, trove_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = trove_ials_save_buffer(m, &buf, &len, err);
+    if (rc != TROVE_OK) {
+        trove_error_prefix(err, "%s", path);
+        return rc;
+    }
     {
         const void *part = buf;
-        size_t part_len = b.pos;
-        rc = trove__file_write_atomic(path, &part, &part_len, 1, err);
+        rc = trove__file_write_atomic(path, &part, &len, 1, err);
     }
     trove_free(buf);
     return rc;
 }
 
-int trove_ials_load(const char *path, trove_ials **out, trove_error *err)
+int trove_ials_load_buffer(const unsigned char *buf, size_t len, const char *name,
+                           trove_ials **out, trove_error *err)
 {
-    unsigned char *buf = NULL;
-    size_t len = 0;
+    const char *path = name != NULL ? name : "model";
+    int rc = TROVE_OK;
     trove_ials *m = NULL;
-    int rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
-    if (rc != TROVE_OK)
-        return rc;
-    trove__bytes b = {buf, len, 0, 0};
+    trove__bytes b = {(unsigned char *)buf, len, 0, 0}; /* only read */
     char magic[8];
     trove__bytes_get(&b, magic, 8);
     if (b.bad || memcmp(magic, IALS_MAGIC, 8) != 0) {
@@ -862,6 +873,17 @@ int trove_ials_load(const char *path, trove_ials **out, trove_error *err)
     }
     *out = m;
 done:
+    return rc;
+}
+
+int trove_ials_load(const char *path, trove_ials **out, trove_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = trove__file_read_all(path, SIZE_MAX, &buf, &len, err);
+    if (rc != TROVE_OK)
+        return rc;
+    rc = trove_ials_load_buffer(buf, len, path, out, err);
     trove_free(buf);
     return rc;
 }

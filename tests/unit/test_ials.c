@@ -465,6 +465,23 @@ static void test_save_load(void **state)
     for (uint32_t i = 0; i < 18; i++)
         assert_memory_equal(trove_ials_item_factors(a, i), trove_ials_item_factors(b, i),
                             5 * sizeof(float));
+    /* the in-memory form decodes to the same model; damage is caught */
+    {
+        unsigned char *bytes = NULL;
+        size_t len = 0;
+        trove_ials *c = NULL;
+        assert_int_equal(trove_ials_save_buffer(a, &bytes, &len, &err), TROVE_OK);
+        assert_int_equal(trove_ials_load_buffer(bytes, len, "mem", &c, &err), TROVE_OK);
+        assert_memory_equal(trove_ials_item_factors(a, 17), trove_ials_item_factors(c, 17),
+                            5 * sizeof(float));
+        trove_ials_free(c);
+        c = NULL;
+        bytes[len / 2] ^= 1;
+        assert_int_equal(trove_ials_load_buffer(bytes, len, "mem", &c, &err), TROVE_ECORRUPT);
+        assert_non_null(strstr(err.msg, "mem"));
+        assert_null(c);
+        trove_free(bytes);
+    }
     double la, lb;
     assert_int_equal(trove_ials_loss(a, &m, &la, NULL), TROVE_OK);
     assert_int_equal(trove_ials_loss(b, &m, &lb, NULL), TROVE_OK);

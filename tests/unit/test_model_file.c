@@ -111,6 +111,29 @@ static void test_round_trip(void **state)
     assert_true(info.checksum_ok);
     assert_true(info.has_ids);
     assert_int_equal(info.epochs_trained, 3);
+    /* the in-memory form is the file, byte for byte */
+    {
+        unsigned char *bytes = NULL, *file = NULL;
+        size_t len = 0;
+        FILE *f = fopen(path, "rb");
+        trove_model *x = NULL;
+        assert_non_null(f);
+        assert_int_equal(trove_model_save_buffer(m, &bytes, &len, &err), TROVE_OK);
+        file = malloc(len + 1);
+        assert_non_null(file);
+        assert_int_equal(fread(file, 1, len + 1, f), len);
+        fclose(f);
+        assert_memory_equal(bytes, file, len);
+        free(file);
+        assert_int_equal(trove_model_load_buffer(bytes, len, "buf", &x, &err), TROVE_OK);
+        assert_int_equal(trove_model_n_items(x), 8);
+        trove_model_free(x);
+        assert_int_equal(trove_model_load_buffer(bytes, len - 1, "buf", &x, &err),
+                         TROVE_ECORRUPT);
+        assert_non_null(strstr(err.msg, "buf"));
+        assert_int_equal(trove_model_load_buffer(bytes, 10, "buf", &x, &err), TROVE_ECORRUPT);
+        trove_free(bytes);
+    }
     /* saving over an existing file replaces it atomically */
     assert_int_equal(trove_model_save(l, path, &err), TROVE_OK);
     assert_int_equal(trove_model_save(l, "/nonexistent-dir/x.trove", &err), TROVE_EIO);
