@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential cmake ninja-build pkg-config libsqlite3-dev zlib1g-dev
 libxxhash-dev libjansson-dev libcmocka-dev libopenblas-dev liblapacke-dev
-libyaml-dev libmicrohttpd-dev"
+libyaml-dev libmicrohttpd-dev jq"
 # Benchmarks only (`install-deps.sh --bench`): the HTTP load generator.
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk"
 

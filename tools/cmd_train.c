@@ -79,8 +79,13 @@ static int parse_float(const char *s, float *out)
     return 0;
 }
 
+int cmd_train_store(int argc, char **argv);   /* cmd_train_store.c: --store mode */
+
 int cmd_train(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--store") == 0 || strncmp(argv[i], "--store=", 8) == 0)
+            return cmd_train_store(argc, argv);
     enum {
         O_TRAIN = 1000, O_UIDX, O_IIDX, O_UFEAT, O_IFEAT, O_NOUID, O_NOIID, O_COLD, O_LOSS,
         O_DIM, O_EPOCHS, O_LR, O_SCHED, O_RHO, O_EPS, O_IALPHA, O_UALPHA, O_MAXS, O_K, O_N,

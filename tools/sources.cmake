@@ -14,4 +14,7 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/cmd_serve.c
   tools/cmd_models.c
   tools/cmd_ab.c
+  tools/cmd_cycle.c
+  tools/cmd_simulate.c
+  tools/cmd_train_store.c
 )

@@ -30,6 +30,8 @@
 #include "trove/config.h"
 #include "trove/experiment.h"
 #include "trove/ab.h"
+#include "trove/cycle.h"
+#include "trove/sim.h"
 #include "trove/rules.h"
 
 #endif /* TROVE_TROVE_H */

@@ -4,3 +4,6 @@ list(APPEND TROVE_SOURCES
   src/config/rules_yaml.c
   src/config/tuned.c
 )
+list(APPEND TROVE_SOURCES
+  src/config/world_yaml.c
+)
