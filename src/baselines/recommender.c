@@ -43,6 +43,7 @@ static const trove__reco_family *const base_families[] = {
     &trove__family_ease,
     &trove__family_rp3beta,
     &trove__family_blend,
+    &trove__family_edlae,
     NULL
 };
 
@@ -52,7 +53,7 @@ static const trove__reco_family *const base_families[] = {
 static const char *const family_names[] = {
     "random", "popularity", "popularity-rating", "popularity-market",
     "personal-popularity", "content", "itemknn", "warp", "bpr", "logistic",
-    "warp-kos", "ials", "ease", "rp3beta", "blend", NULL
+    "warp-kos", "ials", "ease", "rp3beta", "blend", "edlae", NULL
 };
 
 static const trove__reco_family *find_family(const char *name)

@@ -267,23 +267,22 @@ static void build_pool(actx *ax)
             thr = 2 * aim < ax->n_eligible ? sample_threshold(sc, n_items, aim)
                                            : -INFINITY;
             ax->n_pool = 0;
-            /* one compare per item, 32 at a time into a mask (vector
-             * compares), masked by the bitsets of the same 32 items */
-            for (size_t i0 = 0; i0 < n_items; i0 += 32) {
-                size_t end = i0 + 32 < n_items ? i0 + 32 : n_items;
-                uint32_t hit = 0;
+            /* one compare per item, 16 at a time counted with vector
+             * compares; only blocks with a hit look at the bitsets */
+            for (size_t i0 = 0; i0 < n_items; i0 += 16) {
+                size_t end = i0 + 16 < n_items ? i0 + 16 : n_items;
                 uint64_t bits;
-                for (size_t j = 0; j < end - i0; j++)
-                    hit |= (uint32_t)(sc[i0 + j] >= thr) << j;
-                if (hit == 0)
-                    continue;
-                bits = (skip[i0 >> 6] | special[i0 >> 6]) >> (i0 & 63);
-                hit &= ~(uint32_t)bits;
-                while (hit) {
-                    size_t i = i0 + (size_t)__builtin_ctz(hit);
-                    hit &= hit - 1;
-                    push(ax, sc[i], (uint32_t)i, 0);
+                if (end - i0 == 16) {
+                    int cnt = 0;
+                    for (size_t j = 0; j < 16; j++)
+                        cnt += sc[i0 + j] >= thr;
+                    if (cnt == 0)
+                        continue;
                 }
+                bits = (skip[i0 >> 6] | special[i0 >> 6]) >> (i0 & 63);
+                for (size_t i = i0; i < end; i++)
+                    if (sc[i] >= thr && !((bits >> (i - i0)) & 1u))
+                        push(ax, sc[i], (uint32_t)i, 0);
             }
             for (size_t k = 0; k < r->n_special; k++) {
                 uint32_t i = r->special_list[k];
