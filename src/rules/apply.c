@@ -483,21 +483,28 @@ static void explore(actx *ax)
 {
     const trove_rules *r = ax->r;
     const trove_rules_request *q = ax->q;
-    int64_t local = q->now + trove__rules_tz_offset(&r->tz, q->now);
+    /* times near the ends of int64 (never real) saturate instead of
+     * overflowing */
+    int32_t off = trove__rules_tz_offset(&r->tz, q->now);
+    int64_t local = (off > 0 && q->now > INT64_MAX - off) ? INT64_MAX :
+                    (off < 0 && q->now < INT64_MIN - off) ? INT64_MIN :
+                    q->now + off;
     int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
     uint64_t key = q->user ? q->user->key : 0;
 
     for (size_t k = 0; k < r->n_rules && ax->n < ax->want; k++) {
         const trove__crule *c = &r->rules[k];
         size_t m = 0;
+        int64_t oldest;
         if (c->kind != TROVE_RULE_EXPLORE)
             continue;
+        oldest = q->now < INT64_MIN + c->new_secs ? INT64_MIN : q->now - c->new_secs;
         for (size_t b = 0; b < r->n_items; b++) {
             uint32_t i = r->by_created[b];
             uint64_t h;
             int action;
             size_t j;
-            if (r->created_ts[i] < q->now - c->new_secs)
+            if (r->created_ts[i] < oldest)
                 break;
             /* hash first: most new items lose to the kept ones at once */
             h = explore_hash(key, day, i, k);

@@ -702,6 +702,52 @@ static void test_deterministic_and_threads_safe_scratch(void **state)
         assert_memory_equal(a.sources, b.sources, sizeof a.sources);
         assert_int_equal(a.res.n_hits, b.res.n_hits);
     }
+    /* times at the ends of int64 are data, not undefined behaviour */
+    apply_ok(r, &f, &u, INT64_MAX, 6, &b);
+    assert_int_equal(b.res.n, 6);
+    apply_ok(r, &f, &u, INT64_MIN, 6, &b);
+    assert_int_equal(b.res.n, 6);
+    trove_rules_free(r);
+}
+
+/* A short hits array keeps the slot hits first and says it is truncated. */
+static void test_hits_truncated(void **state)
+{
+    fix f;
+    trove_rules *r;
+    trove_rules_request q;
+    trove_rules_result res;
+    uint32_t items[8];
+    trove_rule_hit hits[3];
+    void *scratch;
+    (void)state;
+    fix_init(&f);
+    r = compile_ok("rules:\n  - name: up\n    kind: boost\n    items: [category=burger]\n"
+                   "    factor: 2\n  - name: one\n    kind: diversity\n    field: category\n"
+                   "    max: 1\n", &f, NULL, NULL);
+    scratch = malloc(trove_rules_scratch_size(r));
+    memset(&q, 0, sizeof q);
+    q.now = NOW;
+    q.scores = f.scores;
+    q.n = 4;
+    q.explain = 1;
+    memset(&res, 0, sizeof res);
+    res.items = items;
+    res.hits = hits;
+    res.hits_cap = 3;
+    assert_int_equal(trove_rules_apply(r, &q, scratch, &res), TROVE_OK);
+    assert_int_equal(res.n, 4);
+    assert_int_equal(res.n_hits, 3);
+    assert_int_equal(res.hits_truncated, 1);
+    assert_int_equal(hits[0].action, TROVE_ACTION_BOOST);
+    assert_int_equal(hits[0].item, 0);
+    assert_int_equal(hits[0].position, 0);
+    assert_int_equal(hits[1].action, TROVE_ACTION_DROP_DIVERSITY);
+    /* explain off: no hits at all */
+    q.explain = 0;
+    assert_int_equal(trove_rules_apply(r, &q, scratch, &res), TROVE_OK);
+    assert_int_equal(res.n_hits, 0);
+    free(scratch);
     trove_rules_free(r);
 }
 
@@ -895,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_order_and_trace),
         cmocka_unit_test(test_reference_and_candidates),
         cmocka_unit_test(test_deterministic_and_threads_safe_scratch),
+        cmocka_unit_test(test_hits_truncated),
         cmocka_unit_test(test_timezone_windows),
         cmocka_unit_test(test_corrupt_zone_file),
         cmocka_unit_test(test_out_of_memory),
