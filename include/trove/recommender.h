@@ -4,7 +4,8 @@
  * personal-popularity, content, itemknn), the hybrid factorization model
  * ("warp", "bpr", "logistic", "warp-kos": trove/model.h) and the implicit
  * factor models ("ials": trove/ials.h, "ease": trove/ease.h), the
- * random-walk item model "rp3beta" and "blend" (a mix of other families).
+ * random-walk item model "rp3beta", the denoising autoencoder "edlae" and
+ * "blend" (a mix of other families).
  *
  * A recommender is fitted on a training dataset, then scores users over the
  * whole catalog, recommends top-k lists, and saves to / loads from one file.
@@ -46,6 +47,9 @@
  *                        deg(j)^-beta sum over common users u of
  *                        (deg(i) deg(u))^-alpha; alpha (1), beta (0.5),
  *                        neighbours (100) kept per item, normalize (0)
+ *   edlae                EASE with the dropout-emphasised penalty lambda +
+ *                        p/(1-p) diag(X^T X) (Steck 2020); lambda (100),
+ *                        dropout (0.25), max_items (20000)
  *   blend                weighted sum of the per-user standardised scores
  *                        of up to 4 other families: member1..member4, each
  *                        "FAMILY WEIGHT [key=value ...]"

@@ -13,6 +13,8 @@
  *   ials      factors {64, 128, 256} x regularization {0.01, 0.1, 1, 10, 50}
  *             x alpha {1, 5, 20} x reg_exponent {0, 1} (frequency-scaled
  *             regularisation), iterations 15
+ *   edlae     lambda {20, 50, 100, 200, 400} x dropout {0.1, 0.25, 0.4,
+ *             0.55, 0.7}
  *   itemknn   neighbours {20, 50, 100, 200, 400} x shrink {0, 10, 50, 200}
  *   rp3beta   alpha {0.5, 0.75, 1, 1.25} x beta {0.1, 0.25, 0.4, 0.55, 0.7}
  *             x neighbours {50, 100, 200, 500}

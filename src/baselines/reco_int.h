@@ -86,6 +86,7 @@ extern const trove__reco_family trove__family_ials;
 extern const trove__reco_family trove__family_ease;
 extern const trove__reco_family trove__family_rp3beta;   /* rp3beta.c */
 extern const trove__reco_family trove__family_blend;     /* blend.c */
+extern const trove__reco_family trove__family_edlae;     /* edlae.c */
 
 /* Embedded models (hybrid.c): the bytes of the model's own file
  * (trove_malloc'd), and the model back from them (dimensions checked

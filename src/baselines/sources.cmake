@@ -7,4 +7,5 @@ list(APPEND TROVE_SOURCES
   src/baselines/factor.c
   src/baselines/rp3beta.c
   src/baselines/blend.c
+  src/baselines/edlae.c
 )

@@ -52,6 +52,8 @@ static const space spaces[] = {
                  {"regularization", 1, 0, 5, {0.01, 0.1, 1, 10, 50}},
                  {"alpha", 1, 0, 3, {1, 5, 20}},
                  {"reg_exponent", 0, 0, 2, {0, 1}}}, "iterations=15"},
+    {"edlae", 2, {{"lambda", 1, 0, 5, {20, 50, 100, 200, 400}},
+                  {"dropout", 0, 0, 5, {0.1, 0.25, 0.4, 0.55, 0.7}}}, NULL},
     {"itemknn", 2, {{"neighbours", 1, 1, 5, {20, 50, 100, 200, 400}},
                     {"shrink", 0, 0, 4, {0, 10, 50, 200}}}, NULL},
     {"rp3beta", 3, {{"alpha", 0, 0, 4, {0.5, 0.75, 1, 1.25}},

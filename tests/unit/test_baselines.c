@@ -381,7 +381,7 @@ static void test_recommend_edges(void **state)
         assert_int_equal(trove_recommender_fit(fams[i], &bad, ds, &x, &err), TROVE_EINVAL);
     }
     assert_int_equal(seen, 2);
-    assert_int_equal(n_fams, 15);
+    assert_int_equal(n_fams, 16);
     trove_recommender_free(r);
     trove_dataset_free(ds);
 }

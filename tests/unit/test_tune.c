@@ -402,6 +402,31 @@ static void test_new_families(void **state)
         assert_null(back);
     }
     trove_recommender_free(rp3);
+
+    /* edlae: dropout 0 is EASE with the same lambda (same closed form) */
+    {
+        trove_recommender *ed = NULL, *ea = NULL;
+        p = trove_reco_default_params();
+        assert_int_equal(trove_reco_params_set(&p, "lambda=30", NULL), TROVE_OK);
+        assert_int_equal(trove_recommender_fit("ease", &p, ds, &ea, &err), TROVE_OK);
+        assert_int_equal(trove_reco_params_set(&p, "dropout=0", NULL), TROVE_OK);
+        assert_int_equal(trove_recommender_fit("edlae", &p, ds, &ed, &err), TROVE_OK);
+        for (uint32_t u = 0; u < trove_dataset_n_users(ds); u += 5) {
+            assert_int_equal(trove_recommender_score_user(ea, u, a, &err), TROVE_OK);
+            assert_int_equal(trove_recommender_score_user(ed, u, b, &err), TROVE_OK);
+            for (uint32_t i = 0; i < n; i++)
+                assert_true(fabsf(a[i] - b[i]) <= 1e-3f * (1.0f + fabsf(a[i])));
+        }
+        trove_recommender_free(ed);
+        ed = NULL;
+        assert_int_equal(trove_reco_params_set(&p, "dropout=0.99", NULL), TROVE_OK);
+        assert_int_equal(trove_recommender_fit("edlae", &p, ds, &ed, &err), TROVE_EINVAL);
+        assert_int_equal(trove_reco_params_set(&p, "dropout=0.4", NULL), TROVE_OK);
+        assert_int_equal(trove_reco_params_set(&p, "max_items=10", NULL), TROVE_OK);
+        assert_int_equal(trove_recommender_fit("edlae", &p, ds, &ed, &err), TROVE_ERANGE);
+        assert_null(ed);
+        trove_recommender_free(ea);
+    }
     trove_dataset_free(ds);
     free(a);
     free(b);
