@@ -489,7 +489,7 @@ static void explore(actx *ax)
     int64_t local = (off > 0 && q->now > INT64_MAX - off) ? INT64_MAX :
                     (off < 0 && q->now < INT64_MIN - off) ? INT64_MIN :
                     q->now + off;
-    int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+    int64_t day = local / 86400 - (local % 86400 < 0);   /* floor */
     uint64_t key = q->user ? q->user->key : 0;
 
     for (size_t k = 0; k < r->n_rules && ax->n < ax->want; k++) {
