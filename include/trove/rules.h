@@ -190,8 +190,9 @@ int32_t trove_rules_utc_offset(const trove_rules *r, int64_t t);
  * Applying to one request.
  * ---------------------------------------------------------------------- */
 typedef struct trove_rules_user {
-    uint64_t            key;         /* stable hash of the user id: seeds the
-                                        exploration choice */
+    uint64_t            key;         /* stable hash of the user id, e.g.
+                                        trove_hash64(id, strlen(id), 0):
+                                        seeds the exploration choice */
     const char *const  *segments;    /* segment tags ("vip") */
     size_t              n_segments;
     const char *const  *features;    /* "field=value" user features */
