@@ -27,6 +27,8 @@
 #include "trove/ease.h"
 #include "trove/recommender.h"
 #include "trove/eval.h"
+#include "trove/tuned.h"
+#include "trove/tune.h"
 #include "trove/config.h"
 #include "trove/experiment.h"
 #include "trove/ab.h"

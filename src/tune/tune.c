@@ -566,7 +566,7 @@ int trove_tune_run(const trove_dataset *train, const trove_tune_params *p,
                 trove_tune_settings_text(&t->settings, txt, sizeof txt);
                 rc = trove_error_set(err, TROVE_ERANGE, "tune: the time budget of %g s is "
                                      "too small to try one configuration: %s%s%s took "
-                                     "%.2f s (with %.2f s to carve the validation "
+                                     "%.3g s (with %.3g s to carve the validation "
                                      "split); raise the budget", p->budget_seconds,
                                      t->family, txt[0] ? " " : "", txt,
                                      t->fit_seconds + t->eval_seconds,
