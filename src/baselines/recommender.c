@@ -17,6 +17,7 @@
  */
 #include "reco_int.h"
 #include "core/file.h"
+#include "kernels/kernels.h"
 
 #include <errno.h>
 #include <math.h>
@@ -251,7 +252,11 @@ int trove_recommender_recommend(const trove_recommender *r, uint32_t user,
         *n_out = 0;
         return TROVE_OK;
     }
-    s = trove_malloc((size_t)(r->n_items ? r->n_items : 1) * sizeof *s);
+    if (k > r->n_items)
+        k = r->n_items;
+    /* n_items scores, then k more for the list's scores when the caller
+     * does not want them (trove__topk keeps its heap there). */
+    s = trove_malloc(((size_t)r->n_items + (scores != NULL ? 0 : k) + 1) * sizeof *s);
     if (s == NULL)
         return trove_error_set(err, TROVE_ENOMEM, "recommend: out of memory");
     rc = trove_recommender_score_user(r, user, s, err);
@@ -260,23 +265,7 @@ int trove_recommender_recommend(const trove_recommender *r, uint32_t user,
     if (exclude_train && user < r->train.n_rows)
         for (uint64_t q = r->train.indptr[user]; q < r->train.indptr[user + 1]; q++)
             s[r->train.indices[q]] = -INFINITY;
-    /* insertion into a sorted list of at most k: k is small */
-    for (uint32_t j = 0; j < r->n_items; j++) {
-        float v = s[j];
-        if (!(v > -INFINITY))
-            continue;
-        if (cnt == k && !(v > s[items[k - 1]]))
-            continue;
-        uint32_t pos = cnt < k ? cnt++ : k - 1;
-        while (pos > 0 && v > s[items[pos - 1]]) {
-            items[pos] = items[pos - 1];
-            pos--;
-        }
-        items[pos] = j;
-    }
-    if (scores != NULL)
-        for (uint32_t i = 0; i < cnt; i++)
-            scores[i] = s[items[i]];
+    cnt = trove__topk(s, r->n_items, k, items, scores != NULL ? scores : s + r->n_items);
     *n_out = cnt;
 done:
     trove_free(s);

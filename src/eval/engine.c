@@ -6,11 +6,11 @@
  *   1. the scorer fills scores[0..n_items); NaN becomes -INFINITY;
  *   2. train items are set to NaN, so that every comparison with them is
  *      false: they are never counted, listed or ranked;
- *   3. one scan keeps the top k (a binary heap whose root is the worst kept
- *      entry; scanning items in ascending order and replacing only on a
- *      strictly higher score breaks ties by item index ascending; once the
- *      heap is full, blocks of 16 scores with none above its root are
- *      skipped with one vector compare);
+ *   3. trove__topk (kernels/topk.c) keeps the top k: a binary heap whose
+ *      root is the worst kept entry; scanning items in ascending order and
+ *      replacing only on a strictly higher score breaks ties by item index
+ *      ascending; once the heap is full, the SIMD first_gt kernel skips
+ *      every score not above its root;
  *   4. LightFM's rank of each relevant item t, #{valid j : s_j >= s_t} - 1,
  *      is a branch-free count over the score vector per relevant item
  *      (vectorised with GCC vector extensions); users with many relevant
@@ -22,6 +22,7 @@
  * number of threads; the scorer is called once per evaluated user.
  */
 #include "eval_int.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -34,11 +35,6 @@
 
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
-
-typedef struct heap_entry {
-    float    s;
-    uint32_t j;
-} heap_entry;
 
 typedef struct eval_job {
     const trove_scorer *scorer;
@@ -66,7 +62,7 @@ typedef struct worker {
     pthread_t   tid;
     float      *scores;     /* n_padded, 64-byte aligned */
     float      *sorted;     /* n_items, for users with many relevant items */
-    heap_entry *heap;       /* k */
+    float      *topk_s;     /* k, scores of topk (also trove__topk's heap) */
     uint32_t   *topk;       /* k */
     uint8_t    *hit;        /* k */
     uint8_t    *hit_cold;   /* k */
@@ -126,85 +122,6 @@ static uint32_t count_cmp(const float *s, uint32_t n, float t, int strict)
     }
     v4i a = a0 + a1 + a2 + a3;
     return c + (uint32_t)(a[0] + a[1] + a[2] + a[3]);
-}
-
-static int heap_worse(const heap_entry *a, const heap_entry *b)
-{
-    return a->s < b->s || (a->s == b->s && a->j > b->j);
-}
-
-static void sift_down(heap_entry *h, uint32_t n, uint32_t i)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && heap_worse(&h[l], &h[w]))
-            w = l;
-        if (r < n && heap_worse(&h[r], &h[w]))
-            w = r;
-        if (w == i)
-            return;
-        heap_entry t = h[i];
-        h[i] = h[w];
-        h[w] = t;
-        i = w;
-    }
-}
-
-/* 1 if any of s[j..j+16) is > t (NaN never is). */
-static int block_any_gt(const float *s, float t)
-{
-    v4f tv = {t, t, t, t}, x0, x1, x2, x3;
-    memcpy(&x0, s, sizeof x0);
-    memcpy(&x1, s + 4, sizeof x1);
-    memcpy(&x2, s + 8, sizeof x2);
-    memcpy(&x3, s + 12, sizeof x3);
-    v4i m = (v4i)(x0 > tv) | (v4i)(x1 > tv) | (v4i)(x2 > tv) | (v4i)(x3 > tv);
-    return (m[0] | m[1] | m[2] | m[3]) != 0;
-}
-
-/* Top-k of the valid scores above -INFINITY; returns the list length. Once
- * the heap is full, blocks of 16 with nothing above its root are skipped. */
-static uint32_t select_topk(worker *w, uint32_t k, uint32_t n)
-{
-    const float *s = w->scores;
-    heap_entry *h = w->heap;
-    uint32_t cnt = 0, j = 0;
-    for (; j < n && cnt < k; j++)
-        if (s[j] > -INFINITY) {
-            h[cnt].s = s[j];
-            h[cnt].j = j;
-            cnt++;
-        }
-    if (cnt == k) {
-        for (uint32_t i = k / 2; i-- > 0;)
-            sift_down(h, k, i);
-        while (j < n) {
-            uint32_t end = j + 16 <= n ? j + 16 : n;
-            if (end - j == 16 && !block_any_gt(s + j, h[0].s)) {
-                j = end;
-                continue;
-            }
-            for (; j < end; j++)
-                if (s[j] > h[0].s) {
-                    h[0].s = s[j];
-                    h[0].j = j;
-                    sift_down(h, k, 0);
-                }
-        }
-    }
-    /* best first: insertion sort (k is small) */
-    for (uint32_t a = 1; a < cnt; a++) {
-        heap_entry v = h[a];
-        uint32_t b = a;
-        while (b > 0 && heap_worse(&h[b - 1], &v)) {
-            h[b] = h[b - 1];
-            b--;
-        }
-        h[b] = v;
-    }
-    for (uint32_t a = 0; a < cnt; a++)
-        w->topk[a] = h[a].j;
-    return cnt;
 }
 
 /* NaN -> -INFINITY over s[0..n), four lanes at a time. */
@@ -315,7 +232,7 @@ static int eval_user(worker *w, uint32_t e, trove_error *err)
     for (uint32_t j = job->n_items; j < job->n_padded; j++)
         s[j] = NAN;
 
-    uint32_t n_list = select_topk(w, job->k, job->n_items);
+    uint32_t n_list = trove__topk(w->scores, job->n_items, job->k, w->topk, w->topk_s);
     for (uint32_t p = 0; p < n_list; p++) {
         w->hit[p] = (uint8_t)trove__eval_contains(rel, m, w->topk[p]);
         w->exposure[w->topk[p]]++;
@@ -377,7 +294,7 @@ static void worker_free(worker *w)
 {
     trove_aligned_free(w->scores);
     trove_free(w->sorted);
-    trove_free(w->heap);
+    trove_free(w->topk_s);
     trove_free(w->topk);
     trove_free(w->hit);
     trove_free(w->hit_cold);
@@ -396,7 +313,7 @@ static int worker_init(worker *w, eval_job *job, uint32_t max_rel)
     w->scores = trove_aligned_alloc(64, (size_t)job->n_padded * sizeof(float));
     w->sorted = max_rel > RANK_SORT_THRESHOLD
                 ? trove_malloc((size_t)job->n_items * sizeof(float)) : NULL;
-    w->heap = trove_malloc((size_t)job->k * sizeof *w->heap);
+    w->topk_s = trove_malloc((size_t)job->k * sizeof *w->topk_s);
     w->topk = trove_malloc((size_t)job->k * sizeof *w->topk);
     w->hit = trove_malloc(job->k);
     w->hit_cold = trove_malloc(job->k);
@@ -406,7 +323,7 @@ static int worker_init(worker *w, eval_job *job, uint32_t max_rel)
     w->rank_cold = trove_malloc(mr * sizeof *w->rank_cold);
     w->exposure = trove_calloc(job->n_items, sizeof *w->exposure);
     if (!w->scores || (max_rel > RANK_SORT_THRESHOLD && !w->sorted) ||
-        !w->heap || !w->topk || !w->hit || !w->hit_cold || !w->rank ||
+        !w->topk_s || !w->topk || !w->hit || !w->hit_cold || !w->rank ||
         !w->rank_tmp || !w->rel_cold || !w->rank_cold || !w->exposure) {
         worker_free(w);
         return TROVE_ENOMEM;

@@ -8,6 +8,7 @@
  * trove builds for; see the static assertion below).
  */
 #include "factor/factor_int.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -92,98 +93,12 @@ int trove__factor_check_csr(const trove_csr *m, const char *what, trove_error *e
 }
 
 /* --------------------------------------------------------------- top-k */
-/* "a ranks below b": lower score, or equal score and higher index. */
-static int slot_below(trove__topk_slot a, trove__topk_slot b)
+void trove__factor_topk(const float *scores, uint32_t n, uint32_t k, uint32_t *items,
+                        float *out_scores)
 {
-    return a.score < b.score || (a.score == b.score && a.item > b.item);
-}
-
-static void sift_down(trove__topk_slot *h, uint32_t n, uint32_t i)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && slot_below(h[l], h[m]))
-            m = l;
-        if (r < n && slot_below(h[r], h[m]))
-            m = r;
-        if (m == i)
-            return;
-        trove__topk_slot t = h[i];
-        h[i] = h[m];
-        h[m] = t;
-        i = m;
-    }
-}
-
-static void sift_up(trove__topk_slot *h, uint32_t i)
-{
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!slot_below(h[i], h[p]))
-            return;
-        trove__topk_slot t = h[i];
-        h[i] = h[p];
-        h[p] = t;
-        i = p;
-    }
-}
-
-typedef float tk_v16 __attribute__((vector_size(64)));
-typedef int32_t tk_i16 __attribute__((vector_size(64)));
-typedef int32_t tk_i8 __attribute__((vector_size(32)));
-typedef int32_t tk_i4 __attribute__((vector_size(16)));
-
-/* 1 if any of 16 scores starting at p beats thr. */
-static int any_above(const float *p, float thr)
-{
-    tk_v16 c;
-    memcpy(&c, p, sizeof c);
-    tk_i16 gt = c > thr;
-    tk_i8 h = __builtin_shufflevector(gt, gt, 0, 1, 2, 3, 4, 5, 6, 7) |
-              __builtin_shufflevector(gt, gt, 8, 9, 10, 11, 12, 13, 14, 15);
-    tk_i4 q = __builtin_shufflevector(h, h, 0, 1, 2, 3) | __builtin_shufflevector(h, h, 4, 5, 6, 7);
-    return (q[0] | q[1] | q[2] | q[3]) != 0;
-}
-
-static void topk_offer(trove__topk_slot *heap, uint32_t *size, uint32_t k, float s,
-                       uint32_t i)
-{
-    if (!(s > -INFINITY))
-        return;
-    if (*size < k) {
-        heap[*size] = (trove__topk_slot){s, i};
-        sift_up(heap, (*size)++);
-    } else if (s > heap[0].score) {
-        heap[0] = (trove__topk_slot){s, i};
-        sift_down(heap, *size, 0);
-    }
-}
-
-void trove__factor_topk(const float *scores, uint32_t n, uint32_t k,
-                        trove__topk_slot *heap, uint32_t *items, float *out_scores)
-{
-    uint32_t size = 0, i = 0;
-    /* Min-heap of the best k seen so far; its root is the weakest. Once it
-     * is full, blocks of 16 scores that cannot enter it are skipped with one
-     * vector comparison (ties never enter: the lower index already won). */
-    for (; i < n && size < k; i++)
-        topk_offer(heap, &size, k, scores[i], i);
-    for (; i + 16 <= n; i += 16)
-        if (any_above(scores + i, heap[0].score))
-            for (uint32_t j = i; j < i + 16; j++)
-                topk_offer(heap, &size, k, scores[j], j);
-    for (; i < n; i++)
-        topk_offer(heap, &size, k, scores[i], i);
-    /* Pop the weakest into the last place until empty. */
-    for (uint32_t j = k; j > size; j--) {
-        items[j - 1] = UINT32_MAX;
-        out_scores[j - 1] = -INFINITY;
-    }
-    while (size > 0) {
-        items[size - 1] = heap[0].item;
-        out_scores[size - 1] = heap[0].score;
-        heap[0] = heap[--size];
-        sift_down(heap, size, 0);
+    for (uint32_t j = trove__topk(scores, n, k, items, out_scores); j < k; j++) {
+        items[j] = UINT32_MAX;
+        out_scores[j] = -INFINITY;
     }
 }
 

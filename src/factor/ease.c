@@ -299,7 +299,6 @@ typedef struct recommend_ctx {
     uint32_t *items;
     float *scores;
     float *buf;                  /* per thread n_items */
-    trove__topk_slot *heaps;     /* per thread k */
     float *tmp_scores;           /* per thread k */
     atomic_uint next;
 } recommend_ctx;
@@ -309,7 +308,6 @@ static void recommend_worker(void *arg, uint32_t t)
     recommend_ctx *c = arg;
     const trove_ease *m = c->m;
     float *row = c->buf + (size_t)t * m->n_items;
-    trove__topk_slot *heap = c->heaps + (size_t)t * c->k;
     for (;;) {
         uint32_t u0 = atomic_fetch_add(&c->next, USER_CHUNK);
         if (u0 >= m->n_users)
@@ -324,7 +322,7 @@ static void recommend_worker(void *arg, uint32_t t)
                     row[c->exclude->indices[j]] = -INFINITY;
             float *os = c->scores ? c->scores + (size_t)u * c->k
                                   : c->tmp_scores + (size_t)t * c->k;
-            trove__factor_topk(row, m->n_items, c->k, heap, c->items + (size_t)u * c->k, os);
+            trove__factor_topk(row, m->n_items, c->k, c->items + (size_t)u * c->k, os);
         }
     }
 }
@@ -356,9 +354,8 @@ int trove_ease_recommend_all(const trove_ease *m, const trove_csr *exclude, uint
     c.items = items;
     c.scores = scores;
     c.buf = trove_aligned_alloc(64, (size_t)n_threads * m->n_items * sizeof *c.buf);
-    c.heaps = trove_malloc((size_t)n_threads * k * sizeof *c.heaps);
     c.tmp_scores = trove_malloc((size_t)n_threads * k * sizeof *c.tmp_scores);
-    if (c.buf == NULL || c.heaps == NULL || c.tmp_scores == NULL) {
+    if (c.buf == NULL || c.tmp_scores == NULL) {
         rc = trove_error_set(err, TROVE_ENOMEM, "ease recommend: out of memory");
         goto done;
     }
@@ -366,7 +363,6 @@ int trove_ease_recommend_all(const trove_ease *m, const trove_csr *exclude, uint
     trove__factor_parallel(n_threads, recommend_worker, &c);
 done:
     trove_aligned_free(c.buf);
-    trove_free(c.heaps);
     trove_free(c.tmp_scores);
     return rc;
 }

@@ -76,16 +76,11 @@ void trove__factor_parallel(uint32_t n_threads, void (*fn)(void *ctx, uint32_t t
  * weights are also >= 0. `what` names the matrix in the message. */
 int trove__factor_check_csr(const trove_csr *m, const char *what, trove_error *err);
 
-/* Best k of scores[0..n) in descending order (ties: lower index first),
- * skipping entries equal to -INFINITY or NaN. Missing places are padded with
- * item UINT32_MAX and score -INFINITY. heap is scratch of k (item, score)
- * pairs. */
-typedef struct trove__topk_slot {
-    float    score;
-    uint32_t item;
-} trove__topk_slot;
-void trove__factor_topk(const float *scores, uint32_t n, uint32_t k,
-                        trove__topk_slot *heap, uint32_t *items, float *out_scores);
+/* trove__topk (kernels.h: best first, ties to the lower index, NaN and
+ * -INFINITY skipped) with the missing places padded with item UINT32_MAX
+ * and score -INFINITY, as the recommend_all outputs document. */
+void trove__factor_topk(const float *scores, uint32_t n, uint32_t k, uint32_t *items,
+                        float *out_scores);
 
 /* Checksum stored at the end of every model file. */
 uint64_t trove__factor_checksum(const void *buf, size_t len);

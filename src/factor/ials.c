@@ -659,7 +659,6 @@ typedef struct recommend_ctx {
     uint32_t *items;
     float *scores;
     float *buf;                  /* per thread USER_BLOCK x n_items */
-    trove__topk_slot *heaps;     /* per thread k */
     float *tmp_scores;           /* per thread k, when scores is NULL */
     atomic_uint next;
 } recommend_ctx;
@@ -670,7 +669,6 @@ static void recommend_worker(void *arg, uint32_t t)
     const trove_ials *m = c->m;
     const uint32_t n_items = m->n_items;
     float *buf = c->buf + (size_t)t * USER_BLOCK * n_items;
-    trove__topk_slot *heap = c->heaps + (size_t)t * c->k;
     for (;;) {
         uint32_t u0 = atomic_fetch_add(&c->next, USER_BLOCK);
         if (u0 >= m->n_users)
@@ -686,7 +684,7 @@ static void recommend_worker(void *arg, uint32_t t)
                     row[c->exclude->indices[j]] = -INFINITY;
             float *os = c->scores ? c->scores + (size_t)u * c->k
                                   : c->tmp_scores + (size_t)t * c->k;
-            trove__factor_topk(row, n_items, c->k, heap, c->items + (size_t)u * c->k, os);
+            trove__factor_topk(row, n_items, c->k, c->items + (size_t)u * c->k, os);
         }
     }
 }
@@ -720,9 +718,8 @@ int trove_ials_recommend_all(const trove_ials *m, const trove_csr *exclude, uint
     c.scores = scores;
     c.buf = trove_aligned_alloc(64, (size_t)n_threads * USER_BLOCK * m->n_items *
                                         sizeof *c.buf);
-    c.heaps = trove_malloc((size_t)n_threads * k * sizeof *c.heaps);
     c.tmp_scores = trove_malloc((size_t)n_threads * k * sizeof *c.tmp_scores);
-    if (c.buf == NULL || c.heaps == NULL || c.tmp_scores == NULL) {
+    if (c.buf == NULL || c.tmp_scores == NULL) {
         rc = trove_error_set(err, TROVE_ENOMEM, "ials recommend: out of memory");
         goto done;
     }
@@ -730,7 +727,6 @@ int trove_ials_recommend_all(const trove_ials *m, const trove_csr *exclude, uint
     trove__factor_parallel(n_threads, recommend_worker, &c);
 done:
     trove_aligned_free(c.buf);
-    trove_free(c.heaps);
     trove_free(c.tmp_scores);
     return rc;
 }

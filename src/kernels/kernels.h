@@ -1,7 +1,8 @@
 /*
  * kernels.h - internal API of the numeric kernels behind training and
  * scoring: dot products, axpy-style updates, the fused adagrad / adadelta
- * row updates and blocked scoring of many rows against one vector.
+ * row updates, blocked scoring of many rows against one vector, and the
+ * threshold scan behind top-k selection (trove__topk, topk.c).
  *
  * Every kernel exists as a scalar reference (kernels_scalar.c) and, when the
  * build enables TROVE_SIMD, as AVX2+FMA and AVX-512 variants. One table of
@@ -63,7 +64,23 @@ typedef struct trove__kernels {
     /* 1 if x is in a[0..n), a strictly ascending, else 0 (WARP's "is this
      * sampled item a positive of the user"). */
     int (*contains_u32)(const uint32_t *a, size_t n, uint32_t x);
+    /* Index of the first s[j] > t in s[0..n), or n if there is none (NaN is
+     * never greater). Top-k selection skips everything that cannot enter
+     * its heap with this. Exact in every variant (comparisons only). */
+    size_t (*first_gt)(const float *s, size_t n, float t);
 } trove__kernels;
+
+/* Best k of scores[0..n) into items[0..count) and out_scores[0..count),
+ * best first, and count returned (count = min(k, number of candidates)).
+ * Entries that are NaN or -INFINITY are not candidates: callers exclude an
+ * item by setting its score to NaN. Ties go to the lower index (the rule
+ * of docs/metrics.md), so the result is a pure function of the scores.
+ * items and out_scores (k each) double as the heap: no allocation, no
+ * other scratch. O(n) comparisons through first_gt plus O(m log k) heap
+ * work for the m entries that beat the running k-th best. Thread-safe on
+ * distinct outputs (topk.c). */
+uint32_t trove__topk(const float *scores, uint32_t n, uint32_t k, uint32_t *items,
+                     float *out_scores);
 
 /* The best table for this CPU (or the one TROVE_KERNELS asks for). Chosen
  * once, thread-safe, never NULL. */

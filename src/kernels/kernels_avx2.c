@@ -185,6 +185,33 @@ static int contains_u32_avx2(const uint32_t *a, size_t n, uint32_t x)
     return !_mm256_testz_si256(e, e);
 }
 
+static size_t first_gt_avx2(const float *s, size_t n, float t)
+{
+    const __m256 tv = _mm256_set1_ps(t);
+    size_t j = 0;
+    /* 32 at a time while nothing is above t (the common case once a top-k
+     * heap is full), then 8 at a time to find the place. _CMP_GT_OQ is
+     * false for NaN, like the scalar comparison. */
+    for (; j + 32 <= n; j += 32) {
+        __m256 m = _mm256_or_ps(
+            _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), tv, _CMP_GT_OQ),
+                         _mm256_cmp_ps(_mm256_loadu_ps(s + j + 8), tv, _CMP_GT_OQ)),
+            _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j + 16), tv, _CMP_GT_OQ),
+                         _mm256_cmp_ps(_mm256_loadu_ps(s + j + 24), tv, _CMP_GT_OQ)));
+        if (_mm256_movemask_ps(m) != 0)
+            break;
+    }
+    for (; j + 8 <= n; j += 8) {
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), tv, _CMP_GT_OQ));
+        if (mask != 0)
+            return j + (size_t)__builtin_ctz((unsigned)mask);
+    }
+    for (; j < n; j++)
+        if (s[j] > t)
+            return j;
+    return n;
+}
+
 const trove__kernels trove__kernels_avx2 = {
     "avx2",
     dot_avx2,
@@ -194,4 +221,5 @@ const trove__kernels trove__kernels_avx2 = {
     adadelta_avx2,
     scores_avx2,
     contains_u32_avx2,
+    first_gt_avx2,
 };

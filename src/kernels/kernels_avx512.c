@@ -179,6 +179,35 @@ static int contains_u32_avx512(const uint32_t *a, size_t n, uint32_t x)
     return hit != 0;
 }
 
+static size_t first_gt_avx512(const float *s, size_t n, float t)
+{
+    const __m512 tv = _mm512_set1_ps(t);
+    size_t j = 0;
+    /* 64 at a time while nothing is above t, then 16 at a time, then one
+     * masked load for the tail. _CMP_GT_OQ is false for NaN. */
+    for (; j + 64 <= n; j += 64) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), tv, _CMP_GT_OQ) |
+                      _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 16), tv, _CMP_GT_OQ) |
+                      _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 32), tv, _CMP_GT_OQ) |
+                      _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j + 48), tv, _CMP_GT_OQ);
+        if (m != 0)
+            break;
+    }
+    for (; j + 16 <= n; j += 16) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), tv, _CMP_GT_OQ);
+        if (m != 0)
+            return j + (size_t)__builtin_ctz((unsigned)m);
+    }
+    if (j < n) {
+        __mmask16 live = tail_mask(n - j);
+        __mmask16 m = _mm512_mask_cmp_ps_mask(live, _mm512_maskz_loadu_ps(live, s + j), tv,
+                                              _CMP_GT_OQ);
+        if (m != 0)
+            return j + (size_t)__builtin_ctz((unsigned)m);
+    }
+    return n;
+}
+
 const trove__kernels trove__kernels_avx512 = {
     "avx512",
     dot_avx512,
@@ -188,4 +217,5 @@ const trove__kernels trove__kernels_avx512 = {
     adadelta_avx512,
     scores_avx512,
     contains_u32_avx512,
+    first_gt_avx512,
 };

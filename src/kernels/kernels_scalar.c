@@ -77,6 +77,14 @@ static int contains_u32_scalar(const uint32_t *a, size_t n, uint32_t x)
     return *a == x;
 }
 
+static size_t first_gt_scalar(const float *s, size_t n, float t)
+{
+    for (size_t j = 0; j < n; j++)
+        if (s[j] > t)
+            return j;
+    return n;
+}
+
 const trove__kernels trove__kernels_scalar = {
     "scalar",
     dot_scalar,
@@ -86,4 +94,5 @@ const trove__kernels trove__kernels_scalar = {
     adadelta_scalar,
     scores_scalar,
     contains_u32_scalar,
+    first_gt_scalar,
 };

@@ -3,6 +3,7 @@
 list(APPEND TROVE_SOURCES
   src/kernels/dispatch.c
   src/kernels/kernels_scalar.c
+  src/kernels/topk.c
 )
 set(TROVE_KERNEL_SOURCES_AVX2)
 set(TROVE_KERNEL_SOURCES_AVX512)

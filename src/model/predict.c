@@ -182,49 +182,6 @@ int trove_model_predict(const trove_model *m, const uint32_t *users, const uint3
     return TROVE_OK;
 }
 
-/* "a ranks before b": higher score, then lower index. */
-static inline int better(float sa, uint32_t ia, float sb, uint32_t ib)
-{
-    return sa > sb || (sa == sb && ia < ib);
-}
-
-/* Min-heap (worst at the root) of the current top entries. */
-static void heap_sift_down(uint32_t *it, float *sc, uint32_t n, uint32_t i)
-{
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && better(sc[w], it[w], sc[l], it[l]))
-            w = l;
-        if (r < n && better(sc[w], it[w], sc[r], it[r]))
-            w = r;
-        if (w == i)
-            return;
-        float ts = sc[i];
-        uint32_t ti = it[i];
-        sc[i] = sc[w];
-        it[i] = it[w];
-        sc[w] = ts;
-        it[w] = ti;
-        i = w;
-    }
-}
-
-static void heap_sift_up(uint32_t *it, float *sc, uint32_t i)
-{
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (!better(sc[p], it[p], sc[i], it[i]))
-            return;
-        float ts = sc[i];
-        uint32_t ti = it[i];
-        sc[i] = sc[p];
-        it[i] = it[p];
-        sc[p] = ts;
-        it[p] = ti;
-        i = p;
-    }
-}
-
 int trove_model_recommend(const trove_model *m, uint32_t user, uint32_t k,
                           const uint32_t *exclude, size_t n_exclude, const uint8_t *eligible,
                           uint32_t *items, float *scores, uint32_t *n_out, float *scratch,
@@ -245,37 +202,16 @@ int trove_model_recommend(const trove_model *m, uint32_t user, uint32_t k,
         s = own;
     }
     trove_model_score_user(m, user, s, NULL);
-    /* Excluded items are marked with NaN, which no trained score is (fit
-     * stops on non-finite values). */
+    /* Excluded and ineligible items are marked with NaN, which no trained
+     * score is (fit stops on non-finite values) and trove__topk skips. */
     for (size_t x = 0; x < n_exclude; x++)
         if (exclude[x] < m->n_items)
             s[exclude[x]] = NAN;
-    if (k > m->n_items)
-        k = m->n_items;
-    for (uint32_t i = 0; i < m->n_items && k > 0; i++) {
-        if (isnan(s[i]) || (eligible != NULL && eligible[i] == 0))
-            continue;
-        if (n < k) {
-            items[n] = i;
-            scores[n] = s[i];
-            heap_sift_up(items, scores, n);
-            n++;
-        } else if (better(s[i], i, scores[0], items[0])) {
-            items[0] = i;
-            scores[0] = s[i];
-            heap_sift_down(items, scores, n, 0);
-        }
-    }
-    /* Heap sort in place: repeatedly move the worst to the end. */
-    for (uint32_t end = n; end > 1; end--) {
-        float ts = scores[0];
-        uint32_t ti = items[0];
-        scores[0] = scores[end - 1];
-        items[0] = items[end - 1];
-        scores[end - 1] = ts;
-        items[end - 1] = ti;
-        heap_sift_down(items, scores, end - 1, 0);
-    }
+    if (eligible != NULL)
+        for (uint32_t i = 0; i < m->n_items; i++)
+            if (eligible[i] == 0)
+                s[i] = NAN;
+    n = trove__topk(s, m->n_items, k, items, scores);
     trove_free(own);
     *n_out = n;
     return TROVE_OK;

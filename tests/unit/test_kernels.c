@@ -1,6 +1,7 @@
 /*
  * test_kernels.c - every compiled kernel variant the CPU supports against
- * the scalar reference, for lengths 1..200 and misaligned pointers.
+ * the scalar reference, for lengths 1..200 and misaligned pointers; top-k
+ * selection against a brute-force reference (ties, exclusions, k > n).
  */
 #include "testutil.h"
 #include "kernels/kernels.h"
@@ -106,6 +107,25 @@ static void check_variant(const trove__kernels *k)
     }
     /* n = 0 touches nothing */
     assert_true(k->dot(a, b, 0) == 0.0f);
+    assert_int_equal(k->first_gt(a, 0, -INFINITY), 0);
+    /* first_gt: exact, for every length, offset, and place of the first hit
+     * (none, or NaN / -INFINITY / equal values in front of it) */
+    for (size_t n = 1; n <= 200; n++) {
+        for (size_t off = 0; off <= 1; off++) {
+            float *x = a + off;
+            for (size_t j = 0; j < n; j++)
+                x[j] = (j % 3 == 0) ? NAN : (j % 3 == 1 ? -INFINITY : 0.5f);
+            assert_int_equal(k->first_gt(x, n, 0.5f), n);
+            assert_int_equal(k->first_gt(x, n, -INFINITY), s->first_gt(x, n, -INFINITY));
+            for (size_t hit = 0; hit < n; hit += 1 + hit / 8) {
+                float keep = x[hit];
+                x[hit] = 0.75f;
+                assert_int_equal(k->first_gt(x, n, 0.5f), hit);
+                assert_int_equal(k->first_gt(x, n, 0.5f), s->first_gt(x, n, 0.5f));
+                x[hit] = keep;
+            }
+        }
+    }
 }
 
 static void test_scalar_reference(void **state)
@@ -140,11 +160,65 @@ static void test_variants(void **state)
     assert_non_null(trove__kernels_best()->name);
 }
 
+/* Brute-force reference: repeatedly the best remaining candidate, lowest
+ * index among equal scores. */
+static uint32_t topk_reference(const float *s, uint32_t n, uint32_t k, uint32_t *items)
+{
+    uint8_t used[MAXN] = {0};
+    uint32_t cnt = 0;
+    while (cnt < k) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t j = 0; j < n; j++)
+            if (!used[j] && s[j] > -INFINITY && (best == UINT32_MAX || s[j] > s[best]))
+                best = j;
+        if (best == UINT32_MAX)
+            break;
+        used[best] = 1;
+        items[cnt++] = best;
+    }
+    return cnt;
+}
+
+static void test_topk(void **state)
+{
+    float sc[MAXN], out[MAXN];
+    uint32_t items[MAXN], want[MAXN];
+    trove_rng r;
+    (void)state;
+    trove_rng_seed(&r, 11);
+    for (uint32_t n = 0; n <= 200; n += 1 + n / 16) {
+        for (uint32_t k = 0; k <= n + 2 && k < MAXN; k += 1 + k / 4) {
+            for (int round = 0; round < 3; round++) {
+                /* round 1: heavy ties; round 2: excluded entries */
+                for (uint32_t j = 0; j < n; j++) {
+                    float u = trove_rng_uniformf(&r);
+                    sc[j] = round == 1 ? (float)(int)(u * 4.0f) : u;
+                    if (round == 2 && j % 4 == 1)
+                        sc[j] = j % 8 == 1 ? NAN : -INFINITY;
+                }
+                uint32_t cnt = trove__topk(sc, n, k, items, out);
+                uint32_t ref = topk_reference(sc, n, k, want);
+                assert_int_equal(cnt, ref);
+                assert_memory_equal(items, want, cnt * sizeof *items);
+                for (uint32_t p = 0; p < cnt; p++)
+                    assert_true(out[p] == sc[items[p]]);
+            }
+        }
+    }
+    /* all tied: the lowest indices, in order */
+    for (uint32_t j = 0; j < 50; j++)
+        sc[j] = 1.0f;
+    assert_int_equal(trove__topk(sc, 50, 5, items, out), 5);
+    for (uint32_t p = 0; p < 5; p++)
+        assert_int_equal(items[p], p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalar_reference),
         cmocka_unit_test(test_variants),
+        cmocka_unit_test(test_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
