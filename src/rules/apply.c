@@ -161,11 +161,27 @@ static void build_skip(actx *ax)
 /* a ranks before b */
 static inline int better(const trove__cand *a, const trove__cand *b)
 {
-    if (a->tier != b->tier)
-        return a->tier < b->tier;
-    if (a->score != b->score)
-        return a->score > b->score;
-    return a->item < b->item;
+    return a->key > b->key;
+}
+
+static inline uint64_t cand_key(float s, uint32_t item, uint32_t tier)
+{
+    uint32_t u;
+    if (s == 0.0f)
+        s = 0.0f;             /* -0 and +0 tie, as they compare equal */
+    memcpy(&u, &s, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return (uint64_t)(tier == 0) << 63 | (uint64_t)u << 31 |
+           (uint64_t)(0x7FFFFFFFu - item);
+}
+
+static inline trove__cand make_cand(float s, uint32_t item, uint32_t tier)
+{
+    trove__cand c;
+    c.key = cand_key(s, item, tier);
+    c.score = s;
+    c.item = item;
+    return c;
 }
 
 /* Binary heap on `better`, the best at the root. */
@@ -236,11 +252,7 @@ static float eff_score(const trove_rules *r, uint32_t i, float s)
 
 static void push(actx *ax, float s, uint32_t i, uint32_t tier)
 {
-    trove__cand *c = &ax->pool[ax->n_pool++];
-    c->score = s;
-    c->item = i;
-    c->tier = tier;
-    c->pad = 0;
+    ax->pool[ax->n_pool++] = make_cand(s, i, tier);
 }
 
 /* The pool: every eligible item at or above a threshold taken from a
@@ -437,32 +449,30 @@ static void fill_ranked(actx *ax, size_t target)
 static void place_pins(actx *ax)
 {
     const trove_rules *r = ax->r;
-    size_t m = 0;
+    size_t m = 0, group = 0;
+    /* r->pins is grouped by pin rule (catalog flag first, then rules in
+     * file order); within a group, order by score. pick[].item holds the
+     * index into r->pins. */
     for (size_t k = 0; k < r->n_pins; k++) {
         uint32_t i = r->pins[k];
         trove__cand c;
         size_t j;
+        if (k > 0 && r->pin_rule[k] != r->pin_rule[k - 1])
+            group = m;
         if (trove__bit(ax->skip, i))
             continue;
-        c.item = i;
         c.score = side_score(ax, i);
-        c.tier = r->pin_rule[k] == TROVE_RULE_CATALOG ? 0 : r->pin_rule[k] + 1u;
-        c.pad = 0;
-        /* insertion by (pin rule, score desc, index) */
-        for (j = m; j > 0; j--) {
-            const trove__cand *p = &ax->pick[j - 1];
-            if (p->tier < c.tier || (p->tier == c.tier && !better(&c, p)))
-                break;
-            ax->pick[j] = *p;
-        }
+        c.key = cand_key(c.score, i, 0);
+        c.item = (uint32_t)k;
+        for (j = m; j > group && better(&c, &ax->pick[j - 1]); j--)
+            ax->pick[j] = ax->pick[j - 1];
         ax->pick[j] = c;
         m++;
     }
     for (size_t k = 0; k < m && ax->n < ax->want; k++) {
-        uint16_t by = ax->pick[k].tier == 0 ? TROVE_RULE_CATALOG :
-                      (uint16_t)(ax->pick[k].tier - 1);
-        place(ax, ax->n, ax->pick[k].item, ax->pick[k].score,
-              TROVE_RULES_SOURCE_PINNED, by);
+        uint32_t at = ax->pick[k].item;
+        place(ax, ax->n, r->pins[at], ax->pick[k].score,
+              TROVE_RULES_SOURCE_PINNED, r->pin_rule[at]);
     }
 }
 
@@ -508,28 +518,25 @@ static void explore(actx *ax)
                 break;
             /* hash first: most new items lose to the kept ones at once */
             h = explore_hash(key, day, i, k);
-            if (m == c->slots &&
-                h >= ((uint64_t)ax->pick[m - 1].tier << 32 | ax->pick[m - 1].pad))
+            if (m == c->slots && h >= ax->pick[m - 1].key)
                 continue;
             if (r->created_ts[i] > q->now || trove__bit(ax->skip, i) ||
                 trove__bit(ax->chosen, i) || !trove__member(c, i) ||
                 blocked_by(ax, i, &action) >= 0)
                 continue;
-            /* keep the `slots` smallest hashes, sorted ascending; the
-             * score field is unused, tier/pad hold the hash */
+            /* keep the `slots` smallest hashes, sorted ascending (key holds
+             * the hash) */
             for (j = m; j > 0; j--) {
                 const trove__cand *p = &ax->pick[j - 1];
-                uint64_t ph = (uint64_t)p->tier << 32 | p->pad;
-                if (ph < h || (ph == h && p->item < i))
+                if (p->key < h || (p->key == h && p->item < i))
                     break;
                 if (j < c->slots)
                     ax->pick[j] = *p;
             }
             if (j < c->slots) {
-                ax->pick[j].item = i;
+                ax->pick[j].key = h;
                 ax->pick[j].score = 0;
-                ax->pick[j].tier = (uint32_t)(h >> 32);
-                ax->pick[j].pad = (uint32_t)h;
+                ax->pick[j].item = i;
                 if (m < c->slots)
                     m++;
             }
@@ -584,16 +591,13 @@ static uint32_t partner(const actx *ax, const trove__crule *c, size_t p)
         return TROVE__NONE;
     }
     if (ax->q->scores != NULL) {
-        trove__cand best = {0, TROVE__NONE, 0, 0};
+        trove__cand best = {0, 0, TROVE__NONE};
         for (uint32_t k = 0; k < c->n_with; k++) {
             uint32_t i = c->with_list[k];
             trove__cand x;
             if (ax->q->scores[i] != ax->q->scores[i])
                 continue;
-            x.score = side_score(ax, i);
-            x.item = i;
-            x.tier = r->buried[i];
-            x.pad = 0;
+            x = make_cand(side_score(ax, i), i, r->buried[i]);
             if ((best.item == TROVE__NONE || better(&x, &best)) &&
                 partner_ok(ax, i, p))
                 best = x;

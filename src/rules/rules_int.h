@@ -71,12 +71,14 @@ typedef struct trove__crule {
     int64_t   new_secs;
 } trove__crule;
 
-/* A ranked candidate. */
+/* A ranked candidate. key orders candidates with one integer compare
+ * (higher = better): bit 63 = not buried, bits 31..62 = the score mapped to
+ * an order-preserving unsigned integer, bits 0..30 = 2^31-1 - item (lower
+ * index wins ties). Exploration picks keep their hash in key instead. */
 typedef struct trove__cand {
+    uint64_t key;
     float    score;
     uint32_t item;
-    uint32_t tier;          /* 0 normal, 1 buried */
-    uint32_t pad;
 } trove__cand;
 
 struct trove_rules {
