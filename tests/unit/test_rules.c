@@ -9,6 +9,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -710,6 +711,82 @@ static void test_deterministic_and_threads_safe_scratch(void **state)
     trove_rules_free(r);
 }
 
+/* Several threads apply one compiled rule set at once, each with its own
+ * scratch, and get exactly the single-threaded answers. */
+typedef struct thread_job {
+    const trove_rules *r;
+    const fix *f;
+    uint32_t (*want)[8];
+    int mismatches;
+} thread_job;
+
+static void *thread_main(void *arg)
+{
+    thread_job *job = arg;
+    void *scratch = malloc(trove_rules_scratch_size(job->r));
+    for (int round = 0; round < 200; round++)
+        for (uint64_t key = 0; key < 16; key++) {
+            trove_rules_user u;
+            trove_rules_request q;
+            trove_rules_result res;
+            uint32_t items[8];
+            memset(&u, 0, sizeof u);
+            u.key = key;
+            memset(&q, 0, sizeof q);
+            q.user = &u;
+            q.now = NOW;
+            q.scores = job->f->scores;
+            q.n = 8;
+            memset(&res, 0, sizeof res);
+            memset(items, 0xFF, sizeof items);
+            res.items = items;
+            if (trove_rules_apply(job->r, &q, scratch, &res) != TROVE_OK ||
+                memcmp(items, job->want[key], sizeof items) != 0)
+                job->mismatches++;
+        }
+    free(scratch);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    fix f;
+    trove_rules *r;
+    uint32_t want[16][8];
+    pthread_t th[4];
+    thread_job jobs[4];
+    (void)state;
+    fix_init(&f);
+    f.items[9].created_ts = NOW - DAY;
+    f.items[10].created_ts = NOW - DAY;
+    f.items[11].created_ts = NOW - DAY;
+    r = compile_ok("rules:\n  - name: new\n    kind: explore\n    slots: 2\n"
+                   "  - name: spread\n    kind: diversity\n    field: category\n    max: 2\n"
+                   "  - name: meal\n    kind: bundle\n    when: [category=burger]\n"
+                   "    with: [category=drinks]\n", &f, NULL, NULL);
+    for (uint64_t key = 0; key < 16; key++) {
+        trove_rules_user u;
+        run x;
+        memset(&u, 0, sizeof u);
+        u.key = key;
+        apply_ok(r, &f, &u, NOW, 8, &x);
+        memset(want[key], 0xFF, sizeof want[key]);
+        memcpy(want[key], x.items, x.res.n * sizeof *x.items);
+    }
+    for (int t = 0; t < 4; t++) {
+        jobs[t].r = r;
+        jobs[t].f = &f;
+        jobs[t].want = want;
+        jobs[t].mismatches = 0;
+        assert_int_equal(pthread_create(&th[t], NULL, thread_main, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+        assert_int_equal(jobs[t].mismatches, 0);
+    }
+    trove_rules_free(r);
+}
+
 /* A short hits array keeps the slot hits first and says it is truncated. */
 static void test_hits_truncated(void **state)
 {
@@ -942,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_reference_and_candidates),
         cmocka_unit_test(test_deterministic_and_threads_safe_scratch),
         cmocka_unit_test(test_hits_truncated),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_timezone_windows),
         cmocka_unit_test(test_corrupt_zone_file),
         cmocka_unit_test(test_out_of_memory),
