@@ -103,7 +103,7 @@ static void select_features(trove_rules *r, const cindex *ix,
         int64_t f = trove_idmap_find(ix->feat, l->v[k], strlen(l->v[k]));
         if (f < 0) {
             trove_log(TROVE_LOG_WARN, "%s:%d: rule '%s': no item has %s '%s'",
-                      "rules", s->line, s->name, key, l->v[k]);
+                      r->src_path, s->line, s->name, key, l->v[k]);
             r->n_warnings++;
             continue;
         }
@@ -141,8 +141,8 @@ static int compile_selector(trove_rules *r, const cindex *ix,
         int64_t i = trove_idmap_find(ix->ids, s->item_ids.v[k],
                                      strlen(s->item_ids.v[k]));
         if (i < 0) {
-            trove_log(TROVE_LOG_WARN, "rules:%d: rule '%s': no item has id '%s'",
-                      s->line, s->name, s->item_ids.v[k]);
+            trove_log(TROVE_LOG_WARN, "%s:%d: rule '%s': no item has id '%s'",
+                      r->src_path, s->line, s->name, s->item_ids.v[k]);
             r->n_warnings++;
             continue;
         }
@@ -199,8 +199,8 @@ static int compile_diversity(trove_rules *r, const trove_rules_catalog *cat,
         }
     }
     if (trove_idmap_size(values) == 0) {
-        trove_log(TROVE_LOG_WARN, "rules:%d: rule '%s': no item has a '%s' "
-                  "feature", s->line, s->name, s->field);
+        trove_log(TROVE_LOG_WARN, "%s:%d: rule '%s': no item has a '%s' "
+                  "feature", r->src_path, s->line, s->name, s->field);
         r->n_warnings++;
     }
     c->count_off = (uint32_t)r->n_counts;
@@ -270,7 +270,7 @@ static int compile_rule(trove_rules *r, const trove_rules_catalog *cat,
             if (cat->copurchase_offsets == NULL || cat->copurchase_items == NULL)
                 return trove_error_set(err, TROVE_EINVAL, "%s:%d: bundle rule "
                                        "'%s' uses co-purchase lists but the "
-                                       "catalog has none", "rules", s->line,
+                                       "catalog has none", r->src_path, s->line,
                                        s->name);
             break;
         }
@@ -383,6 +383,7 @@ int trove_rules_compile(const trove_rule_set *rs, const trove_rules_catalog *cat
     r->n_items = cat->n_items;
     r->n_words = (cat->n_items + 63) / 64;
     r->frequency_window_days = rs->frequency_window_days;
+    r->src_path = rs->path ? rs->path : "rules";
     ni = r->n_items ? r->n_items : 1;
     tzname = cat->timezone ? cat->timezone : rs->timezone ? rs->timezone : "UTC";
     if ((rc = trove__rules_tz_load(tzname, &r->tz, err)) != TROVE_OK)
@@ -494,6 +495,7 @@ int trove_rules_compile(const trove_rule_set *rs, const trove_rules_catalog *cat
     r->term_words = (trove_idmap_size(r->terms) + 63) / 64;
     layout_scratch(r);
     cindex_free(&ix);
+    r->src_path = NULL;
     *out = r;
     return TROVE_OK;
 fail:

@@ -111,6 +111,8 @@ struct trove_rules {
     trove__tz  tz;
     int        frequency_window_days;
     size_t     n_warnings;
+    const char *src_path;           /* the rule file's name while compiling
+                                       (borrowed), NULL afterwards */
     /* scratch layout (byte offsets) */
     size_t     off_skip, off_chosen, off_seen, off_terms, off_pool, off_counts,
                off_pick, off_items, off_scores, off_sources, off_by, scratch_size;

@@ -486,7 +486,7 @@ static void test_bundles(void **state)
         cat.items = f.items;
         cat.n_items = f.n;
         assert_int_equal(trove_rules_compile(rs, &cat, &r, &err), TROVE_EINVAL);
-        assert_non_null(strstr(err.msg, "co-purchase"));
+        assert_non_null(strstr(err.msg, "t.yaml:2: bundle rule 't' uses co-purchase"));
         trove_rule_set_free(rs);
     }
 }
