@@ -29,7 +29,8 @@
  * Order and budget: families take turns (one trial each in turn), so every
  * family is tried early; the budget is checked between trials, and a trial
  * is skipped when the family's previous trial took longer than what is
- * left. The first trial always runs; if it alone overruns the budget, the
+ * left; when "blend" is listed, the other families stop at 90% of the
+ * budget and the blend search has the rest. The first trial always runs; if it alone overruns the budget, the
  * search fails with TROVE_ERANGE (the budget cannot hold one configuration).
  *
  * Thread safety: trove_tune_run only reads `train`; results are plain

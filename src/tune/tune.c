@@ -29,6 +29,7 @@
 #define MAX_FAMILIES 32
 #define BLEND_MEMBERS 3
 #define RANDOM_DEFAULT_TRIALS 20u
+#define BLEND_SHARE 0.1
 
 typedef struct dim {
     const char *key;
@@ -448,7 +449,7 @@ int trove_tune_run(const trove_dataset *train, const trove_tune_params *p,
     fam_state fams[MAX_FAMILIES];
     size_t n_fams = 0, n_skipped = 0;
     int want_blend = 0, exhausted = 0, rc = TROVE_OK;
-    double t_start = now_s();
+    double t_start = now_s(), family_budget;
     trove_dataset *vtrain = NULL, *vtest = NULL;
     trove_split_params sp = trove_split_default_params();
     trove_tune_result *res = NULL;
@@ -536,7 +537,9 @@ int trove_tune_run(const trove_dataset *train, const trove_tune_params *p,
             f->n_cand = p->max_trials ? p->max_trials : RANDOM_DEFAULT_TRIALS;
     }
 
-    /* families take turns */
+    /* families take turns; with a blend to search, they leave it the last
+     * BLEND_SHARE of the budget (the blend only scores fitted models) */
+    family_budget = p->budget_seconds * (want_blend ? 1.0 - BLEND_SHARE : 1.0);
     for (size_t round = 0, more = 1; more; round++) {
         more = 0;
         for (size_t i = 0; i < n_fams; i++) {
@@ -546,8 +549,8 @@ int trove_tune_run(const trove_dataset *train, const trove_tune_params *p,
             if (round >= f->n_cand)
                 continue;
             more = 1;
-            if (x.n_trials > 0 && (elapsed >= p->budget_seconds ||
-                                   elapsed + f->last_s > p->budget_seconds)) {
+            if (x.n_trials > 0 && (elapsed >= family_budget ||
+                                   elapsed + f->last_s > family_budget)) {
                 n_skipped++;
                 exhausted = 1;
                 continue;
