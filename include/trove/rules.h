@@ -217,7 +217,8 @@ typedef struct trove_rules_request {
     const trove_rules_user *user;    /* NULL = anonymous (no segments,
                                         features or exposures, key 0) */
     int64_t      now;                /* UTC seconds */
-    /* Either the scores of every catalog item (scores, n_items long) ... */
+    /* Either the scores of every catalog item (scores, n_items long) ...
+     * (an item scored NaN or -inf is never ranked) */
     const float *scores;
     /* ... or, when scores is NULL, a candidate list with its scores. Items
      * outside it are never ranked (pins, exploration and bundles may still

@@ -19,6 +19,7 @@
  * (user key, local day, item, rule) with a fixed mixing function.
  */
 #include "rules_int.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -270,6 +271,7 @@ static void build_pool(actx *ax)
     if (q->scores != NULL) {
         const float *sc = q->scores;
         const uint64_t *skip = ax->skip, *special = r->special;
+        const trove__kernels *kern = trove__kernels_best();
         size_t skipped = 0, n_items = r->n_items, aim = ax->k_pool;
         float thr;
         for (size_t w = 0; w < r->n_words; w++)
@@ -279,27 +281,22 @@ static void build_pool(actx *ax)
             thr = 2 * aim < ax->n_eligible ? sample_threshold(sc, n_items, aim)
                                            : -INFINITY;
             ax->n_pool = 0;
-            /* one compare per item, 16 at a time counted with vector
-             * compares; only blocks with a hit look at the bitsets */
-            for (size_t i0 = 0; i0 < n_items; i0 += 16) {
-                size_t end = i0 + 16 < n_items ? i0 + 16 : n_items;
-                uint64_t bits;
-                if (end - i0 == 16) {
-                    int cnt = 0;
-                    for (size_t j = 0; j < 16; j++)
-                        cnt += sc[i0 + j] >= thr;
-                    if (cnt == 0)
-                        continue;
-                }
-                bits = (skip[i0 >> 6] | special[i0 >> 6]) >> (i0 & 63);
-                for (size_t i = i0; i < end; i++)
-                    if (sc[i] >= thr && !((bits >> (i - i0)) & 1u))
+            /* the kernels' first_gt (SIMD) skips to the next score above
+             * the threshold; only those read the bitsets. s >= thr is
+             * s > the float just below thr. */
+            {
+                float t = thr == -INFINITY ? -INFINITY : nextafterf(thr, -INFINITY);
+                size_t i = 0;
+                while ((i += kern->first_gt(sc + i, n_items - i, t)) < n_items) {
+                    if (!(((skip[i >> 6] | special[i >> 6]) >> (i & 63)) & 1u))
                         push(ax, sc[i], (uint32_t)i, 0);
+                    i++;
+                }
             }
             for (size_t k = 0; k < r->n_special; k++) {
                 uint32_t i = r->special_list[k];
                 float es;
-                if (trove__bit(skip, i) || sc[i] != sc[i])
+                if (trove__bit(skip, i) || !(sc[i] > -INFINITY))
                     continue;
                 es = eff_score(r, i, sc[i]);
                 /* buried items rank after all others: only a complete
@@ -323,7 +320,7 @@ static void build_pool(actx *ax)
             if (trove__bit(ax->skip, i))
                 continue;
             ax->n_eligible++;
-            if ((r->flags[i] & TROVE__F_PIN_ANY) || s != s)
+            if ((r->flags[i] & TROVE__F_PIN_ANY) || !(s > -INFINITY))
                 continue;
             push(ax, eff_score(r, i, s), i, r->buried[i]);
         }
@@ -425,7 +422,7 @@ static void drop_hit(actx *ax, uint32_t i, int rule, int action)
 static float side_score(const actx *ax, uint32_t i)
 {
     const float *sc = ax->q->scores;
-    if (sc == NULL || sc[i] != sc[i])
+    if (sc == NULL || !(sc[i] > -INFINITY))
         return 0.0f;
     return eff_score(ax->r, i, sc[i]);
 }
@@ -595,7 +592,7 @@ static uint32_t partner(const actx *ax, const trove__crule *c, size_t p)
         for (uint32_t k = 0; k < c->n_with; k++) {
             uint32_t i = c->with_list[k];
             trove__cand x;
-            if (ax->q->scores[i] != ax->q->scores[i])
+            if (!(ax->q->scores[i] > -INFINITY))
                 continue;
             x = make_cand(side_score(ax, i), i, r->buried[i]);
             if ((best.item == TROVE__NONE || better(&x, &best)) &&

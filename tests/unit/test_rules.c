@@ -235,6 +235,11 @@ static void test_no_rules_is_ranking(void **state)
     /* more than the catalog holds */
     apply_ok(r, &f, NULL, NOW, 16, &x);
     assert_int_equal(x.res.n, 8);
+    /* NaN and -inf scores are never ranked */
+    f.scores[0] = NAN;
+    f.scores[1] = -INFINITY;
+    apply_ok(r, &f, NULL, NOW, 16, &x);
+    assert_string_equal(list_of(&f, &x), "c6 c7 s8 s9 beer10 salad11");
     trove_rules_free(r);
 }
 
