@@ -6,10 +6,10 @@
  *      eligibility rules | schedules outside their window | frequency caps |
  *      exhausted budgets (all word-wise ORs or short sparse lists);
  *   2. pool: every eligible item whose score reaches a threshold sampled
- *      so that about 2K items do (one load and compare per item; the
- *      bitsets are read for those only; boosted/buried items come from a
- *      sparse list), heapified by (tier, boosted score, index), buried
- *      items being tier 1; the list pops only what it consumes;
+ *      so that about 2K items do (the SIMD first_gt kernel skips between
+ *      them; the bitsets are read for those only; boosted/buried items come
+ *      from a sparse list), heapified by (tier, boosted score, index),
+ *      buried items being tier 1; the list pops only what it consumes;
  *   3. list: pins first, then the pool greedily, skipping items whose
  *      exclusive group or category is full, exploration slots, the rest of
  *      the pool; if the pool runs dry while more eligible items exist, K
