@@ -49,9 +49,11 @@ enum trove_serve_source {
     TROVE_SERVE_POPULAR = 2,  /* popularity (fallback or control arm) */
     TROVE_SERVE_RANDOM  = 3,  /* random (last fallback or control arm) */
     TROVE_SERVE_EXPLORE = 4,  /* an offer the model has not seen yet */
-    TROVE_SERVE_PINNED  = 5   /* pinned by its flag */
+    TROVE_SERVE_PINNED  = 5,  /* pinned by its flag or a pin rule */
+    TROVE_SERVE_BUNDLE  = 6   /* bundled with the entry before it (rules) */
 };
-/* "model", "popular", "random", "explore", "pinned"; "unknown" otherwise. */
+/* "model", "popular", "random", "explore", "pinned", "bundle"; "unknown"
+ * otherwise. */
 const char *trove_serve_source_name(int source);
 
 /* One entry of a scored list, as handed to the rules hook. */
@@ -87,6 +89,9 @@ typedef struct trove_serve_params {
                                    the experiment salt, test share, control
                                    policy and list length; NULL = none:
                                    every user in the test arm, 10 offers */
+    const char *rules_dir;      /* business rules (rules/<code>.yaml, see
+                                   trove/rules.h) applied to every list of
+                                   a market with a file; NULL = none */
     const char *bind_address;   /* IPv4 address; default "127.0.0.1" */
     uint16_t    port;           /* 0 = an ephemeral port (trove_server_port) */
     unsigned    threads;        /* thread pool size; default 2 */
@@ -107,7 +112,9 @@ trove_serve_params trove_serve_default_params(void);
  * server, freed with trove_server_stop(). Returns TROVE_OK or TROVE_EINVAL
  * (bad params), TROVE_EIO (cannot bind or start the daemon), TROVE_ENOMEM,
  * or the store's and config loader's errors. A market whose active model
- * file cannot be loaded is served by the fallback chain (logged). */
+ * file cannot be loaded is served by the fallback chain (logged). A rules
+ * file that does not load is an error (TROVE_EFORMAT with
+ * file:line:column). */
 int trove_server_start(const trove_serve_params *p, trove_server **out,
                        trove_error *err);
 

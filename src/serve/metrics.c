@@ -199,6 +199,17 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
                   "trove_events_duplicate_total %llu\n",
               (unsigned long long)atomic_load(&mx->events_stored),
               (unsigned long long)atomic_load(&mx->events_duplicate));
+    tb_printf(&t, "# HELP trove_rule_actions_total What the rules engine did "
+                  "to recommendation lists, by action.\n"
+                  "# TYPE trove_rule_actions_total counter\n");
+    for (size_t m = 1; m < mx->n_market_labels; m++)
+        for (int act = 1; act < 16; act++) {
+            unsigned long long c = atomic_load(&mx->rule_actions[m][act]);
+            if (c > 0)
+                tb_printf(&t, "trove_rule_actions_total{market=\"%s\","
+                              "action=\"%s\"} %llu\n", mx->market_label[m],
+                          trove_rules_action_name(act), c);
+        }
     tb_printf(&t, "# HELP trove_model_age_seconds Age of the served model "
                   "version (absent: no model).\n"
                   "# TYPE trove_model_age_seconds gauge\n");

@@ -15,6 +15,7 @@
 #include "trove/store.h"
 #include "trove/model.h"
 #include "trove/config.h"
+#include "trove/rules.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,12 +36,16 @@ typedef struct serve_item {
     int64_t  store_id;
     int      active, pinned, blocked;
     int64_t  start_ts, end_ts;
+    int64_t  created_ts;
 } serve_item;
 
 typedef struct serve_market {
     char         code[64];
     int64_t      id;
     serve_model *model;         /* NULL: no model, fallback chain */
+    trove_rules *rules;         /* compiled against this snapshot's catalog,
+                                   NULL without a rules file */
+    size_t       rules_scratch; /* bytes apply needs */
     uint32_t    *model_to_cat;  /* per model item: catalog index or NONE */
     uint32_t    *explore;       /* catalog items the model does not know */
     uint32_t     n_explore;
@@ -106,6 +111,7 @@ typedef struct serve_metrics {
     char          market_label[SERVE_MAX_MARKETS + 1][64];
     atomic_ullong fallback[SERVE_MAX_MARKETS + 1][4];  /* by reason */
     atomic_ullong events_stored, events_duplicate;
+    atomic_ullong rule_actions[SERVE_MAX_MARKETS + 1][16];  /* by action */
 } serve_metrics;
 
 enum serve_fallback_reason {
@@ -130,6 +136,8 @@ typedef struct serve_scratch {
     atomic_flag busy;
     float      *scores;
     size_t      cap;
+    void       *rules;          /* rules scratch */
+    size_t      rules_cap;
 } serve_scratch;
 
 struct trove_server {
@@ -149,6 +157,7 @@ struct trove_server {
     int64_t              market_id[SERVE_MAX_MARKETS];
     char                 market_tz[SERVE_MAX_MARKETS][64];
     serve_model         *models[SERVE_MAX_MARKETS];  /* by market index */
+    trove_rule_set      *rule_sets[SERVE_MAX_MARKETS];
     serve_popularity     pop;
     serve_users          users;
 
@@ -186,6 +195,8 @@ int  trove__serve_load_version(trove_server *s, size_t mi, int version,
                                serve_model **out, trove_error *err);
 /* Count a stored event into the popularity counts (admin lock held). */
 void trove__serve_popularity_add(trove_server *s, const trove_event *ev);
+/* Load rules_dir/<code>.yaml of every market that has one. */
+int  trove__serve_rules_load(trove_server *s, trove_error *err);
 /* The store's markets (read once at start) and every active model. */
 int  trove__serve_markets_load(trove_server *s, trove_error *err);
 

@@ -30,6 +30,7 @@
 
 #define MAX_EVENTS_PER_BATCH 10000
 #define MAX_ID_LEN 256
+#define MAX_HITS 256
 
 const char *trove_serve_source_name(int source)
 {
@@ -39,6 +40,7 @@ const char *trove_serve_source_name(int source)
     case TROVE_SERVE_RANDOM:  return "random";
     case TROVE_SERVE_EXPLORE: return "explore";
     case TROVE_SERVE_PINNED:  return "pinned";
+    case TROVE_SERVE_BUNDLE:  return "bundle";
     default:                  return "unknown";
     }
 }
@@ -189,34 +191,50 @@ static int eligible(const serve_item *it, int64_t now)
            (it->end_ts == 0 || now < it->end_ts);
 }
 
-static serve_scratch *scratch_get(trove_server *s, size_t need, float **scores)
+/* A scratch slot with room for `need` floats and `rules_need` bytes; when
+ * every slot is busy, buffers of the call's own (freed by scratch_put).
+ * *scores (and *rules when rules_need > 0) are NULL when out of memory. */
+static serve_scratch *scratch_get(trove_server *s, size_t need,
+                                  size_t rules_need, float **scores,
+                                  void **rules)
 {
+    *rules = NULL;
     for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++) {
         serve_scratch *sc = &s->scratch[i];
         if (atomic_flag_test_and_set_explicit(&sc->busy, memory_order_acquire))
             continue;
         if (sc->cap < need) {
             float *p = trove_realloc(sc->scores, need * sizeof *p);
-            if (p == NULL) {
-                atomic_flag_clear_explicit(&sc->busy, memory_order_release);
-                return NULL;
+            if (p != NULL) {
+                sc->scores = p;
+                sc->cap = need;
             }
-            sc->scores = p;
-            sc->cap = need;
         }
-        *scores = sc->scores;
+        if (rules_need > 0 && sc->rules_cap < rules_need) {
+            void *p = trove_realloc(sc->rules, rules_need);
+            if (p != NULL) {
+                sc->rules = p;
+                sc->rules_cap = rules_need;
+            }
+        }
+        *scores = sc->cap >= need ? sc->scores : NULL;
+        *rules = rules_need > 0 && sc->rules_cap >= rules_need ? sc->rules : NULL;
         return sc;
     }
     *scores = trove_malloc(need * sizeof **scores);
+    if (rules_need > 0)
+        *rules = trove_malloc(rules_need);
     return NULL;
 }
 
-static void scratch_put(serve_scratch *sc, float *scores)
+static void scratch_put(serve_scratch *sc, float *scores, void *rules)
 {
-    if (sc != NULL)
+    if (sc != NULL) {
         atomic_flag_clear_explicit(&sc->busy, memory_order_release);
-    else
+    } else {
         trove_free(scores);
+        trove_free(rules);
+    }
 }
 
 /* JSON string body of s (without quotes) into out; returns bytes written.
@@ -380,6 +398,115 @@ static int model_scores(trove_server *s, const serve_market *mk,
     return trove_model_score_features(m, feat, w, nf, scores, NULL) == TROVE_OK;
 }
 
+static const char *hit_rule_name(const serve_market *mk, const trove_rule_hit *h)
+{
+    const char *name = trove_rules_rule_name(mk->rules, h->rule);
+    return name ? name : "catalog";
+}
+
+/* The list through the market's rules engine (trove/rules.h): the ranking
+ * of the arm and the fallback chain (model, popularity or random scores
+ * over the whole catalog; NaN = not ranked) goes to trove_rules_apply,
+ * which applies flags, dates, eligibility, caps, pins, boosts, exclusive
+ * groups, diversity, exploration and bundles. Scratch comes from the pool
+ * (*sc, *scores, *rbuf: released by the caller). Returns 0 or a status. */
+static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
+                      const char *user, int arm, int64_t now, uint64_t seq,
+                      reco_list *l, int *fallback, trove_rule_hit *hits,
+                      size_t *n_hits, serve_scratch **sc, float **scores,
+                      void **rbuf)
+{
+    const serve_market *mk = &snap->markets[mi];
+    size_t n_model = mk->model ? trove_model_n_items(mk->model->m) : 0;
+    uint32_t label = mi + 1;
+    int mode = TROVE_SERVE_MODEL;
+    *sc = scratch_get(s, n_model + snap->n_items + 1, mk->rules_scratch + 8,
+                      scores, rbuf);
+    if (*scores == NULL || *rbuf == NULL)
+        return TROVE_ENOMEM;
+    float *cs = *scores + n_model;
+    if (arm == TROVE_ARM_TEST) {
+        if (mk->model == NULL) {
+            *fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_NO_MODEL);
+            mode = TROVE_SERVE_POPULAR;
+        } else if (!model_scores(s, mk, user, *scores)) {
+            *fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_UNKNOWN_USER);
+            mode = TROVE_SERVE_POPULAR;
+        }
+    } else {
+        mode = mk->control_policy == TROVE_CONTROL_POPULARITY ? TROVE_SERVE_POPULAR
+                                                               : TROVE_SERVE_RANDOM;
+    }
+    if (mode == TROVE_SERVE_POPULAR && mk->n_pop == 0) {
+        if (arm == TROVE_ARM_TEST) {
+            *fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_POPULAR_EMPTY);
+        }
+        mode = TROVE_SERVE_RANDOM;
+    }
+    for (uint32_t c = 0; c < snap->n_items; c++)
+        cs[c] = NAN;
+    if (mode == TROVE_SERVE_MODEL) {
+        for (size_t j = 0; j < n_model; j++)
+            if (mk->model_to_cat[j] != SERVE_NONE)
+                cs[mk->model_to_cat[j]] = (*scores)[j];
+    } else if (mode == TROVE_SERVE_POPULAR) {
+        for (uint32_t r = 0; r < mk->n_pop; r++)
+            cs[mk->pop_order[r]] = (float)(mk->n_pop - r);
+    } else {
+        trove_rng rng;
+        trove_rng_seed(&rng, trove_hash64(user, strlen(user), seq));
+        for (uint32_t c = 0; c < snap->n_items; c++)
+            cs[c] = trove_rng_uniformf(&rng);
+    }
+    /* the user's stored features, by name, for eligibility rules */
+    const char *fnames[64];
+    size_t nf = 0;
+    const serve_users *u = &s->users;
+    int64_t row = u->user_ids ? trove_idmap_find(u->user_ids, user, strlen(user)) : -1;
+    if (row >= 0)
+        for (uint32_t x = u->off[row]; x < u->off[row + 1] && nf < 64; x++)
+            fnames[nf++] = trove_idmap_name(u->names, u->feat[x], NULL);
+    trove_rules_user ru = { .key = trove_hash64(user, strlen(user), 0),
+                            .features = fnames, .n_features = nf };
+    trove_rules_request rq = { .user = &ru, .now = now, .scores = cs,
+                               .ranked_source = mode == TROVE_SERVE_MODEL
+                                   ? TROVE_RULES_SOURCE_MODEL
+                                   : TROVE_RULES_SOURCE_POPULAR,
+                               .n = l->k, .explain = 1 };
+    uint32_t items[1000];
+    float rs[1000];
+    uint8_t src[1000];
+    trove_rules_result res = { .items = items, .scores = rs, .sources = src,
+                               .hits = hits, .hits_cap = MAX_HITS };
+    int rc = trove_rules_apply(mk->rules, &rq, *rbuf, &res);
+    if (rc != TROVE_OK)
+        return rc;
+    for (size_t i = 0; i < res.n; i++) {
+        int source;
+        switch (src[i]) {
+        case TROVE_RULES_SOURCE_PINNED:  source = TROVE_SERVE_PINNED; break;
+        case TROVE_RULES_SOURCE_EXPLORE: source = TROVE_SERVE_EXPLORE; break;
+        case TROVE_RULES_SOURCE_BUNDLE:  source = TROVE_SERVE_BUNDLE; break;
+        default:                         source = mode; break;
+        }
+        list_add(l, snap, items[i],
+                 source == TROVE_SERVE_MODEL ? rs[i] : NAN, source);
+        for (size_t h = 0; h < res.n_hits; h++)
+            if (hits[h].position == i && hits[h].rule != TROVE_RULE_CATALOG) {
+                l->cand[l->n - 1].rule = hit_rule_name(mk, &hits[h]);
+                break;
+            }
+    }
+    for (size_t h = 0; h < res.n_hits; h++)
+        atomic_fetch_add_explicit(&s->metrics.rule_actions[label][hits[h].action & 15],
+                                  1, memory_order_relaxed);
+    *n_hits = res.n_hits;
+    return 0;
+}
+
 static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                                    uint64_t start)
 {
@@ -389,9 +516,16 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
     const char *n_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "n");
     unsigned long n_req = 0;
     serve_snapshot *snap = NULL;
+    const char *explain_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                          "explain");
     serve_scratch *sc = NULL;
     float *scores = NULL;
+    void *rbuf = NULL;
     reco_list *l = NULL;
+    trove_rule_hit hits[MAX_HITS];
+    size_t n_hits = 0;
+    int explain = explain_arg != NULL && (strcmp(explain_arg, "true") == 0 ||
+                                          strcmp(explain_arg, "1") == 0);
     enum MHD_Result rc;
 
     if (user == NULL || user[0] == '\0' || strlen(user) > MAX_ID_LEN) {
@@ -447,6 +581,18 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
     l->k = k;
     int fallback = 0, used_model = 0;
 
+    if (mk->rules != NULL) {
+        int rr = recs_rules(s, snap, (uint32_t)mi, user, arm, now, seq, l,
+                            &fallback, hits, &n_hits, &sc, &scores, &rbuf);
+        if (rr != 0) {
+            scratch_put(sc, scores, rbuf);
+            trove__serve_snapshot_release(snap);
+            a.status = rr == TROVE_ENOMEM ? 503 : 500;
+            return send_error(s, conn, &a, start, "rules: %s", trove_strerror(rr));
+        }
+        goto hook;
+    }
+
     /* pinned offers first */
     for (uint32_t i = 0; i < snap->n_pinned && l->n < k; i++)
         if (eligible(&snap->items[snap->pinned[i]], now))
@@ -458,8 +604,9 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
             trove__serve_metrics_fallback(&s->metrics, a.market, SERVE_FB_NO_MODEL);
         } else {
             size_t need = trove_model_n_items(mk->model->m);
-            sc = scratch_get(s, need ? need : 1, &scores);
+            sc = scratch_get(s, need ? need : 1, 0, &scores, &rbuf);
             if (scores == NULL) {
+                scratch_put(sc, scores, rbuf);
                 trove__serve_snapshot_release(snap);
                 a.status = 503;
                 return send_error(s, conn, &a, start, "out of memory");
@@ -509,12 +656,13 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
         fill_random(l, snap, trove_hash64(user, strlen(user), seq), now);
     }
 
+hook:
     if (s->params.rules != NULL) {
         trove_serve_request rq = { user, mk->code, now, arm };
         size_t n_out = l->n;
         int rrc = s->params.rules(s->params.rules_ud, &rq, l->cand, &n_out, k);
         if (rrc != TROVE_OK || n_out > k) {
-            scratch_put(sc, scores);
+            scratch_put(sc, scores, rbuf);
             trove__serve_snapshot_release(snap);
             a.status = 500;
             return send_error(s, conn, &a, start, "rules failed: %s",
@@ -528,9 +676,13 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
     for (size_t i = 0; i < l->n; i++)
         cap += 96 + 6 * strlen(l->cand[i].item) +
                (l->cand[i].rule ? 16 + 6 * strlen(l->cand[i].rule) : 0);
+    if (explain)
+        for (size_t h = 0; h < n_hits; h++)
+            cap += 128 + 6 * strlen(snap->items[hits[h].item].ext_id) +
+                   6 * strlen(hit_rule_name(mk, &hits[h]));
     char *buf = trove_malloc(cap);
     if (buf == NULL) {
-        scratch_put(sc, scores);
+        scratch_put(sc, scores, rbuf);
         trove__serve_snapshot_release(snap);
         a.status = 503;
         return send_error(s, conn, &a, start, "out of memory");
@@ -567,8 +719,26 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
         }
         o += (size_t)snprintf(buf + o, cap - o, "}");
     }
-    o += (size_t)snprintf(buf + o, cap - o, "]}\n");
-    scratch_put(sc, scores);
+    o += (size_t)snprintf(buf + o, cap - o, "]");
+    if (explain) {
+        o += (size_t)snprintf(buf + o, cap - o, ",\"trace\":[");
+        for (size_t h = 0; h < n_hits; h++) {
+            o += (size_t)snprintf(buf + o, cap - o, "%s{\"item\":\"", h ? "," : "");
+            o += json_escape(buf + o, snap->items[hits[h].item].ext_id);
+            o += (size_t)snprintf(buf + o, cap - o, "\",\"rule\":\"");
+            o += json_escape(buf + o, hit_rule_name(mk, &hits[h]));
+            o += (size_t)snprintf(buf + o, cap - o, "\",\"action\":\"%s\"",
+                                  trove_rules_action_name(hits[h].action));
+            if (hits[h].position != 255)
+                o += (size_t)snprintf(buf + o, cap - o, ",\"position\":%u}",
+                                      (unsigned)hits[h].position);
+            else
+                o += (size_t)snprintf(buf + o, cap - o, ",\"position\":null}");
+        }
+        o += (size_t)snprintf(buf + o, cap - o, "]");
+    }
+    o += (size_t)snprintf(buf + o, cap - o, "}\n");
+    scratch_put(sc, scores, rbuf);
     trove__serve_snapshot_release(snap);
     struct MHD_Response *r =
         MHD_create_response_from_buffer_with_free_callback(o, buf, trove_free);
@@ -1355,8 +1525,12 @@ void trove_server_stop(trove_server *s)
     trove__serve_snapshot_release(s->snap);
     for (size_t i = 0; i < SERVE_MAX_MARKETS; i++)
         trove__serve_model_release(s->models[i]);
-    for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++)
+    for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++) {
         trove_free(s->scratch[i].scores);
+        trove_free(s->scratch[i].rules);
+    }
+    for (size_t i = 0; i < SERVE_MAX_MARKETS; i++)
+        trove_rule_set_free(s->rule_sets[i]);
     trove__serve_metrics_free(&s->metrics);
     trove__serve_popularity_free(&s->pop);
     trove__serve_users_free(&s->users);
@@ -1429,6 +1603,8 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
     if (rc == TROVE_OK)
         rc = trove__serve_markets_load(s, err);
     if (rc == TROVE_OK)
+        rc = trove__serve_rules_load(s, err);
+    if (rc == TROVE_OK)
         rc = trove__serve_popularity_load(s, err);
     if (rc == TROVE_OK)
         rc = trove__serve_users_load(s, err);
@@ -1436,6 +1612,7 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
         rc = trove__serve_rebuild(s, err);
     if (rc == TROVE_OK && trove__serve_metrics_init(&s->metrics, s->snap) != TROVE_OK)
         rc = trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
+    s->params.rules_dir = NULL;   /* read at start only */
     if (rc != TROVE_OK)
         goto fail;
     s->daemon = MHD_start_daemon(

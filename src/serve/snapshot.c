@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------- models */
 serve_model *trove__serve_model_retain(serve_model *m)
@@ -377,6 +378,7 @@ static void snapshot_free(serve_snapshot *snap)
     for (uint32_t m = 0; m < snap->n_markets; m++) {
         serve_market *mk = &snap->markets[m];
         trove__serve_model_release(mk->model);
+        trove_rules_free(mk->rules);
         trove_free(mk->model_to_cat);
         trove_free(mk->explore);
         trove_free(mk->pop_order);
@@ -431,6 +433,7 @@ static int collect_item(void *ud, const trove_item *it)
     si->blocked = it->blocked;
     si->start_ts = it->start_ts;
     si->end_ts = it->end_ts;
+    si->created_ts = it->created_ts;
     return trove_idmap_intern(snap->item_ids, it->ext_id, strlen(it->ext_id),
                               &idx, NULL);
 }
@@ -531,6 +534,140 @@ done:
     return rc;
 }
 
+/* ---------------------------------------------------------------- rules */
+int trove__serve_rules_load(trove_server *s, trove_error *err)
+{
+    char path[4096];
+    if (s->params.rules_dir == NULL)
+        return TROVE_OK;
+    for (size_t i = 0; i < s->n_markets; i++) {
+        snprintf(path, sizeof path, "%s/%s.yaml", s->params.rules_dir,
+                 s->market_code[i]);
+        if (access(path, F_OK) != 0)
+            continue;
+        int rc = trove_rule_set_load(path, &s->rule_sets[i], err);
+        if (rc != TROVE_OK)
+            return rc;
+        trove_log(TROVE_LOG_INFO, "serve: market %s: %zu rules from %s",
+                  s->market_code[i], s->rule_sets[i]->n_rules, path);
+    }
+    return TROVE_OK;
+}
+
+/* Categorical item features of the catalog, as the rules compiler wants
+ * them: per catalog item a list of borrowed names. */
+typedef struct item_feats {
+    const serve_snapshot *snap;
+    trove_idmap *names;
+    uint32_t    *item, *name;   /* pairs */
+    size_t       n, cap;
+} item_feats;
+
+static int collect_item_feature(void *ud, const trove_feature_value *fv)
+{
+    item_feats *f = ud;
+    uint32_t lo = 0, hi = f->snap->n_items, nm;
+    if (fv->kind != TROVE_FEATURE_CATEGORICAL)
+        return 0;
+    while (lo < hi) {   /* catalog items are in store id order */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (f->snap->items[mid].store_id < fv->entity_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == f->snap->n_items || f->snap->items[lo].store_id != fv->entity_id)
+        return 0;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 4096;
+        uint32_t *a = trove_realloc(f->item, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        f->item = a;
+        a = trove_realloc(f->name, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        f->name = a;
+        f->cap = cap;
+    }
+    int rc = trove_idmap_intern(f->names, fv->name, strlen(fv->name), &nm, NULL);
+    if (rc != TROVE_OK)
+        return rc;
+    f->item[f->n] = lo;
+    f->name[f->n] = nm;
+    f->n++;
+    return 0;
+}
+
+/* Compile every market's rule set against snap's catalog. */
+static int compile_rules(trove_server *s, serve_snapshot *snap, trove_error *err)
+{
+    item_feats f = { .snap = snap };
+    trove_rules_item *items = NULL;
+    const char **names = NULL;
+    size_t *off = NULL;
+    int rc = TROVE_OK, any = 0;
+    for (uint32_t m = 0; m < snap->n_markets; m++)
+        any |= s->rule_sets[m] != NULL;
+    if (!any)
+        return TROVE_OK;
+    rc = TROVE_ENOMEM;
+    f.names = trove_idmap_new();
+    items = trove_calloc(snap->n_items ? snap->n_items : 1, sizeof *items);
+    off = trove_calloc((size_t)snap->n_items + 1, sizeof *off);
+    if (f.names == NULL || items == NULL || off == NULL)
+        goto done;
+    rc = trove_store_features_foreach(s->store, TROVE_FEATURE_ITEM,
+                                      collect_item_feature, &f, err);
+    if (rc != TROVE_OK)
+        goto done;
+    rc = TROVE_ENOMEM;
+    names = trove_malloc((f.n ? f.n : 1) * sizeof *names);
+    if (names == NULL)
+        goto done;
+    for (size_t k = 0; k < f.n; k++)
+        off[f.item[k] + 1]++;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        off[i + 1] += off[i];
+    for (uint32_t i = 0; i < snap->n_items; i++) {
+        const serve_item *si = &snap->items[i];
+        items[i] = (trove_rules_item){
+            .ext_id = si->ext_id, .features = names + off[i], .n_features = 0,
+            .active = si->active, .pinned = si->pinned, .blocked = si->blocked,
+            .start_ts = si->start_ts, .end_ts = si->end_ts,
+            .created_ts = si->created_ts, .budgeted = 0 };
+    }
+    for (size_t k = 0; k < f.n; k++) {
+        trove_rules_item *it = &items[f.item[k]];
+        names[off[f.item[k]] + it->n_features++] =
+            trove_idmap_name(f.names, f.name[k], NULL);
+    }
+    for (uint32_t m = 0; m < snap->n_markets; m++) {
+        const trove_rule_set *rs = s->rule_sets[m];
+        if (rs == NULL)
+            continue;
+        trove_rules_catalog cat = {
+            .items = items, .n_items = snap->n_items,
+            .timezone = rs->timezone ? NULL : s->market_tz[m] };
+        rc = trove_rules_compile(rs, &cat, &snap->markets[m].rules, err);
+        if (rc != TROVE_OK)
+            goto done;
+        snap->markets[m].rules_scratch =
+            trove_rules_scratch_size(snap->markets[m].rules);
+    }
+    rc = TROVE_OK;
+done:
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(err, rc, "rules: out of memory");
+    trove_idmap_free(f.names);
+    trove_free(f.item);
+    trove_free(f.name);
+    trove_free(items);
+    trove_free((void *)names);
+    trove_free(off);
+    return rc;
+}
+
 int trove__serve_rebuild(trove_server *s, trove_error *err)
 {
     serve_snapshot *snap = trove_calloc(1, sizeof *snap);
@@ -570,6 +707,10 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
             goto fail;
     }
     trove_free(tmp);
+    tmp = NULL;
+    rc = compile_rules(s, snap, err);
+    if (rc != TROVE_OK)
+        goto fail;
     snap->generation = ++s->generation;
     pthread_mutex_lock(&s->snap_lock);
     serve_snapshot *old = s->snap;

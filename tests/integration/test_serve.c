@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TOKEN "s3cret-token"
@@ -556,6 +557,70 @@ static void test_rules_hook(void **state)
     trove_server_stop(other);
 }
 
+/* The market's rules file applied to every list. */
+static void test_rules_engine(void **state)
+{
+    trove_error err;
+    trove_server *other = NULL;
+    uint16_t saved = port;
+    char dir[512];
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", testutil_tmp_path("rules"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/DE.yaml", dir);
+    assert_int_equal(testutil_write_file(path,
+        "market: DE\n"
+        "rules:\n"
+        "  - name: pin-five\n"
+        "    kind: pin\n"
+        "    item_ids: [i5]\n"
+        "  - name: two-per-cat\n"
+        "    kind: diversity\n"
+        "    field: cat\n"
+        "    max: 2\n"), 0);
+    trove_serve_params p = trove_serve_default_params();
+    p.store_uri = testutil_tmp_path("serve.db");
+    p.rules_dir = dir;
+    assert_int_equal(trove_server_start(&p, &other, &err), TROVE_OK);
+    port = trove_server_port(other);
+    reply r = http("GET", "/v1/recommendations?user=u1&market=DE&n=6&explain=true",
+                   NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"items\":[{\"item\":\"i5\",\"score\":null,"
+                                   "\"source\":\"pinned\",\"rule\":\"pin-five\"}"));
+    assert_int_equal(count_of(r.body, "\"item\":\"i"), 6 + count_of(r.body, "\"action\""));
+    assert_non_null(strstr(r.body, "\"trace\":["));
+    assert_non_null(strstr(r.body, "\"action\":\"pin\""));
+    /* six entries over three categories at two per category */
+    int per_cat[3] = { 0, 0, 0 };
+    const char *items = strstr(r.body, "\"items\":[");
+    const char *trace = strstr(r.body, "\"trace\":[");
+    for (const char *q = strstr(items, "\"item\":\"i"); q && q < trace;
+         q = strstr(q + 1, "\"item\":\"i"))
+        per_cat[atoi(q + 9) % 3]++;
+    assert_int_equal(per_cat[0], 2);
+    assert_int_equal(per_cat[1], 2);
+    assert_int_equal(per_cat[2], 2);
+    reply_free(&r);
+    /* a market without a rules file is served as before; no trace asked */
+    r = http("GET", "/v1/recommendations?user=u1&market=FR&n=3", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, "\"trace\""));
+    reply_free(&r);
+    r = http("GET", "/metrics", NULL, NULL);
+    assert_non_null(strstr(r.body, "trove_rule_actions_total{market=\"DE\",action=\"pin\"}"));
+    reply_free(&r);
+    port = saved;
+    trove_server_stop(other);
+
+    /* a bad rules file stops the start with its place */
+    assert_int_equal(testutil_write_file(path, "market: DE\nrules:\n  - name: x\n"
+                                               "    kind: teleport\n"), 0);
+    assert_int_equal(trove_server_start(&p, &other, &err), TROVE_EFORMAT);
+    assert_non_null(strstr(err.msg, "DE.yaml:4"));
+}
+
 /* Start-up with the k-th allocation failing: a clean error, no leak. */
 static void test_start_out_of_memory(void **state)
 {
@@ -612,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_items),
         cmocka_unit_test(test_models),
         cmocka_unit_test(test_rules_hook),
+        cmocka_unit_test(test_rules_engine),
         cmocka_unit_test(test_start_out_of_memory),
         cmocka_unit_test(test_start_errors),
     };
