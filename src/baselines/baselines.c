@@ -12,9 +12,9 @@
  * and allocates nothing, so it is safe from any number of threads.
  */
 #include "reco_int.h"
+#include "core/threads.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -625,13 +625,12 @@ typedef struct knn_part {
     uint32_t         keep_max, lo, hi;
     csr_build        b;          /* hi - lo rows */
     int              rc;
-    int              started;    /* tid is a running thread */
-    pthread_t        tid;
 } knn_part;
 
-static void *knn_worker(void *arg)
+/* Neighbour lists of items [lo, hi) of part `part`. */
+static void knn_worker(void *ctx, uint32_t part)
 {
-    knn_part *k = arg;
+    knn_part *k = (knn_part *)ctx + part;
     const trove_recommender *r = k->r;
     accum a = {0};
     sim_entry *cand = NULL;
@@ -676,7 +675,6 @@ done:
     trove_free(a.v);
     trove_free(a.touched);
     trove_free(cand);
-    return NULL;
 }
 
 static int itemknn_fit(trove_recommender *r, const trove_reco_params *p,
@@ -720,15 +718,7 @@ static int itemknn_fit(trove_recommender *r, const trove_reco_params *p,
         parts[t].lo = (uint32_t)((uint64_t)r->n_items * t / n_parts);
         parts[t].hi = (uint32_t)((uint64_t)r->n_items * (t + 1) / n_parts);
     }
-    for (uint32_t t = 1; t < n_parts; t++)
-        parts[t].started = pthread_create(&parts[t].tid, NULL, knn_worker, &parts[t]) == 0;
-    knn_worker(&parts[0]);
-    for (uint32_t t = 1; t < n_parts; t++) {
-        if (parts[t].started)
-            pthread_join(parts[t].tid, NULL);
-        else
-            knn_worker(&parts[t]);   /* no thread: do its share here */
-    }
+    trove__parallel_for(n_parts, knn_worker, parts);
     for (uint32_t t = 0; t < n_parts; t++) {
         if (parts[t].rc != TROVE_OK) {
             rc = trove_error_set(err, TROVE_ENOMEM, "itemknn: out of memory");

@@ -5,4 +5,5 @@ list(APPEND TROVE_SOURCES
   src/core/rng.c
   src/core/idmap.c
   src/core/file.c
+  src/core/threads.c
 )

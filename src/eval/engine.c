@@ -22,6 +22,7 @@
  * number of threads; the scorer is called once per evaluated user.
  */
 #include "eval_int.h"
+#include "core/threads.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -59,7 +60,6 @@ typedef struct eval_job {
 
 typedef struct worker {
     eval_job   *job;
-    pthread_t   tid;
     float      *scores;     /* n_padded, 64-byte aligned */
     float      *sorted;     /* n_items, for users with many relevant items */
     float      *topk_s;     /* k, scores of topk (also trove__topk's heap) */
@@ -259,9 +259,10 @@ static int eval_user(worker *w, uint32_t e, trove_error *err)
     return TROVE_OK;
 }
 
-static void *worker_main(void *arg)
+/* Share t of the users (pulled CHUNK at a time from job->next). */
+static void worker_main(void *ctx, uint32_t t)
 {
-    worker *w = arg;
+    worker *w = (worker *)ctx + t;
     eval_job *job = w->job;
     trove_error err;
     for (;;) {
@@ -283,11 +284,10 @@ static void *worker_main(void *arg)
                 }
                 pthread_mutex_unlock(&job->lock);
                 __atomic_store_n(&job->stop, 1, __ATOMIC_RELAXED);
-                return NULL;
+                return;
             }
         }
     }
-    return NULL;
 }
 
 static void worker_free(worker *w)
@@ -534,7 +534,7 @@ int trove_eval_run(const trove_scorer *scorer, const trove_csr *train,
     uint32_t *item_count = NULL, max_rel = 0;
     uint64_t *rel_ptr = NULL;
     uint32_t *rel = NULL;
-    int rc = TROVE_OK, n_threads, started = 0, lock_init = 0;
+    int rc = TROVE_OK, n_threads, lock_init = 0;
 
     memset(&job, 0, sizeof job);
     if (scorer == NULL || test == NULL || scorer->score_user == NULL) {
@@ -661,14 +661,7 @@ int trove_eval_run(const trove_scorer *scorer, const trove_csr *train,
             rc = trove_error_set(err, TROVE_ENOMEM, "evaluation: out of memory");
             goto done;
         }
-    for (int t = 1; t < n_threads; t++) {
-        if (pthread_create(&ws[t].tid, NULL, worker_main, &ws[t]) != 0)
-            break;
-        started = t;
-    }
-    worker_main(&ws[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(ws[t].tid, NULL);
+    trove__parallel_for((uint32_t)n_threads, worker_main, ws);
     for (int t = 0; t < n_threads; t++) {
         for (uint32_t i = 0; i < scorer->n_items; i++)
             res->exposure[i] += ws[t].exposure[i];

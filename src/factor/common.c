@@ -1,6 +1,6 @@
 /*
- * common.c - pieces shared by the iALS and EASE models: thread fan-out,
- * CSR checks, top-k selection, and model-file encoding.
+ * common.c - pieces shared by the iALS and EASE models: CSR checks, top-k
+ * padding, and model-file encoding. Threads come from core/threads.h.
  *
  * Model files are built in memory and written with trove__file_write_atomic
  * (core/file.h), so a reader sees either the old file or the complete new
@@ -11,10 +11,8 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "model files are little-endian");
@@ -23,51 +21,6 @@ _Noreturn void trove__factor_abort(const char *file, int line, const char *what)
 {
     trove_log(TROVE_LOG_ERROR, "%s:%d: internal error: %s", file, line, what);
     abort();
-}
-
-/* ------------------------------------------------------------- threads */
-uint32_t trove__factor_threads(uint32_t requested)
-{
-    long n = (long)requested;
-    if (n == 0) {
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-        if (n < 1)
-            n = 1;
-    }
-    return (uint32_t)(n > 256 ? 256 : n);
-}
-
-typedef struct worker {
-    pthread_t tid;
-    void (*fn)(void *ctx, uint32_t t);
-    void *ctx;
-    uint32_t index;
-    int started;
-} worker;
-
-static void *worker_main(void *arg)
-{
-    worker *w = arg;
-    w->fn(w->ctx, w->index);
-    return NULL;
-}
-
-void trove__factor_parallel(uint32_t n_threads, void (*fn)(void *ctx, uint32_t t),
-                            void *ctx)
-{
-    worker ws[256];
-    if (n_threads > 256)
-        n_threads = 256;
-    for (uint32_t t = 1; t < n_threads; t++) {
-        ws[t].fn = fn;
-        ws[t].ctx = ctx;
-        ws[t].index = t;
-        ws[t].started = pthread_create(&ws[t].tid, NULL, worker_main, &ws[t]) == 0;
-    }
-    fn(ctx, 0);
-    for (uint32_t t = 1; t < n_threads; t++)
-        if (ws[t].started)
-            pthread_join(ws[t].tid, NULL);
 }
 
 /* ----------------------------------------------------------------- CSR */

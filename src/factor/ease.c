@@ -15,6 +15,7 @@
 #include "trove/ease.h"
 
 #include "core/file.h"
+#include "core/threads.h"
 #include "factor/factor_int.h"
 
 #include <math.h>
@@ -155,7 +156,7 @@ int trove_ease_fit(const trove_csr *interactions, const trove_ease_params *param
     if (rc != TROVE_OK)
         return rc;
     const uint32_t n = interactions->n_cols;
-    const uint32_t n_threads = trove__factor_threads(params->threads);
+    const uint32_t n_threads = trove__threads_count(params->threads);
 
     m = trove_calloc(1, sizeof *m);
     if (m == NULL)
@@ -173,7 +174,7 @@ int trove_ease_fit(const trove_csr *interactions, const trove_ease_params *param
 
     gram_ctx gc = {.x = &m->train, .xt = &xt, .g = m->b};
     atomic_store(&gc.next, 0u);
-    trove__factor_parallel(n_threads, gram_worker, &gc);
+    trove__parallel_for(n_threads, gram_worker, &gc);
     for (size_t i = 0; i < n; i++)
         m->b[i * n + i] += params->lambda;
 
@@ -346,7 +347,7 @@ int trove_ease_recommend_all(const trove_ease *m, const trove_csr *exclude, uint
                                    exclude->n_rows, exclude->n_cols, m->n_users,
                                    m->n_items);
     }
-    uint32_t n_threads = trove__factor_threads(threads);
+    uint32_t n_threads = trove__threads_count(threads);
     memset(&c, 0, sizeof c);
     c.m = m;
     c.exclude = exclude;
@@ -360,7 +361,7 @@ int trove_ease_recommend_all(const trove_ease *m, const trove_csr *exclude, uint
         goto done;
     }
     atomic_store(&c.next, 0u);
-    trove__factor_parallel(n_threads, recommend_worker, &c);
+    trove__parallel_for(n_threads, recommend_worker, &c);
 done:
     trove_aligned_free(c.buf);
     trove_free(c.tmp_scores);

@@ -1,9 +1,9 @@
 /*
  * factor_int.h - internals shared by the closed-form / least-squares models
  * of src/factor (iALS and EASE): dense linear algebra through the one
- * OpenBLAS/LAPACKE adapter (linalg.c), a small thread fan-out, top-k
- * selection, CSR checks, and the checksummed model-file encoding
- * (common.c); files are written through core/file.h.
+ * OpenBLAS/LAPACKE adapter (linalg.c), top-k padding, CSR checks, and the
+ * checksummed model-file encoding (common.c); files are written through
+ * core/file.h and threads started through core/threads.h.
  *
  * Nothing here is public API. Every function that can fail returns a trove
  * status and, where it takes one, fills a trove_error.
@@ -62,16 +62,6 @@ int trove__linalg_spd_inverse(uint32_t n, float *a, size_t lda, double min_ratio
                               double *pivot_ratio);
 
 /* ------------------------------------------------------------- common.c */
-/* Number of worker threads for a request (0 = online processors), capped at
- * 256. */
-uint32_t trove__factor_threads(uint32_t requested);
-
-/* Run fn(ctx, t) for t = 0..n_threads-1, t = 0 on the calling thread, and
- * wait for all. If a thread cannot be created its share runs on the caller
- * (fn must pull work from a shared counter, so any split is correct). */
-void trove__factor_parallel(uint32_t n_threads, void (*fn)(void *ctx, uint32_t t),
-                            void *ctx);
-
 /* Check that m is a non-empty, well-formed CSR (trove_csr_validate) whose
  * weights are also >= 0. `what` names the matrix in the message. */
 int trove__factor_check_csr(const trove_csr *m, const char *what, trove_error *err);

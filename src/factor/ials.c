@@ -30,6 +30,7 @@
 #include "trove/ials.h"
 
 #include "core/file.h"
+#include "core/threads.h"
 #include "factor/factor_int.h"
 
 #include <math.h>
@@ -431,7 +432,7 @@ static int run_sweep(sweep *s, uint32_t n_threads, uint32_t n_fixed, const char 
     trove__linalg_gram(s->y, n_fixed, s->f, s->ld, (float *)s->g, s->ld);
     atomic_store(&s->next, 0u);
     atomic_store(&s->failed_row, -1);
-    trove__factor_parallel(n_threads, sweep_worker, s);
+    trove__parallel_for(n_threads, sweep_worker, s);
     int bad = atomic_load(&s->failed_row);
     if (bad >= 0)
         return trove_error_set(err, TROVE_EDIVERGED,
@@ -463,7 +464,7 @@ int trove_ials_fit(const trove_csr *interactions, const trove_ials_params *param
     trove__linalg_single_thread();
 
     const trove_ials_params p = *params;
-    uint32_t n_threads = trove__factor_threads(p.threads);
+    uint32_t n_threads = trove__threads_count(p.threads);
     m = ials_alloc(interactions->n_rows, interactions->n_cols, p.factors);
     if (m == NULL)
         goto fail_nomem;
@@ -708,7 +709,7 @@ int trove_ials_recommend_all(const trove_ials *m, const trove_csr *exclude, uint
                                    exclude->n_rows, exclude->n_cols, m->n_users,
                                    m->n_items);
     }
-    uint32_t n_threads = trove__factor_threads(threads);
+    uint32_t n_threads = trove__threads_count(threads);
     trove__linalg_single_thread();
     memset(&c, 0, sizeof c);
     c.m = m;
@@ -724,7 +725,7 @@ int trove_ials_recommend_all(const trove_ials *m, const trove_csr *exclude, uint
         goto done;
     }
     atomic_store(&c.next, 0u);
-    trove__factor_parallel(n_threads, recommend_worker, &c);
+    trove__parallel_for(n_threads, recommend_worker, &c);
 done:
     trove_aligned_free(c.buf);
     trove_free(c.tmp_scores);

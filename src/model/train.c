@@ -33,10 +33,10 @@
  * are computed before the step and the step uses them for every row, so
  * in-place rows are read before they are written.
  */
+#include "core/threads.h"
 #include "model/model_int.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -459,10 +459,9 @@ static void run_slice(train_thread *t)
     t->done = done;
 }
 
-static void *thread_main(void *arg)
+static void thread_main(void *ctx, uint32_t t)
 {
-    run_slice(arg);
-    return NULL;
+    run_slice((train_thread *)ctx + t);
 }
 
 /* --------------------------------------------------------------- checking */
@@ -682,7 +681,6 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     uint32_t n_threads = m->p.num_threads;
     train_ex *ex = NULL;
     train_thread *th = NULL;
-    pthread_t *tids = NULL;
     int rc = TROVE_OK;
     uint64_t nnz;
     double t_total = 0.0;
@@ -718,8 +716,7 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     th = trove_aligned_alloc(64, n_threads * sizeof *th);
     if (th != NULL)
         memset(th, 0, n_threads * sizeof *th);
-    tids = trove_calloc(n_threads, sizeof *tids);
-    if (ex == NULL || th == NULL || tids == NULL)
+    if (ex == NULL || th == NULL)
         goto nomem;
     for (uint32_t t = 0; t < n_threads; t++) {
         th[t].scratch = trove_aligned_alloc(TROVE__MODEL_ALIGN, 4 * (size_t)m->dp * sizeof(float));
@@ -786,18 +783,9 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
             th[t].done = 0;
             th[t].diverged = 0;
         }
-        for (uint32_t t = 1; t < n_threads; t++)
-            if (pthread_create(&tids[t], NULL, thread_main, &th[t]) != 0) {
-                /* Run it here instead: same work, less parallelism. */
-                tids[t] = 0;
-                run_slice(&th[t]);
-            }
-        run_slice(&th[0]);
-        for (uint32_t t = 1; t < n_threads; t++)
-            if (tids[t] != 0) {
-                pthread_join(tids[t], NULL);
-                tids[t] = 0;
-            }
+        /* A slice whose thread cannot start runs here: same work, less
+         * parallelism. */
+        trove__parallel_for(n_threads, thread_main, th);
         const train_thread *bad = NULL;
         for (uint32_t t = 0; t < n_threads; t++) {
             loss += th[t].loss;
@@ -855,7 +843,6 @@ out:
             trove_free(th[t].perm);
         }
     trove_aligned_free(th);
-    trove_free(tids);
     trove_free(ex);
     return rc;
 }
