@@ -11,4 +11,5 @@ list(APPEND TROVE_BENCH_SOURCES
   bench_factor.c
   bench_eval.c
   bench_ab.c
+  bench_cycle.c
 )
