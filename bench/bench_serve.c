@@ -13,7 +13,8 @@
  *           answer or socket error counts as failed).
  * Reported: wrk's requests/s and client-side p50/p99, and the server-side
  * time from the server's own latency histogram (an upper bound: the bucket
- * holding the quantile). Rules are not applied (no rules hook installed).
+ * holding the quantile). Rules are on: a DE rules file with a boost, a
+ * bury, a diversity cap per category and an exploration slot.
  *
  *   trove-bench serve [--items N] [--users N] [--dim D] [--seconds S]
  *                     [--connections C] [--threads T]
@@ -315,6 +316,19 @@ int bench_serve(int argc, char **argv)
     snprintf(db, sizeof db, "%s/serve.db", dir);
     snprintf(script, sizeof script, "%s/recs.lua", dir);
     {
+        char rules[300];
+        snprintf(rules, sizeof rules, "%s/DE.yaml", dir);
+        FILE *f = fopen(rules, "w");
+        if (f == NULL)
+            goto done;
+        fprintf(f, "market: DE\nrules:\n"
+                   "  - {name: c1-up, kind: boost, items: [category=c1], factor: 1.2}\n"
+                   "  - {name: c2-down, kind: bury, items: [category=c2]}\n"
+                   "  - {name: spread, kind: diversity, field: category, max: 3}\n"
+                   "  - {name: new, kind: explore, slots: 1, new_days: 14}\n");
+        fclose(f);
+    }
+    {
         FILE *f = fopen(script, "w");
         if (f == NULL)
             goto done;
@@ -335,6 +349,7 @@ int bench_serve(int argc, char **argv)
     p.store_uri = db;
     p.threads = (unsigned)threads;
     p.admin_token = "bench-token";
+    p.rules_dir = dir;
     if (trove_server_start(&p, &server, &err) != TROVE_OK) {
         fprintf(stderr, "serve: %s\n", err.msg);
         goto done;

@@ -17,7 +17,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: trove serve --store FILE [--config DIR] [--port P] [options]\n"
+            "usage: trove serve --store FILE [--config DIR] [--rules DIR] [--port P] [options]\n"
             "\n"
             "Serve recommendations, event intake, offer uploads, flags and the\n"
             "model registry over HTTP (docs/serve.md, docs/openapi.yaml).\n"
@@ -27,6 +27,7 @@ static void usage(FILE *f)
             "options:\n"
             "  -s, --store FILE          the store (a path or sqlite:PATH)\n"
             "  -c, --config DIR          market configs (markets/<code>.yaml)\n"
+            "  -r, --rules DIR           business rules (rules/<code>.yaml)\n"
             "  -p, --port P              TCP port (default 8080; 0 = any free one)\n"
             "  -b, --bind ADDR           IPv4 address (default 127.0.0.1)\n"
             "  -t, --threads N           worker threads (default 2)\n"
@@ -65,6 +66,7 @@ int cmd_serve(int argc, char **argv)
     static const struct option options[] = {
         { "store", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
+        { "rules", required_argument, NULL, 'r' },
         { "port", required_argument, NULL, 'p' },
         { "bind", required_argument, NULL, 'b' },
         { "threads", required_argument, NULL, 't' },
@@ -85,10 +87,11 @@ int cmd_serve(int argc, char **argv)
     trove_error_clear(&err);
     p.port = 8080;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "s:c:p:b:t:vh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:c:r:p:b:t:vh", options, NULL)) != -1) {
         switch (c) {
         case 's': p.store_uri = optarg; break;
         case 'c': p.config_dir = optarg; break;
+        case 'r': p.rules_dir = optarg; break;
         case 'b': p.bind_address = optarg; break;
         case 'v': verbose = 1; break;
         case 'p':

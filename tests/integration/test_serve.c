@@ -664,6 +664,24 @@ static void test_start_errors(void **state)
     trove_server_stop(NULL);
 }
 
+static void test_cli(void **state)
+{
+    char *out = NULL;
+    (void)state;
+    assert_int_equal(testutil_run_trove(&out, "serve --help"), 0);
+    assert_non_null(strstr(out, "--admin-token-file"));
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "serve"), 2);
+    assert_non_null(strstr(out, "trove serve: --store is required"));
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "serve --store x --port 70000"), 2);
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "serve --store %s --port 0",
+                                        testutil_tmp_path("missing.db")), 1);
+    assert_non_null(strstr(out, "trove serve: "));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_rules_engine),
         cmocka_unit_test(test_start_out_of_memory),
         cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
