@@ -343,9 +343,17 @@ static int run_trial(run_ctx *x, fam_state *f, const trove_reco_params *settings
         if ((rc = score_trial(x, &sc, &t)) != TROVE_OK)
             goto done;
     }
-    trove_log(TROVE_LOG_INFO, "tune: %s %s: %s %.5f (%.2f s)", f->name,
-              t.message[0] ? t.message : "", trove_metric_name(x->p->metric),
-              t.score, t.fit_seconds + t.eval_seconds);
+    {
+        char txt[512];
+        trove_tune_settings_text(&t.settings, txt, sizeof txt);
+        if (t.status == TROVE_OK)
+            trove_log(TROVE_LOG_INFO, "tune: %s %s: %s %.5f (%.2f s)", f->name, txt,
+                      trove_metric_name(x->p->metric), t.score,
+                      t.fit_seconds + t.eval_seconds);
+        else
+            trove_log(TROVE_LOG_WARN, "tune: %s%s%s failed: %s", f->name, txt[0] ? " " : "",
+                      txt, t.message);
+    }
     f->last_s = t.fit_seconds + t.eval_seconds;
     if (t.status == TROVE_OK && (f->best == NULL || t.score > f->best_score)) {
         trove_recommender_free(f->best);

@@ -150,6 +150,40 @@ static void test_bad_params_and_budget(void **state)
     trove_dataset_free(ds);
 }
 
+/* A family that cannot fit (content without item features) is a failed
+ * trial on the board, not a failed search - unless nothing else is left. */
+static void test_failed_trials(void **state)
+{
+    const char *mixed[] = {"content", "ease", NULL};
+    const char *only[] = {"content", NULL};
+    trove_tune_params p = trove_tune_default_params();
+    trove_tune_result *r = NULL;
+    trove_tuned_config *c = NULL;
+    trove_dataset *ds = load_train();
+    trove_error err;
+    (void)state;
+    trove_error_clear(&err);
+    p.families = mixed;
+    p.max_trials = 2;
+    assert_int_equal(trove_tune_run(ds, &p, &r, &err), TROVE_OK);
+    assert_int_equal(r->n_trials, 3);
+    assert_string_equal(r->trials[2].family, "content");
+    assert_int_not_equal(r->trials[2].status, TROVE_OK);
+    assert_true(isnan(r->trials[2].score));
+    assert_non_null(strstr(r->trials[2].message, "item features"));
+    assert_int_equal(trove_tune_result_config(r, &p, &c, &err), TROVE_OK);
+    assert_int_equal(c->n_models, 1);
+    assert_string_equal(c->best, "ease");
+    trove_tuned_config_free(c);
+    trove_tune_result_free(r);
+    r = NULL;
+    p.families = only;
+    assert_int_equal(trove_tune_run(ds, &p, &r, &err), TROVE_EEMPTY);
+    assert_non_null(strstr(err.msg, "item features"));
+    assert_null(r);
+    trove_dataset_free(ds);
+}
+
 static void test_budget_stops_search(void **state)
 {
     const char *fams[] = {"ials", "ease", NULL};
@@ -438,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_metric_names),
         cmocka_unit_test(test_search_leaderboard),
         cmocka_unit_test(test_bad_params_and_budget),
+        cmocka_unit_test(test_failed_trials),
         cmocka_unit_test(test_budget_stops_search),
         cmocka_unit_test(test_yaml_round_trip),
         cmocka_unit_test(test_yaml_errors),
