@@ -14,6 +14,7 @@
  *   config   market configuration files (YAML)
  *   experiment  GrowthBook-compatible bucketing into test and control
  *   ab       A/B statistics: lift, intervals, SRM, Holm, guardrails
+ *   serve    the HTTP server behind `trove serve`
  */
 #ifndef TROVE_TROVE_H
 #define TROVE_TROVE_H
@@ -32,6 +33,7 @@
 #include "trove/config.h"
 #include "trove/experiment.h"
 #include "trove/ab.h"
+#include "trove/serve.h"
 #include "trove/cycle.h"
 #include "trove/sim.h"
 #include "trove/rules.h"

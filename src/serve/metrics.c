@@ -50,9 +50,15 @@ int trove__serve_metrics_init(serve_metrics *mx, const serve_snapshot *snap)
 {
     mx->n_market_labels = 1 + snap->n_markets;
     mx->market_label[0][0] = '\0';
-    for (uint32_t m = 0; m < snap->n_markets; m++)
-        snprintf(mx->market_label[m + 1], sizeof mx->market_label[m + 1], "%s",
-                 snap->markets[m].code);
+    for (uint32_t m = 0; m < snap->n_markets; m++) {
+        char *lab = mx->market_label[m + 1];
+        snprintf(lab, sizeof mx->market_label[m + 1], "%s", snap->markets[m].code);
+        /* label values may not hold quotes, backslashes or line breaks
+         * unescaped; market codes never should, so replace them */
+        for (char *c = lab; *c; c++)
+            if (*c == '"' || *c == '\\' || *c == '\n')
+                *c = '_';
+    }
     mx->series = trove_calloc(series_count(mx), sizeof *mx->series);
     return mx->series == NULL ? TROVE_ENOMEM : TROVE_OK;
 }
@@ -217,7 +223,7 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
         const serve_model *md = snap->markets[m].model;
         if (md != NULL)
             tb_printf(&t, "trove_model_age_seconds{market=\"%s\",version=\"%d\"}"
-                          " %lld\n", snap->markets[m].code, md->version,
+                          " %lld\n", mx->market_label[m + 1], md->version,
                       (long long)(now - md->created_ts));
     }
     tb_printf(&t, "# HELP trove_catalog_items Offers in the served catalog.\n"
