@@ -301,6 +301,109 @@ static int find_config(const char *dir, const char *code,
                            dir, code);
 }
 
+/* The users of market `m` (user_market[u] == m) of a split half as a
+ * dataset over the same offers, with the pooled dataset's features; with
+ * `users` the user universe is fixed (the test half of a market model). */
+static int market_subset(const trove_dataset *half, const uint32_t *user_market,
+                         uint32_t m, const trove_idmap *users, trove_dataset **out,
+                         trove_error *err)
+{
+    trove_dataset_builder *b = trove_dataset_builder_new();
+    const trove_csr *x = trove_dataset_interactions(half);
+    const trove_csr *uf = trove_dataset_user_features(half);
+    const trove_csr *itf = trove_dataset_item_features(half);
+    const trove_idmap *uids = trove_dataset_user_ids(half);
+    const trove_idmap *iids = trove_dataset_item_ids(half);
+    const trove_idmap *ufn = trove_dataset_user_feature_names(half);
+    const trove_idmap *ifn = trove_dataset_item_feature_names(half);
+    int st;
+
+    if (b == NULL)
+        return trove_error_set(err, TROVE_ENOMEM, "out of memory");
+    if ((st = trove_dataset_builder_fix_items(b, iids, err)) != TROVE_OK ||
+        (users != NULL && (st = trove_dataset_builder_fix_users(b, users, err)) != TROVE_OK))
+        goto done;
+    for (uint32_t u = 0; u < x->n_rows; u++) {
+        size_t ulen, ilen;
+        const char *un;
+        if (user_market[u] != m)
+            continue;
+        un = trove_idmap_name(uids, u, &ulen);
+        if (users != NULL && trove_idmap_find(users, un, ulen) < 0)
+            continue;
+        for (uint64_t k = x->indptr[u]; k < x->indptr[u + 1]; k++) {
+            const char *in = trove_idmap_name(iids, x->indices[k], &ilen);
+            if ((st = trove_dataset_builder_add(b, un, ulen, in, ilen, 1.0f, 0, err)) != TROVE_OK)
+                goto done;
+        }
+        if (users == NULL && x->indptr[u + 1] > x->indptr[u] && uf != NULL) {
+            for (uint64_t k = uf->indptr[u]; k < uf->indptr[u + 1]; k++) {
+                size_t flen;
+                const char *fn = trove_idmap_name(ufn, uf->indices[k], &flen);
+                if ((st = trove_dataset_builder_add_user_feature(
+                         b, un, ulen, fn, flen, uf->data ? uf->data[k] : 1.0f, err)) != TROVE_OK)
+                    goto done;
+            }
+        }
+    }
+    for (uint32_t i = 0; users == NULL && itf != NULL && i < itf->n_rows; i++) {
+        size_t ilen;
+        const char *in = trove_idmap_name(iids, i, &ilen);
+        for (uint64_t k = itf->indptr[i]; k < itf->indptr[i + 1]; k++) {
+            size_t flen;
+            const char *fn = trove_idmap_name(ifn, itf->indices[k], &flen);
+            if ((st = trove_dataset_builder_add_item_feature(
+                     b, in, ilen, fn, flen, itf->data ? itf->data[k] : 1.0f, err)) != TROVE_OK)
+                goto done;
+        }
+    }
+    st = trove_dataset_builder_build(b, NULL, out, err);
+done:
+    trove_dataset_builder_free(b);
+    return st;
+}
+
+/* A market model (family and parameters of `mc`) fitted on the market's
+ * users of the pooled train half and evaluated on the same users' pooled
+ * test pairs: the paired counterpart of the pooled model's market slice. */
+static int market_paired(const trove_dataset *train, const trove_dataset *test,
+                         const uint32_t *user_market, uint32_t m,
+                         const trove_market_config *mc, int threads, uint64_t seed,
+                         trove_eval_summary *out, trove_error *err)
+{
+    trove_dataset *tr = NULL, *te = NULL;
+    trove_recommender *r = NULL;
+    trove_eval_result *ev = NULL;
+    trove_reco_params rp;
+    trove_eval_params ep;
+    trove_scorer sc;
+    char family[64];
+    int st;
+
+    if ((st = reco_setup(mc, threads, seed, family, sizeof family, &rp, err)) != TROVE_OK ||
+        (st = market_subset(train, user_market, m, NULL, &tr, err)) != TROVE_OK ||
+        (st = market_subset(test, user_market, m, trove_dataset_user_ids(tr), &te,
+                            err)) != TROVE_OK ||
+        (st = trove_recommender_fit(family, &rp, tr, &r, err)) != TROVE_OK)
+        goto done;
+    ep = trove_eval_default_params();
+    ep.k = (uint32_t)mc->number_of_predictions;
+    ep.threads = threads;
+    ep.bootstrap = 0;
+    ep.slices = 0;
+    sc = trove_scorer_from_recommender(r);
+    if ((st = trove_eval_run(&sc, trove_dataset_interactions(tr),
+                             trove_dataset_interactions(te), &ep, &ev, err)) != TROVE_OK)
+        goto done;
+    *out = ev->overall;
+done:
+    trove_eval_result_free(ev);
+    trove_recommender_free(r);
+    trove_dataset_free(tr);
+    trove_dataset_free(te);
+    return st;
+}
+
 typedef struct max_version {
     int version;
 } max_version;
@@ -600,17 +703,34 @@ int cmd_train_store(int argc, char **argv)
             snprintf(want, sizeof want, "market=%s", mc->code);
             for (uint32_t i = 0; i < mr->n_slices; i++) {
                 const trove_eval_slice *sl = &mr->slices[i];
+                trove_eval_summary own;
+                uint32_t mi = UINT32_MAX;
+                memset(&own, 0, sizeof own);
                 if (sl->kind != TROVE_SLICE_MARKET || strcmp(sl->name, want) != 0)
                     continue;
+                for (size_t m = 0; m < markets.n; m++)
+                    if (strcmp(markets.v[m].code, mc->code) == 0)
+                        mi = (uint32_t)m;
+                if (market_paired(train, test, user_market, mi, mc, threads, seed, &own,
+                                  &err) != TROVE_OK) {
+                    trove_eval_result_free(mr);
+                    goto done;
+                }
                 append(metrics, sizeof metrics,
                        "%s\"%s\":{\"k\":%u,\"precision\":%.6f,\"ndcg\":%.6f,"
-                       "\"test_users\":%u}", first ? "" : ",", mc->code, mr->k,
-                       sl->s.mean[TROVE_METRIC_PRECISION], sl->s.mean[TROVE_METRIC_NDCG],
-                       sl->s.n_users);
+                       "\"test_users\":%u,\"market_model\":{\"precision\":%.6f,"
+                       "\"ndcg\":%.6f,\"test_users\":%u}}", first ? "" : ",", mc->code,
+                       mr->k, sl->s.mean[TROVE_METRIC_PRECISION],
+                       sl->s.mean[TROVE_METRIC_NDCG], sl->s.n_users,
+                       own.mean[TROVE_METRIC_PRECISION], own.mean[TROVE_METRIC_NDCG],
+                       own.n_users);
                 if (!json)
-                    printf("  %s: precision@%u %.4f, NDCG@%u %.4f (%u test users)\n",
+                    printf("  %s: pooled precision@%u %.4f, NDCG@%u %.4f; %s's own model "
+                           "on the same holdout %.4f, %.4f (%u test users)\n",
                            mc->code, mr->k, sl->s.mean[TROVE_METRIC_PRECISION], mr->k,
-                           sl->s.mean[TROVE_METRIC_NDCG], sl->s.n_users);
+                           sl->s.mean[TROVE_METRIC_NDCG], mc->code,
+                           own.mean[TROVE_METRIC_PRECISION], own.mean[TROVE_METRIC_NDCG],
+                           sl->s.n_users);
                 first = 0;
             }
             trove_eval_result_free(mr);

@@ -6,9 +6,10 @@
  *
  * Ground truth (hidden from every model): user u of market m has a taste
  * t_u[c] = taste_m[c] + taste_noise * z (z standard normal, per user and
- * category); offer o has category c_o and quality q_o ~ N(0, quality_sd).
+ * category); offer o has category c_o, quality q_o ~ N(0, quality_sd) and
+ * a local appeal l_om ~ N(0, local_quality_sd) in each market m.
  * Shown offer o at 0-based position r, u redeems it with probability
- *   p = sigmoid(base_logit + t_u[c_o] + q_o + pair_noise * z_uo) * b(r),
+ *   p = sigmoid(base_logit + t_u[c_o] + q_o + l_om + pair_noise * z_uo) * b(r),
  *   b(r) = 1 / log2(r + 2)
  * the position-based examination model (Craswell et al., "An experimental
  * comparison of click position-bias models", WSDM 2008), with the DCG
@@ -76,6 +77,7 @@ typedef struct trove_world {
     double   taste_noise;     /* per-user taste deviation sd, default 0.8 */
     double   quality_sd;      /* offer quality sd, default 0.5 */
     double   pair_noise;      /* per (user, offer) noise sd, default 0.3 */
+    double   local_quality_sd;/* per (offer, market) appeal sd, default 0 */
     trove_world_market *markets;
     size_t   n_markets;       /* 1..TROVE_WORLD_MAX_MARKETS */
 } trove_world;

@@ -271,6 +271,8 @@ static int behaviour_pair(wctx *x, void *ud, const char *key,
         return get_double(x, v, key, 0, 10, &w->quality_sd);
     if (strcmp(key, "pair_noise") == 0)
         return get_double(x, v, key, 0, 10, &w->pair_noise);
+    if (strcmp(key, "local_quality_sd") == 0)
+        return get_double(x, v, key, 0, 10, &w->local_quality_sd);
     return unknown(x, k, "behaviour");
 }
 

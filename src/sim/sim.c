@@ -89,13 +89,21 @@ static void offer_make(const trove_world *w, uint32_t idx, offer_profile *o)
     o->quality = w->quality_sd * trove_rng_normal(&rng);
 }
 
-static double affinity(const trove_world *w, const char *user_ext,
+/* a(u, o) = t_u[c_o] + q_o + l_{o,m} + pair_noise * z_uo, where l_{o,m} is
+ * the offer's local appeal in the user's market m. */
+static double affinity(const trove_world *w, size_t m, const char *user_ext,
                        const user_profile *u, uint32_t offer_idx,
                        const offer_profile *o)
 {
     trove_rng rng;
+    double local = 0;
+    if (w->local_quality_sd > 0) {
+        trove_rng_seed(&rng, seed_of(w, "local|%s|%u", w->markets[m].code, offer_idx));
+        local = w->local_quality_sd * trove_rng_normal(&rng);
+    }
     trove_rng_seed(&rng, seed_of(w, "pair|%s|%u", user_ext, offer_idx));
-    return u->taste[o->category] + o->quality + w->pair_noise * trove_rng_normal(&rng);
+    return u->taste[o->category] + o->quality + local +
+           w->pair_noise * trove_rng_normal(&rng);
 }
 
 /* ------------------------------------------------------------ store side */
@@ -195,7 +203,7 @@ static int add_event(trove_store *s, const char *kind, const char *a,
 
 /* Organic history of one user: `history_redemptions` draws, each offer
  * with probability proportional to exp(affinity), over the initial offers. */
-static int user_history(trove_store *s, const trove_world *w, const char *ext,
+static int user_history(trove_store *s, const trove_world *w, size_t m, const char *ext,
                         const user_profile *u, int64_t user_id,
                         int64_t market_id, const int64_t *offer_ids,
                         const offer_profile *offers, double *weights,
@@ -206,7 +214,7 @@ static int user_history(trove_store *s, const trove_world *w, const char *ext,
     uint32_t n = w->initial_offers;
     trove_rng_seed(&rng, seed_of(w, "history|%s", ext));
     for (uint32_t i = 0; i < n; i++) {
-        weights[i] = exp(affinity(w, ext, u, i + 1, &offers[i]));
+        weights[i] = exp(affinity(w, m, ext, u, i + 1, &offers[i]));
         total += weights[i];
     }
     for (uint32_t k = 0; k < w->history_redemptions; k++) {
@@ -309,7 +317,7 @@ int trove_sim_init(trove_store *s, const trove_world *w, int *created,
                                   1.0, err)) != TROVE_OK ||
                 (st = set_feature(s, fc, TROVE_FEATURE_USER, uid, "language",
                                   up.language, 1.0, err)) != TROVE_OK ||
-                (st = user_history(s, w, ext, &up, uid, mid, offer_ids, offers,
+                (st = user_history(s, w, m, ext, &up, uid, mid, offer_ids, offers,
                                    weights, hist_from, err)) != TROVE_OK)
                 goto done;
         }
@@ -539,7 +547,7 @@ static int react(trove_store *s, const trove_world *w, size_t m, int64_t market_
                             err)) != TROVE_OK)
             return st;
         ms->impressions++;
-        p = sigmoid(w->base_logit + affinity(w, un->name, &up, on->index, &op)) *
+        p = sigmoid(w->base_logit + affinity(w, m, un->name, &up, on->index, &op)) *
             position_bias(a->rank);
         if (trove_rng_uniform(&rng) < p) {
             int64_t later = ts + 60 + (int64_t)(trove_rng_uniform(&rng) *
