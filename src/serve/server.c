@@ -64,6 +64,33 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* 1 if s is valid UTF-8 (RFC 3629: no overlongs, surrogates or code
+ * points past U+10FFFF). */
+static int utf8_valid(const char *str)
+{
+    const unsigned char *p = (const unsigned char *)str;
+    while (*p) {
+        unsigned c = *p, n, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) { n = 1; min = 0x80; c &= 0x1f; }
+        else if ((c & 0xf0) == 0xe0) { n = 2; min = 0x800; c &= 0x0f; }
+        else if ((c & 0xf8) == 0xf0) { n = 3; min = 0x10000; c &= 0x07; }
+        else return 0;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            c = (c << 6) | (p[i] & 0x3fu);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------ answers */
 /* Per-request state of methods with a body (GET answers at once). */
 typedef struct req_ctx {
@@ -137,6 +164,10 @@ static enum MHD_Result send_error(trove_server *s, struct MHD_Connection *conn,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!utf8_valid(msg))   /* echoed input that is not text */
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
     json_t *root = json_pack("{s:{s:i,s:s}}", "error", "status", a->status,
                              "message", msg);
     return send_json(s, conn, a, root, start);
@@ -528,11 +559,12 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                                           strcmp(explain_arg, "1") == 0);
     enum MHD_Result rc;
 
-    if (user == NULL || user[0] == '\0' || strlen(user) > MAX_ID_LEN) {
+    if (user == NULL || user[0] == '\0' || strlen(user) > MAX_ID_LEN ||
+        !utf8_valid(user)) {
         a.status = 400;
         return send_error(s, conn, &a, start,
-                          "query parameter 'user' is required (1 to %d bytes)",
-                          MAX_ID_LEN);
+                          "query parameter 'user' is required (1 to %d bytes "
+                          "of UTF-8)", MAX_ID_LEN);
     }
     if (market == NULL || market[0] == '\0') {
         a.status = 400;
@@ -616,10 +648,13 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                 /* one slot for an offer the model has not seen yet */
                 uint32_t explore = SERVE_NONE;
                 if (mk->n_explore > 0 && k - l->n >= 2) {
-                    char day[96];
+                    char day[MAX_ID_LEN + 32];
                     int len = snprintf(day, sizeof day, "%s/%lld", user,
                                        (long long)(now / 86400));
-                    uint64_t h = trove_hash64(day, (size_t)len, 0);
+                    size_t dlen = len < 0 ? 0 : (size_t)len;
+                    if (dlen >= sizeof day)
+                        dlen = sizeof day - 1;
+                    uint64_t h = trove_hash64(day, dlen, 0);
                     for (uint32_t v = 0; v < mk->n_explore; v++) {
                         uint32_t c = mk->explore[(h + v) % mk->n_explore];
                         if (eligible(&snap->items[c], now) && !snap->items[c].pinned) {
@@ -1021,7 +1056,8 @@ static int item_flags(json_t *o, trove_item *f, unsigned *mask, char *msg,
 static int valid_item_id(const char *id)
 {
     size_t len = strlen(id);
-    return len > 0 && len <= MAX_ID_LEN && strchr(id, '/') == NULL;
+    return len > 0 && len <= MAX_ID_LEN && strchr(id, '/') == NULL &&
+           utf8_valid(id);
 }
 
 static enum MHD_Result handle_item(trove_server *s, struct MHD_Connection *conn,
@@ -1040,7 +1076,7 @@ static enum MHD_Result handle_item(trove_server *s, struct MHD_Connection *conn,
     if (!valid_item_id(id)) {
         a.status = 400;
         return send_error(s, conn, &a, ctx->start_ns,
-                          "item id: 1 to %d bytes without '/' are expected",
+                          "item id: 1 to %d bytes of UTF-8 without '/' are expected",
                           MAX_ID_LEN);
     }
     if (parse_body(ctx, &root, msg, sizeof msg) != 0) {
@@ -1512,7 +1548,9 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t len = strlen(msg);
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
         msg[--len] = '\0';
-    trove_log(TROVE_LOG_WARN, "serve: http: %s", msg);
+    /* mostly malformed requests, answered 400 by the library: not worth
+     * a warning each */
+    trove_log(TROVE_LOG_INFO, "serve: http: %s", msg);
 }
 
 /* --------------------------------------------------------- start/stop */
@@ -1619,12 +1657,12 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
         p->port, NULL, NULL,
         on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)p->threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)p->conn_timeout,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         rc = trove_error_set(err, TROVE_EIO, "serve: cannot listen on %s:%u",

@@ -307,6 +307,7 @@ static void test_recommend_bad_input(void **state)
         "/v1/recommendations?user=u1&market=DE&n=abc",
         "/v1/recommendations?user=u1&market=DE&n=-3",
         "/v1/recommendations?user=u1&market=DE&n=100000000000000000000",
+        "/v1/recommendations?user=%FF%FE&market=DE",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = http("GET", bad[i], NULL, NULL);
@@ -464,6 +465,9 @@ static void test_items(void **state)
     assert_int_equal(r.status, 400);
     reply_free(&r);
     r = http("PUT", "/v1/items/x1", TOKEN, "{\"features\":{\"cat\":[1]}}");
+    assert_int_equal(r.status, 400);
+    reply_free(&r);
+    r = http("PUT", "/v1/items/%C0%AF", TOKEN, "{}");   /* overlong '/' */
     assert_int_equal(r.status, 400);
     reply_free(&r);
     r = http("PUT", "/v1/items/x1", TOKEN, "[1,2");
