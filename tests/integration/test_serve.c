@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,6 +520,41 @@ static void test_models(void **state)
     reply_free(&r);
 }
 
+/* Recommendations from several threads while the model is switched back
+ * and forth: every answer is a 200 and the server stays consistent. */
+static void *hammer(void *arg)
+{
+    int *failed = arg;
+    for (int i = 0; i < 40; i++) {
+        reply r = http("GET", "/v1/recommendations?user=u2&market=DE&n=5", NULL, NULL);
+        if (r.status != 200 || count_of(r.body, "\"source\":\"model\"") == 0)
+            (*failed)++;
+        reply_free(&r);
+    }
+    return NULL;
+}
+
+static void test_swap_under_load(void **state)
+{
+    pthread_t t[3];
+    int failed[3] = { 0, 0, 0 };
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, hammer, &failed[i]), 0);
+    for (int round = 0; round < 5; round++) {
+        reply r = http("POST", "/v1/models/DE/activate", TOKEN, "{\"version\":2}");
+        assert_int_equal(r.status, 200);
+        reply_free(&r);
+        r = http("POST", "/v1/models/DE/rollback", TOKEN, NULL);
+        assert_int_equal(r.status, 200);
+        reply_free(&r);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(failed[i], 0);
+    }
+}
+
 /* A rules hook that keeps the first two entries and names itself. */
 static int keep_two(void *ud, const trove_serve_request *req,
                     trove_serve_candidate *list, size_t *n, size_t cap)
@@ -698,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_admin_auth),
         cmocka_unit_test(test_items),
         cmocka_unit_test(test_models),
+        cmocka_unit_test(test_swap_under_load),
         cmocka_unit_test(test_rules_hook),
         cmocka_unit_test(test_rules_engine),
         cmocka_unit_test(test_start_out_of_memory),
