@@ -25,7 +25,8 @@ test: deps all
 demo: deps all
 	scripts/demo.sh $(BUILD)/trove
 
-bench: deps all
+bench: all
+	@scripts/install-deps.sh --bench
 	scripts/bench.sh $(BUILD)
 
 asan: deps
