@@ -25,7 +25,7 @@ test: deps all
 demo: deps all
 	scripts/demo.sh $(BUILD)/trove
 
-bench: all
+bench: deps all
 	@scripts/install-deps.sh --bench
 	scripts/bench.sh $(BUILD)
 
