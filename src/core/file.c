@@ -145,6 +145,18 @@ done:
     return rc;
 }
 
+int trove__file_save_encoded(const char *path, int rc, unsigned char *buf, size_t len,
+                             trove_error *err)
+{
+    const void *part = buf;
+    if (rc == TROVE_OK)
+        rc = trove__file_write_atomic(path, &part, &len, 1, err);
+    else
+        trove_error_prefix(err, "%s", path);
+    trove_free(buf);
+    return rc;
+}
+
 int trove__file_read_all(const char *path, size_t max_len, unsigned char **buf,
                          size_t *len, trove_error *err)
 {

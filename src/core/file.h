@@ -26,6 +26,14 @@
 int trove__file_write_atomic(const char *path, const void *const *parts,
                              const size_t *lens, size_t n_parts, trove_error *err);
 
+/* The end of every save that encodes into memory first: given the encoder's
+ * status rc and its buffer (buf, len; may be NULL when rc failed), write
+ * the buffer atomically to path when rc is TROVE_OK, or else prefix the
+ * encoder's message with path; buf is freed (trove_free) either way.
+ * Returns rc, or the writer's status. */
+int trove__file_save_encoded(const char *path, int rc, unsigned char *buf, size_t len,
+                             trove_error *err);
+
 /* Create the temporary file for path (name as above) and open it for
  * writing. On success *tmp receives the name (free with trove_free) and *fd
  * the descriptor; the caller writes, closes, and then calls

@@ -416,16 +416,7 @@ int trove_ease_save(const trove_ease *m, const char *path, trove_error *err)
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = trove_ease_save_buffer(m, &buf, &len, err);
-    if (rc != TROVE_OK) {
-        trove_error_prefix(err, "%s", path);
-        return rc;
-    }
-    {
-        const void *part = buf;
-        rc = trove__file_write_atomic(path, &part, &len, 1, err);
-    }
-    trove_free(buf);
-    return rc;
+    return trove__file_save_encoded(path, rc, buf, len, err);
 }
 
 int trove_ease_load_buffer(const unsigned char *buf, size_t len, const char *name,

@@ -233,16 +233,7 @@ int trove_model_save(const trove_model *m, const char *path, trove_error *err)
     unsigned char *bytes = NULL;
     size_t len = 0;
     int rc = trove_model_save_buffer(m, &bytes, &len, err);
-    if (rc != TROVE_OK) {
-        trove_error_prefix(err, "%s", path);
-        return rc;
-    }
-    {
-        const void *part = bytes;
-        rc = trove__file_write_atomic(path, &part, &len, 1, err);
-    }
-    trove_free(bytes);
-    return rc;
+    return trove__file_save_encoded(path, rc, bytes, len, err);
 }
 
 /* ------------------------------------------------------------- reading */

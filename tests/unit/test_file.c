@@ -1,8 +1,8 @@
 /*
  * test_file.c - core/file.c: atomic replacement (parts concatenated, no
  * temporary file left behind, the old file kept on failure), whole-file
- * reads (size limit, empty files, missing files, directories) and clean
- * out-of-memory failures.
+ * reads (size limit, empty files, missing files, directories), the shared
+ * end of encode-then-save, and clean out-of-memory failures.
  */
 #include "testutil.h"
 
@@ -103,6 +103,26 @@ static void test_commit_tmp(void **state)
     trove_free(tmp);
 }
 
+static void test_save_encoded(void **state)
+{
+    (void)state;
+    const char *path = testutil_tmp_path("encoded.bin");
+    unsigned char *buf = trove_malloc(3);
+    trove_error err;
+    assert_non_null(buf);
+    memcpy(buf, "abc", 3);
+    assert_int_equal(trove__file_save_encoded(path, TROVE_OK, buf, 3, &err), TROVE_OK);
+    expect_contents(path, "abc");
+    /* a failed encoding: nothing written, the message gains the path */
+    buf = trove_malloc(3);
+    assert_non_null(buf);
+    trove_error_set(&err, TROVE_ENOMEM, "out of memory encoding");
+    assert_int_equal(trove__file_save_encoded(path, TROVE_ENOMEM, buf, 0, &err), TROVE_ENOMEM);
+    assert_non_null(strstr(err.msg, "encoded.bin: out of memory encoding"));
+    expect_contents(path, "abc");
+    assert_int_equal(trove__file_save_encoded(path, TROVE_EINVAL, NULL, 0, NULL), TROVE_EINVAL);
+}
+
 static void test_read_all_errors(void **state)
 {
     (void)state;
@@ -174,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_atomic),
         cmocka_unit_test(test_commit_tmp),
+        cmocka_unit_test(test_save_encoded),
         cmocka_unit_test(test_read_all_errors),
         cmocka_unit_test(test_file_oom),
     };
