@@ -62,6 +62,7 @@
 
 #include "trove/core.h"
 #include "trove/dataset.h"
+#include "trove/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -139,6 +140,15 @@ int trove_recommender_save(const trove_recommender *r, const char *path,
  * TROVE_ENOTFOUND (family not built in), TROVE_ENOMEM. */
 int trove_recommender_load(const char *path, trove_recommender **out,
                            trove_error *err);
+
+/* Hand the hybrid model (trove/model.h) of a recommender of a hybrid
+ * family (warp, bpr, logistic, warp-kos) to the caller, who frees it with
+ * trove_model_free. Afterwards the recommender can no longer score; free
+ * it. Models fitted through this interface carry the dataset's raw ids and
+ * feature names. TROVE_EINVAL for other families or a model already
+ * taken. */
+int trove_recommender_take_hybrid(trove_recommender *r, trove_model **out,
+                                  trove_error *err);
 
 #ifdef __cplusplus
 }

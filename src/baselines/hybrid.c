@@ -65,6 +65,12 @@ static int hybrid_fit_loss(trove_recommender *r, const trove_reco_params *p,
     if (rc == TROVE_OK)
         rc = trove_model_fit(m, trove_dataset_interactions(ds), uf, itf,
                              (uint32_t)epochs, err);
+    /* Raw ids and feature names travel with the model, so that a saved
+     * model can be served and can score new items from their features. */
+    if (rc == TROVE_OK)
+        rc = trove_model_set_ids(m, trove_dataset_user_ids(ds), trove_dataset_item_ids(ds),
+                                 uf ? trove_dataset_user_feature_names(ds) : NULL,
+                                 itf ? trove_dataset_item_feature_names(ds) : NULL, err);
     if (rc != TROVE_OK) {
         trove_model_free(m);
         return rc;
@@ -154,6 +160,19 @@ HYBRID_FAMILY(trove__family_warp, "warp", fit_warp)
 HYBRID_FAMILY(trove__family_bpr, "bpr", fit_bpr)
 HYBRID_FAMILY(trove__family_logistic, "logistic", fit_logistic)
 HYBRID_FAMILY(trove__family_warp_kos, "warp-kos", fit_warp_kos)
+
+int trove_recommender_take_hybrid(trove_recommender *r, trove_model **out,
+                                  trove_error *err)
+{
+    if (r == NULL || r->fam == NULL || r->fam->model_free != model_free ||
+        r->model == NULL)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "%s: not a hybrid model (or already taken)",
+                               r && r->fam ? r->fam->name : "recommender");
+    *out = r->model;
+    r->model = NULL;
+    return TROVE_OK;
+}
 
 int trove__hybrid_wrap_model_file(const char *path, trove_recommender **out,
                                   trove_error *err)

@@ -10,6 +10,7 @@
  * only here and in the admin handlers, always under s->admin_lock.
  */
 #include "serve_int.h"
+#include "trove/recommender.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +43,15 @@ int trove__serve_model_load(const char *path, int version, int64_t created,
     serve_model *sm = NULL;
     trove_model *m = NULL;
     int rc = trove_model_load(path, &m, err);
+    if (rc == TROVE_EFORMAT) {
+        /* a recommender file (trove train --store) wrapping a hybrid model */
+        trove_recommender *r = NULL;
+        trove_error e2;
+        if (trove_recommender_load(path, &r, &e2) == TROVE_OK) {
+            rc = trove_recommender_take_hybrid(r, &m, err);
+            trove_recommender_free(r);
+        }
+    }
     if (rc != TROVE_OK)
         goto fail;
     if (trove_model_item_ids(m) == NULL) {
