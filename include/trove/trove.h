@@ -33,8 +33,6 @@
 #include "trove/config.h"
 #include "trove/experiment.h"
 #include "trove/ab.h"
-#include "trove/cycle.h"
-#include "trove/sim.h"
 #include "trove/serve.h"
 #include "trove/cycle.h"
 #include "trove/sim.h"
