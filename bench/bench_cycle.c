@@ -136,7 +136,7 @@ int bench_cycle(int argc, char **argv)
     for (size_t j = 0; j < (size_t)n_offers * DIM; j++)
         f.i[j] = trove_rng_uniformf(&rng) - 0.5f;
     for (size_t u = 0; u < n_users; u++) {
-        snprintf(names + u * 24, 24, "user-%zu", u);
+        snprintf(names + u * 24, 24, "user-%u", (unsigned)u);  /* n_users < 2^32 */
         users[u].user_id = (int64_t)u + 1;
         users[u].ext_id = names + u * 24;
         users[u].model_index = (uint32_t)u;
