@@ -83,7 +83,8 @@ typedef struct trove_world {
 } trove_world;
 
 /* Load a world file. On success *out receives a world freed with
- * trove_world_free(). Returns TROVE_OK, TROVE_EIO (unreadable), TROVE_EFORMAT
+ * trove_world_free(). Returns TROVE_OK, TROVE_ENOTFOUND (no such file),
+ * TROVE_EIO (unreadable), TROVE_EFORMAT
  * ("file:line:column: message"), TROVE_EINVAL, TROVE_ENOMEM. */
 int trove_world_load(const char *path, trove_world **out, trove_error *err);
 /* The same from a buffer; name (NULL = "<string>") stands for the file. */

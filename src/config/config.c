@@ -20,6 +20,7 @@
  * library's allocator and frees everything in yaml_document_delete.
  */
 #include "trove/config.h"
+#include "core/file.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -931,48 +932,16 @@ done:
 int trove_market_config_load(const char *path, trove_market_config **out,
                              trove_error *err)
 {
-    FILE *f = NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
+    unsigned char *text = NULL;
+    size_t len = 0;
     int status;
 
     if (path == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "market config: no path");
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return trove_error_set(err, errno == ENOENT ? TROVE_ENOTFOUND : TROVE_EIO,
-                               "%s: %s", path, strerror(errno));
-    for (;;) {
-        size_t got;
-        if (len + 4096 > cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *p;
-            if (ncap > ((size_t)64 << 20)) {
-                status = trove_error_set(err, TROVE_EFORMAT,
-                                         "%s: larger than 64 MiB", path);
-                goto done;
-            }
-            p = trove_realloc(text, ncap);
-            if (p == NULL) {
-                status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory",
-                                         path);
-                goto done;
-            }
-            text = p;
-            cap = ncap;
-        }
-        got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        status = trove_error_set(err, TROVE_EIO, "%s: read error", path);
-        goto done;
-    }
-    status = trove_market_config_parse(text, len, path, out, err);
-done:
-    fclose(f);
+    status = trove__file_read_all(path, (size_t)64 << 20, &text, &len, err);
+    if (status != TROVE_OK)
+        return status;
+    status = trove_market_config_parse((const char *)text, len, path, out, err);
     trove_free(text);
     return status;
 }

@@ -9,6 +9,7 @@
  * before "markets" so that taste keys can be checked against the categories.
  */
 #include "trove/sim.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -509,40 +510,16 @@ fail:
 
 int trove_world_load(const char *path, trove_world **out, trove_error *err)
 {
-    FILE *f;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
+    unsigned char *text = NULL;
+    size_t len = 0;
     int status;
 
     if (path == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "world: invalid arguments");
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return trove_error_set(err, TROVE_EIO, "%s: cannot open: %s", path,
-                               strerror(errno));
-    for (;;) {
-        if (cap - len < 4096) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *nb = trove_realloc(buf, ncap);
-            if (nb == NULL) {
-                status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
-                goto done;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        status = trove_error_set(err, TROVE_EIO, "%s: read error", path);
-        goto done;
-    }
-    status = trove_world_parse(buf, len, path, out, err);
-done:
-    fclose(f);
-    trove_free(buf);
+    status = trove__file_read_all(path, (size_t)64 << 20, &text, &len, err);
+    if (status != TROVE_OK)
+        return status;
+    status = trove_world_parse((const char *)text, len, path, out, err);
+    trove_free(text);
     return status;
 }

@@ -559,7 +559,7 @@ static void test_world_errors(void **state)
     {
         trove_world *w = NULL;
         trove_error err;
-        assert_int_equal(trove_world_load(testutil_tmp_path("none.yaml"), &w, &err), TROVE_EIO);
+        assert_int_equal(trove_world_load(testutil_tmp_path("none.yaml"), &w, &err), TROVE_ENOTFOUND);
     }
 }
 
