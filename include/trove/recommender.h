@@ -38,7 +38,7 @@
  *   warp, bpr, logistic, warp-kos   epochs (30), dim (64), lr (0.05),
  *                        item_alpha, user_alpha (0), max_sampled (10), seed
  *                        (42), schedule, item_features, user_features (1)
- *   ials                 factors (64), regularization (0.1), alpha (10),
+ *   ials                 factors (64), regularization (50), alpha (5),
  *                        iterations (15), seed (42), reg_exponent (0; nu > 0
  *                        scales lambda by (alpha sum r + n)^nu per row)
  *   ease                 lambda (500)
