@@ -14,9 +14,11 @@
 #include "trove/ease.h"
 
 
-/* The ials family's defaults: the setting chosen on validation splits of
- * both ml100k u20 and online retail (docs/tuning.md); the library's own
- * trove_ials_default_params() keep the textbook values. */
+/* The ials family's defaults: the setting `trove tune` chose on a
+ * validation split of ml100k u20's training data (docs/tuning.md), which is
+ * also the tuned setting of implicit's ALS on these splits (reg 50, alpha
+ * 5). The library's own trove_ials_default_params() keep the textbook
+ * values. */
 #define TROVE__RECO_IALS_REG   50.0
 #define TROVE__RECO_IALS_ALPHA 5.0
 
