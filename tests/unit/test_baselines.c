@@ -435,8 +435,32 @@ static void test_hybrid_family(void **state)
     assert_int_equal(trove_recommender_save(r, path, &err), TROVE_OK);
     assert_int_equal(trove_recommender_load(path, &l, &err), TROVE_OK);
     scores_equal(r, l, trove_dataset_n_users(ds));
+    /* the hybrid model inside a loaded recommender file carries the
+     * dataset's raw ids and item feature names (what serving needs) */
+    {
+        trove_model *hm = NULL;
+        const trove_idmap *ids;
+        assert_int_equal(trove_recommender_take_hybrid(l, &hm, &err), TROVE_OK);
+        assert_int_equal(trove_recommender_take_hybrid(l, &hm, &err), TROVE_EINVAL);
+        ids = trove_model_item_ids(hm);
+        assert_non_null(ids);
+        assert_int_equal(trove_idmap_find(ids, "g1d", 3),
+                         trove_idmap_find(trove_dataset_item_ids(ds), "g1d", 3));
+        assert_non_null(trove_model_user_ids(hm));
+        assert_int_equal(trove_idmap_find(trove_model_user_ids(hm), "fan", 3), 0);
+        assert_non_null(trove_model_item_feature_names(hm));
+        assert_true(trove_idmap_find(trove_model_item_feature_names(hm), "year=1990", 9) >= 0);
+        trove_model_free(hm);
+    }
     trove_recommender_free(l);
     trove_recommender_free(r);
+    {
+        trove_model *hm = NULL;
+        assert_int_equal(trove_recommender_fit("popularity", NULL, ds, &r, &err), TROVE_OK);
+        assert_int_equal(trove_recommender_take_hybrid(r, &hm, &err), TROVE_EINVAL);
+        assert_null(hm);
+        trove_recommender_free(r);
+    }
     assert_int_equal(trove_reco_params_set(&p, "schedule=sideways", &err), TROVE_OK);
     assert_int_equal(trove_recommender_fit("bpr", &p, ds, &r, &err), TROVE_EINVAL);
 
