@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+#include "config/yaml_util.h"
 
 #define DEFAULT_PREDICTIONS 10
 #define DEFAULT_TEST_SHARE 0.9
@@ -49,14 +49,12 @@ static int node_fail(parse_ctx *x, const yaml_node_t *node, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 static int node_fail(parse_ctx *x, const yaml_node_t *node, const char *fmt, ...)
 {
-    char msg[TROVE_ERROR_MSG_MAX];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = trove__yaml_failv(x->err, x->file, node, fmt, ap);
     va_end(ap);
-    return trove_error_set(x->err, TROVE_EFORMAT, "%s:%zu:%zu: %s", x->file,
-                           node->start_mark.line + 1,
-                           node->start_mark.column + 1, msg);
+    return rc;
 }
 
 static int nomem(parse_ctx *x)
@@ -844,12 +842,11 @@ static void config_init(trove_market_config *c)
 int trove_market_config_parse(const char *text, size_t len, const char *name,
                               trove_market_config **out, trove_error *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
     trove_market_config *c = NULL;
     parse_ctx x;
     yaml_node_t *root;
-    int status = TROVE_OK, have_parser = 0, have_doc = 0;
+    int status = TROVE_OK, have_doc = 0;
 
     if (text == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "market config: no text");
@@ -868,52 +865,14 @@ int trove_market_config_parse(const char *text, size_t len, const char *name,
     x.c = c;
     x.err = err;
 
-    if (!yaml_parser_initialize(&parser)) {
-        status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", name);
+    if ((status = trove__yaml_load(text, len, name, &doc, err)) != TROVE_OK)
         goto done;
-    }
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        if (parser.error == YAML_MEMORY_ERROR)
-            status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", name);
-        else
-            status = trove_error_set(err, TROVE_EFORMAT, "%s:%zu:%zu: %s%s%s",
-                                     name, parser.problem_mark.line + 1,
-                                     parser.problem_mark.column + 1,
-                                     parser.problem ? parser.problem : "bad YAML",
-                                     parser.context ? " " : "",
-                                     parser.context ? parser.context : "");
-        goto done;
-    }
     have_doc = 1;
     root = yaml_document_get_root_node(&doc);
     if (root == NULL) {
         status = trove_error_set(err, TROVE_EFORMAT, "%s:1:1: empty file "
                                  "(a market needs at least market.code)", name);
         goto done;
-    }
-    {
-        /* One document per file: a second one would silently be ignored. */
-        yaml_document_t extra;
-        if (yaml_parser_load(&parser, &extra)) {
-            yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-            if (r2 != NULL) {
-                status = trove_error_set(err, TROVE_EFORMAT, "%s:%zu:%zu: more "
-                                         "than one YAML document", name,
-                                         r2->start_mark.line + 1,
-                                         r2->start_mark.column + 1);
-                yaml_document_delete(&extra);
-                goto done;
-            }
-            yaml_document_delete(&extra);
-        } else {
-            status = trove_error_set(err, TROVE_EFORMAT, "%s:%zu:%zu: %s", name,
-                                     parser.problem_mark.line + 1,
-                                     parser.problem_mark.column + 1,
-                                     parser.problem ? parser.problem : "bad YAML");
-            goto done;
-        }
     }
     if ((status = walk_mapping(&x, root, "the file", top_pair)) != TROVE_OK ||
         (status = finish(&x, root)) != TROVE_OK)
@@ -923,8 +882,6 @@ int trove_market_config_parse(const char *text, size_t len, const char *name,
 done:
     if (have_doc)
         yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
     trove_market_config_free(c);
     return status;
 }

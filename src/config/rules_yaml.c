@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+#include "config/yaml_util.h"
 
 #define MAX_RULES 4096
 #define MAX_LIST 4096
@@ -40,14 +40,12 @@ static int node_fail(rparse *x, const yaml_node_t *node, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int node_fail(rparse *x, const yaml_node_t *node, const char *fmt, ...)
 {
-    char msg[TROVE_ERROR_MSG_MAX];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = trove__yaml_failv(x->err, x->file, node, fmt, ap);
     va_end(ap);
-    return trove_error_set(x->err, TROVE_EFORMAT, "%s:%zu:%zu: %s", x->file,
-                           node->start_mark.line + 1,
-                           node->start_mark.column + 1, msg);
+    return rc;
 }
 
 static int nomem(rparse *x)
@@ -622,12 +620,11 @@ static int parse_top(rparse *x, const yaml_node_t *root)
 int trove_rule_set_parse(const char *text, size_t len, const char *name,
                          trove_rule_set **out, trove_error *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
     trove_rule_set *rs = NULL;
     yaml_node_t *root;
     rparse x;
-    int status = TROVE_OK, have_parser = 0, have_doc = 0;
+    int status = TROVE_OK, have_doc = 0;
 
     if (text == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "rules: no text");
@@ -644,24 +641,8 @@ int trove_rule_set_parse(const char *text, size_t len, const char *name,
     x.doc = &doc;
     x.rs = rs;
     x.err = err;
-    if (!yaml_parser_initialize(&parser)) {
-        status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", name);
+    if ((status = trove__yaml_load(text, len, name, &doc, err)) != TROVE_OK)
         goto done;
-    }
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        if (parser.error == YAML_MEMORY_ERROR)
-            status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", name);
-        else
-            status = trove_error_set(err, TROVE_EFORMAT, "%s:%zu:%zu: %s%s%s",
-                                     name, parser.problem_mark.line + 1,
-                                     parser.problem_mark.column + 1,
-                                     parser.problem ? parser.problem : "bad YAML",
-                                     parser.context ? " " : "",
-                                     parser.context ? parser.context : "");
-        goto done;
-    }
     have_doc = 1;
     root = yaml_document_get_root_node(&doc);
     if (root != NULL && (status = parse_top(&x, root)) != TROVE_OK)
@@ -671,8 +652,6 @@ int trove_rule_set_parse(const char *text, size_t len, const char *name,
 done:
     if (have_doc)
         yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
     trove_rule_set_free(rs);
     return status;
 }

@@ -20,7 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
+#include "config/yaml_util.h"
+#include "core/file.h"
 
 typedef struct tctx {
     const char *file;
@@ -32,13 +33,12 @@ static int fail_at(tctx *x, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(tctx *x, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[TROVE_ERROR_MSG_MAX];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = trove__yaml_failv(x->err, x->file, n, fmt, ap);
     va_end(ap);
-    return trove_error_set(x->err, TROVE_EFORMAT, "%s:%zu:%zu: %s", x->file,
-                           n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    return rc;
 }
 
 trove_tuned_config *trove_tuned_config_new(void)
@@ -254,36 +254,24 @@ static int parse_root(tctx *x, const yaml_node_t *root, trove_tuned_config *c)
 
 int trove_tuned_config_load(const char *path, trove_tuned_config **out, trove_error *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
     trove_tuned_config *c = NULL;
     const yaml_node_t *root;
-    int parser_ok = 0, doc_ok = 0, rc;
+    unsigned char *text = NULL;
+    size_t len = 0;
+    int doc_ok = 0, rc;
     tctx x;
-    FILE *f;
 
     if (path == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "tuned config: missing argument");
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return trove_error_set(err, errno == ENOENT ? TROVE_ENOTFOUND : TROVE_EIO,
-                               "%s: %s", path, strerror(errno));
+    rc = trove__file_read_all(path, (size_t)64 << 20, &text, &len, err);
+    if (rc != TROVE_OK)
+        return rc;
     x.file = path;
     x.doc = &doc;
     x.err = err;
-    if (!yaml_parser_initialize(&parser)) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
+    if ((rc = trove__yaml_load((const char *)text, len, path, &doc, err)) != TROVE_OK)
         goto done;
-    }
-    parser_ok = 1;
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = trove_error_set(err, parser.error == YAML_MEMORY_ERROR ? TROVE_ENOMEM
-                             : TROVE_EFORMAT, "%s:%zu:%zu: %s", path,
-                             parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                             parser.problem ? parser.problem : "YAML syntax error");
-        goto done;
-    }
     doc_ok = 1;
     root = yaml_document_get_root_node(&doc);
     if (root == NULL) {
@@ -304,9 +292,7 @@ done:
     trove_tuned_config_free(c);
     if (doc_ok)
         yaml_document_delete(&doc);
-    if (parser_ok)
-        yaml_parser_delete(&parser);
-    fclose(f);
+    trove_free(text);
     return rc;
 }
 

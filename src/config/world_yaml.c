@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+#include "config/yaml_util.h"
 
 typedef struct wctx {
     const char *file;
@@ -30,13 +30,12 @@ static int wfail(wctx *x, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int wfail(wctx *x, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[TROVE_ERROR_MSG_MAX];
     va_list ap;
+    int rc;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = trove__yaml_failv(x->err, x->file, n, fmt, ap);
     va_end(ap);
-    return trove_error_set(x->err, TROVE_EFORMAT, "%s:%zu:%zu: %s", x->file,
-                           n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    return rc;
 }
 
 static int wnomem(wctx *x)
@@ -407,9 +406,8 @@ void trove_world_free(trove_world *w)
 int trove_world_parse(const char *text, size_t len, const char *name,
                       trove_world **out, trove_error *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
-    int have_parser = 0, have_doc = 0, status;
+    int have_doc = 0, status;
     trove_world *w = NULL;
     const yaml_node_t *root, *sec;
     wctx x;
@@ -436,19 +434,8 @@ int trove_world_parse(const char *text, size_t len, const char *name,
     w->quality_sd = 0.5;
     w->pair_noise = 0.3;
 
-    if (!yaml_parser_initialize(&parser)) {
-        status = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", name);
+    if ((status = trove__yaml_load(text, len, name, &doc, err)) != TROVE_OK)
         goto fail;
-    }
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        status = trove_error_set(err, TROVE_EFORMAT, "%s:%zu:%zu: %s", name,
-                                 parser.problem_mark.line + 1,
-                                 parser.problem_mark.column + 1,
-                                 parser.problem ? parser.problem : "bad YAML");
-        goto fail;
-    }
     have_doc = 1;
     x.file = name;
     x.doc = &doc;
@@ -502,8 +489,6 @@ int trove_world_parse(const char *text, size_t len, const char *name,
 fail:
     if (have_doc)
         yaml_document_delete(&doc);
-    if (have_parser)
-        yaml_parser_delete(&parser);
     trove_world_free(w);
     return status;
 }
