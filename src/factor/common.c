@@ -8,9 +8,12 @@
  * trove builds for; see the static assertion below).
  */
 #include "factor/factor_int.h"
+#include "core/threads.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +62,89 @@ void trove__factor_topk(const float *scores, uint32_t n, uint32_t k, uint32_t *i
 uint64_t trove__factor_checksum(const void *buf, size_t len)
 {
     return trove_hash64(buf, len, UINT64_C(0x74726f7665666163));
+}
+
+typedef struct recommend_ctx {
+    const void *model;
+    trove__factor_score_block_fn score_block;
+    uint32_t n_users, n_items, block, k;
+    const trove_csr *exclude;
+    uint32_t *items;
+    float *scores;
+    float *buf;                  /* per thread block x n_items */
+    float *tmp_scores;           /* per thread k, when scores is NULL */
+    atomic_uint next;
+} recommend_ctx;
+
+static void recommend_worker(void *arg, uint32_t t)
+{
+    recommend_ctx *c = arg;
+    const uint32_t n_items = c->n_items;
+    float *buf = c->buf + (size_t)t * c->block * n_items;
+    for (;;) {
+        uint32_t u0 = atomic_fetch_add(&c->next, c->block);
+        if (u0 >= c->n_users)
+            break;
+        uint32_t nb = c->n_users - u0 < c->block ? c->n_users - u0 : c->block;
+        c->score_block(c->model, u0, nb, buf);
+        for (uint32_t b = 0; b < nb; b++) {
+            uint32_t u = u0 + b;
+            float *row = buf + (size_t)b * n_items;
+            if (c->exclude != NULL)
+                for (uint64_t j = c->exclude->indptr[u]; j < c->exclude->indptr[u + 1]; j++)
+                    row[c->exclude->indices[j]] = -INFINITY;
+            float *os = c->scores ? c->scores + (size_t)u * c->k
+                                  : c->tmp_scores + (size_t)t * c->k;
+            trove__factor_topk(row, n_items, c->k, c->items + (size_t)u * c->k, os);
+        }
+    }
+}
+
+int trove__factor_recommend_all(const char *what, const void *model, uint32_t n_users,
+                                uint32_t n_items, uint32_t block,
+                                trove__factor_score_block_fn score_block,
+                                const trove_csr *exclude, uint32_t k, uint32_t threads,
+                                uint32_t *items, float *scores, trove_error *err)
+{
+    recommend_ctx c;
+    int rc = TROVE_OK;
+    if (model == NULL || items == NULL || k == 0)
+        return trove_error_set(err, TROVE_EINVAL, "%s: need a model, an output and k > 0",
+                               what);
+    if (exclude != NULL) {
+        char label[96];
+        snprintf(label, sizeof label, "%s: exclude", what);
+        rc = trove__factor_check_csr(exclude, label, err);
+        if (rc != TROVE_OK)
+            return rc;
+        if (exclude->n_rows != n_users || exclude->n_cols != n_items)
+            return trove_error_set(err, TROVE_EINVAL,
+                                   "%s: exclude is %u x %u, model is %u x %u", what,
+                                   exclude->n_rows, exclude->n_cols, n_users, n_items);
+    }
+    uint32_t n_threads = trove__threads_count(threads);
+    memset(&c, 0, sizeof c);
+    c.model = model;
+    c.score_block = score_block;
+    c.n_users = n_users;
+    c.n_items = n_items;
+    c.block = block;
+    c.k = k;
+    c.exclude = exclude;
+    c.items = items;
+    c.scores = scores;
+    c.buf = trove_aligned_alloc(64, (size_t)n_threads * block * n_items * sizeof *c.buf);
+    c.tmp_scores = trove_malloc((size_t)n_threads * k * sizeof *c.tmp_scores);
+    if (c.buf == NULL || c.tmp_scores == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", what);
+        goto done;
+    }
+    atomic_store(&c.next, 0u);
+    trove__parallel_for(n_threads, recommend_worker, &c);
+done:
+    trove_aligned_free(c.buf);
+    trove_free(c.tmp_scores);
+    return rc;
 }
 
 void trove__bytes_put(trove__bytes *b, const void *src, size_t n)

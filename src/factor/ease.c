@@ -293,38 +293,13 @@ int trove_ease_score_items(const trove_ease *m, const uint32_t *items,
     return TROVE_OK;
 }
 
-typedef struct recommend_ctx {
-    const trove_ease *m;
-    const trove_csr *exclude;
-    uint32_t k;
-    uint32_t *items;
-    float *scores;
-    float *buf;                  /* per thread n_items */
-    float *tmp_scores;           /* per thread k */
-    atomic_uint next;
-} recommend_ctx;
-
-static void recommend_worker(void *arg, uint32_t t)
+static void score_block(const void *model, uint32_t u0, uint32_t nb, float *buf)
 {
-    recommend_ctx *c = arg;
-    const trove_ease *m = c->m;
-    float *row = c->buf + (size_t)t * m->n_items;
-    for (;;) {
-        uint32_t u0 = atomic_fetch_add(&c->next, USER_CHUNK);
-        if (u0 >= m->n_users)
-            break;
-        uint32_t u1 = m->n_users - u0 < USER_CHUNK ? m->n_users : u0 + USER_CHUNK;
-        for (uint32_t u = u0; u < u1; u++) {
-            uint64_t b = m->train.indptr[u];
-            score_history(m->b, m->n_items, m->train.indices + b, m->train.data + b,
-                          (size_t)(m->train.indptr[u + 1] - b), row);
-            if (c->exclude != NULL)
-                for (uint64_t j = c->exclude->indptr[u]; j < c->exclude->indptr[u + 1]; j++)
-                    row[c->exclude->indices[j]] = -INFINITY;
-            float *os = c->scores ? c->scores + (size_t)u * c->k
-                                  : c->tmp_scores + (size_t)t * c->k;
-            trove__factor_topk(row, m->n_items, c->k, c->items + (size_t)u * c->k, os);
-        }
+    const trove_ease *m = model;
+    for (uint32_t b = 0; b < nb; b++) {
+        uint64_t s0 = m->train.indptr[u0 + b];
+        score_history(m->b, m->n_items, m->train.indices + s0, m->train.data + s0,
+                      (size_t)(m->train.indptr[u0 + b + 1] - s0), buf + (size_t)b * m->n_items);
     }
 }
 
@@ -332,40 +307,9 @@ int trove_ease_recommend_all(const trove_ease *m, const trove_csr *exclude, uint
                              uint32_t threads, uint32_t *items, float *scores,
                              trove_error *err)
 {
-    recommend_ctx c;
-    int rc = TROVE_OK;
-    if (m == NULL || items == NULL || k == 0)
-        return trove_error_set(err, TROVE_EINVAL,
-                               "ease recommend: need a model, an output and k > 0");
-    if (exclude != NULL) {
-        rc = trove__factor_check_csr(exclude, "ease recommend: exclude", err);
-        if (rc != TROVE_OK)
-            return rc;
-        if (exclude->n_rows != m->n_users || exclude->n_cols != m->n_items)
-            return trove_error_set(err, TROVE_EINVAL,
-                                   "ease recommend: exclude is %u x %u, model is %u x %u",
-                                   exclude->n_rows, exclude->n_cols, m->n_users,
-                                   m->n_items);
-    }
-    uint32_t n_threads = trove__threads_count(threads);
-    memset(&c, 0, sizeof c);
-    c.m = m;
-    c.exclude = exclude;
-    c.k = k;
-    c.items = items;
-    c.scores = scores;
-    c.buf = trove_aligned_alloc(64, (size_t)n_threads * m->n_items * sizeof *c.buf);
-    c.tmp_scores = trove_malloc((size_t)n_threads * k * sizeof *c.tmp_scores);
-    if (c.buf == NULL || c.tmp_scores == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "ease recommend: out of memory");
-        goto done;
-    }
-    atomic_store(&c.next, 0u);
-    trove__parallel_for(n_threads, recommend_worker, &c);
-done:
-    trove_aligned_free(c.buf);
-    trove_free(c.tmp_scores);
-    return rc;
+    return trove__factor_recommend_all("ease recommend", m, m ? m->n_users : 0,
+                                       m ? m->n_items : 0, USER_CHUNK, score_block,
+                                       exclude, k, threads, items, scores, err);
 }
 
 /* ---------------------------------------------------------------- files */

@@ -82,6 +82,21 @@ typedef struct trove__bytes {
     size_t len, pos;
     int bad;
 } trove__bytes;
+/* Top-k for every user of a model, shared by iALS and EASE. score_block
+ * writes the scores of users u0 .. u0+nb-1 (nb <= block) as nb rows of
+ * n_items floats into buf; it is called from several threads at once.
+ * Training items in `exclude` (n_users x n_items, or NULL) are left out;
+ * items receives n_users x k indices, scores (may be NULL) their scores.
+ * `what` names the model in errors ("ials recommend"). Returns TROVE_OK,
+ * TROVE_EINVAL, TROVE_ENOMEM. */
+typedef void (*trove__factor_score_block_fn)(const void *model, uint32_t u0, uint32_t nb,
+                                             float *buf);
+int trove__factor_recommend_all(const char *what, const void *model, uint32_t n_users,
+                                uint32_t n_items, uint32_t block,
+                                trove__factor_score_block_fn score_block,
+                                const trove_csr *exclude, uint32_t k, uint32_t threads,
+                                uint32_t *items, float *scores, trove_error *err);
+
 void trove__bytes_put(trove__bytes *b, const void *src, size_t n);
 void trove__bytes_put_u32(trove__bytes *b, uint32_t v);
 void trove__bytes_put_u64(trove__bytes *b, uint64_t v);

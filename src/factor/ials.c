@@ -653,83 +653,21 @@ int trove_ials_score_user(const trove_ials *m, uint32_t user, float *scores,
     return TROVE_OK;
 }
 
-typedef struct recommend_ctx {
-    const trove_ials *m;
-    const trove_csr *exclude;
-    uint32_t k;
-    uint32_t *items;
-    float *scores;
-    float *buf;                  /* per thread USER_BLOCK x n_items */
-    float *tmp_scores;           /* per thread k, when scores is NULL */
-    atomic_uint next;
-} recommend_ctx;
-
-static void recommend_worker(void *arg, uint32_t t)
+static void score_block(const void *model, uint32_t u0, uint32_t nb, float *buf)
 {
-    recommend_ctx *c = arg;
-    const trove_ials *m = c->m;
-    const uint32_t n_items = m->n_items;
-    float *buf = c->buf + (size_t)t * USER_BLOCK * n_items;
-    for (;;) {
-        uint32_t u0 = atomic_fetch_add(&c->next, USER_BLOCK);
-        if (u0 >= m->n_users)
-            break;
-        uint32_t nb = m->n_users - u0 < USER_BLOCK ? m->n_users - u0 : USER_BLOCK;
-        trove__linalg_gemm_nt(nb, n_items, m->ld, m->user_f + (size_t)u0 * m->ld, m->ld,
-                              m->item_f, m->ld, buf, n_items);
-        for (uint32_t b = 0; b < nb; b++) {
-            uint32_t u = u0 + b;
-            float *row = buf + (size_t)b * n_items;
-            if (c->exclude != NULL && u < c->exclude->n_rows)
-                for (uint64_t j = c->exclude->indptr[u]; j < c->exclude->indptr[u + 1]; j++)
-                    row[c->exclude->indices[j]] = -INFINITY;
-            float *os = c->scores ? c->scores + (size_t)u * c->k
-                                  : c->tmp_scores + (size_t)t * c->k;
-            trove__factor_topk(row, n_items, c->k, c->items + (size_t)u * c->k, os);
-        }
-    }
+    const trove_ials *m = model;
+    trove__linalg_gemm_nt(nb, m->n_items, m->ld, m->user_f + (size_t)u0 * m->ld, m->ld,
+                          m->item_f, m->ld, buf, m->n_items);
 }
 
 int trove_ials_recommend_all(const trove_ials *m, const trove_csr *exclude, uint32_t k,
                              uint32_t threads, uint32_t *items, float *scores,
                              trove_error *err)
 {
-    recommend_ctx c;
-    int rc = TROVE_OK;
-    if (m == NULL || items == NULL || k == 0)
-        return trove_error_set(err, TROVE_EINVAL,
-                               "ials recommend: need a model, an output and k > 0");
-    if (exclude != NULL) {
-        rc = trove__factor_check_csr(exclude, "ials recommend: exclude", err);
-        if (rc != TROVE_OK)
-            return rc;
-        if (exclude->n_rows != m->n_users || exclude->n_cols != m->n_items)
-            return trove_error_set(err, TROVE_EINVAL,
-                                   "ials recommend: exclude is %u x %u, model is %u x %u",
-                                   exclude->n_rows, exclude->n_cols, m->n_users,
-                                   m->n_items);
-    }
-    uint32_t n_threads = trove__threads_count(threads);
     trove__linalg_single_thread();
-    memset(&c, 0, sizeof c);
-    c.m = m;
-    c.exclude = exclude;
-    c.k = k;
-    c.items = items;
-    c.scores = scores;
-    c.buf = trove_aligned_alloc(64, (size_t)n_threads * USER_BLOCK * m->n_items *
-                                        sizeof *c.buf);
-    c.tmp_scores = trove_malloc((size_t)n_threads * k * sizeof *c.tmp_scores);
-    if (c.buf == NULL || c.tmp_scores == NULL) {
-        rc = trove_error_set(err, TROVE_ENOMEM, "ials recommend: out of memory");
-        goto done;
-    }
-    atomic_store(&c.next, 0u);
-    trove__parallel_for(n_threads, recommend_worker, &c);
-done:
-    trove_aligned_free(c.buf);
-    trove_free(c.tmp_scores);
-    return rc;
+    return trove__factor_recommend_all("ials recommend", m, m ? m->n_users : 0,
+                                       m ? m->n_items : 0, USER_BLOCK, score_block,
+                                       exclude, k, threads, items, scores, err);
 }
 
 /* ---------------------------------------------------------------- files */
