@@ -34,6 +34,9 @@ static void usage(FILE *f)
             "      --max-body BYTES      request body limit (default 1048576)\n"
             "      --timeout S           idle connection timeout (default 10)\n"
             "      --admin-token-file F  read the admin token from F\n"
+            "      --public-read         read-only views (model registry, dashboard\n"
+            "                            reads) without the token; changes still\n"
+            "                            need it\n"
             "  -v, --verbose             log requests of the admin endpoints\n"
             "  -h, --help                this help\n");
 }
@@ -62,7 +65,7 @@ static char *read_token(const char *path)
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { OPT_MAX_BODY = 256, OPT_TIMEOUT, OPT_TOKEN_FILE };
+    enum { OPT_MAX_BODY = 256, OPT_TIMEOUT, OPT_TOKEN_FILE, OPT_PUBLIC_READ };
     static const struct option options[] = {
         { "store", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
@@ -73,6 +76,7 @@ int cmd_serve(int argc, char **argv)
         { "max-body", required_argument, NULL, OPT_MAX_BODY },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "admin-token-file", required_argument, NULL, OPT_TOKEN_FILE },
+        { "public-read", no_argument, NULL, OPT_PUBLIC_READ },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -115,6 +119,7 @@ int cmd_serve(int argc, char **argv)
             p.conn_timeout = (unsigned)v;
             break;
         case OPT_TOKEN_FILE: token_file = optarg; break;
+        case OPT_PUBLIC_READ: p.public_read = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default:
             return cli_usage_error("serve", "unknown or incomplete option '%s'",

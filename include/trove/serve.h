@@ -98,6 +98,9 @@ typedef struct trove_serve_params {
     size_t      max_body;       /* request body limit in bytes; default 1 MiB */
     unsigned    conn_timeout;   /* idle connection timeout, seconds; default 10 */
     unsigned    max_n;          /* largest n a request may ask; default 100 */
+    int         public_read;    /* 1: read-only admin views (GET /v1/models,
+                                   the dashboard's reads) need no token;
+                                   changes always do. Default 0 */
     const char *admin_token;    /* bearer token of the admin endpoints (copied;
                                    NULL or "" = admin endpoints answer 403) */
     trove_serve_rules_fn rules; /* NULL = no rules */

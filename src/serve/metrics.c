@@ -26,7 +26,8 @@ static const double bucket_le[SERVE_N_BUCKETS - 1] = {
 
 static const char *const endpoint_names[SERVE_N_ENDPOINTS] = {
     "recommendations", "events", "item_put", "item_patch", "models",
-    "model_activate", "model_rollback", "healthz", "metrics", "other"
+    "model_activate", "model_rollback", "healthz", "metrics", "hunts",
+    "monitoring", "dashboard_api", "static", "other"
 };
 
 static const char *const fallback_names[4] = {

@@ -17,6 +17,7 @@
 #include "trove/config.h"
 #include "trove/rules.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -94,7 +95,8 @@ typedef struct serve_popularity {
 enum serve_endpoint {
     SERVE_EP_RECS = 0, SERVE_EP_EVENTS, SERVE_EP_ITEM_PUT, SERVE_EP_ITEM_PATCH,
     SERVE_EP_MODELS, SERVE_EP_ACTIVATE, SERVE_EP_ROLLBACK, SERVE_EP_HEALTHZ,
-    SERVE_EP_METRICS, SERVE_EP_OTHER, SERVE_N_ENDPOINTS
+    SERVE_EP_METRICS, SERVE_EP_HUNTS, SERVE_EP_MONITORING, SERVE_EP_DASHBOARD,
+    SERVE_EP_STATIC, SERVE_EP_OTHER, SERVE_N_ENDPOINTS
 };
 #define SERVE_N_STATUS 12
 #define SERVE_N_BUCKETS 15
@@ -199,5 +201,80 @@ void trove__serve_popularity_add(trove_server *s, const trove_event *ev);
 int  trove__serve_rules_load(trove_server *s, trove_error *err);
 /* The store's markets (read once at start) and every active model. */
 int  trove__serve_markets_load(trove_server *s, trove_error *err);
+
+/* ------------------------------------------------ handler interface */
+/* The endpoints outside server.c (hunts.c, monitoring.c, dashboard_api.c,
+ * static.c) see requests through these two structs and never include
+ * <microhttpd.h>. server.c routes a request to them after its own
+ * endpoints (see the owns/handle pairs at the end).
+ *
+ * Ownership: everything in a serve_req is borrowed for the call. out->body
+ * is trove_malloc'd by the handler (or the reply helpers) and freed by the
+ * server after sending. */
+typedef struct serve_req {
+    const char *method;       /* "GET", "POST", ... */
+    const char *url;          /* path without the query string */
+    const char *body;         /* request body (methods with one), else NULL */
+    size_t      body_len;
+    int         admin;        /* a valid admin token was presented */
+    int         auth_status;  /* when !admin: 401 (none sent) or 403 */
+    const char *auth_why;     /* when !admin: the message to answer with */
+    uint64_t    start_ns;     /* CLOCK_MONOTONIC at arrival */
+    void       *conn;         /* the connection, for the two getters below */
+} serve_req;
+
+typedef struct serve_resp {
+    int         status;       /* HTTP status */
+    int         endpoint;     /* enum serve_endpoint, for the metrics */
+    uint32_t    market;       /* metrics label: 0 none, 1 + market index */
+    char       *body;         /* trove_malloc'd; may be NULL when len 0 */
+    size_t      len;
+    const char *content_type; /* static string */
+    const char *cache_control;/* static string or NULL */
+    const char *content_encoding; /* static string or NULL ("gzip") */
+} serve_resp;
+
+/* Query argument `key` of the request, or NULL. */
+const char *trove__serve_query(const serve_req *r, const char *key);
+/* Request header `name` (case-insensitive), or NULL. */
+const char *trove__serve_header(const serve_req *r, const char *name);
+/* Answer `root` as compact JSON with a trailing newline (steals root; NULL
+ * root answers 500 "out of memory"). Returns 1 so handlers can
+ * `return trove__serve_reply_json(...)`. */
+int trove__serve_reply_json(serve_resp *out, int status, json_t *root);
+/* Answer {"error":{"status":..,"message":..}}. Returns 1. */
+__attribute__((format(printf, 3, 4)))
+int trove__serve_reply_error(serve_resp *out, int status, const char *fmt, ...);
+/* Parse the body as one JSON document into *root; on failure a message
+ * naming the place ("request body:line:column: ...") in msg and -1. */
+int trove__serve_parse_body(const serve_req *r, json_t **root, char *msg,
+                            size_t size);
+/* Index of a market code in s->market_code, or -1. */
+int trove__serve_market_index(const trove_server *s, const char *code);
+/* 0 when the request may change things (admin token); otherwise fills *out
+ * with the 401/403 answer and returns 1. */
+int trove__serve_require_admin(const trove_server *s, const serve_req *r,
+                               serve_resp *out);
+/* Like require_admin for read-only admin views: also 0 when the server
+ * runs with params.public_read. */
+int trove__serve_require_read(const trove_server *s, const serve_req *r,
+                              serve_resp *out);
+uint64_t trove__serve_now_ns(void);
+
+/* The endpoints of the other files, asked in this order. `owns` says
+ * whether a URL path is the file's (cheap, no side effects); `handle`
+ * answers it (returning 0 there answers 404). */
+int trove__serve_hunts_owns(const char *url);
+int trove__serve_hunts_handle(trove_server *s, const serve_req *r,
+                              serve_resp *out);
+int trove__serve_monitoring_owns(const char *url);
+int trove__serve_monitoring_handle(trove_server *s, const serve_req *r,
+                                   serve_resp *out);
+int trove__serve_dashboard_owns(const char *url);
+int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
+                                  serve_resp *out);
+int trove__serve_static_owns(const char *url);
+int trove__serve_static_handle(trove_server *s, const serve_req *r,
+                               serve_resp *out);
 
 #endif /* TROVE_SERVE_INT_H */

@@ -57,7 +57,7 @@ trove_serve_params trove_serve_default_params(void)
     return p;
 }
 
-static uint64_t now_ns(void)
+uint64_t trove__serve_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -126,7 +126,7 @@ static enum MHD_Result queue(trove_server *s, struct MHD_Connection *conn,
     rc = MHD_queue_response(conn, (unsigned)a->status, r);
     MHD_destroy_response(r);
     trove__serve_metrics_observe(&s->metrics, a->endpoint, a->status,
-                                 a->market, now_ns() - start);
+                                 a->market, trove__serve_now_ns() - start);
     return rc;
 }
 
@@ -212,6 +212,161 @@ static int check_admin(trove_server *s, struct MHD_Connection *conn,
         return -1;
     }
     return 0;
+}
+
+/* ------------------------------------------- the handler interface */
+const char *trove__serve_query(const serve_req *r, const char *key)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)r->conn,
+                                       MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *trove__serve_header(const serve_req *r, const char *name)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)r->conn,
+                                       MHD_HEADER_KIND, name);
+}
+
+int trove__serve_reply_json(serve_resp *out, int status, json_t *root)
+{
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    out->status = status;
+    out->content_type = "application/json";
+    if (text == NULL) {
+        static const char oom[] =
+            "{\"error\":{\"status\":500,\"message\":\"out of memory\"}}\n";
+        out->status = 500;
+        out->body = trove_strdup(oom);
+        out->len = out->body ? strlen(oom) : 0;
+        return 1;
+    }
+    size_t len = strlen(text);
+    out->body = trove_realloc(text, len + 2);   /* jansson uses trove_malloc */
+    if (out->body == NULL) {
+        trove_free(text);
+        out->status = 500;
+        out->len = 0;
+        return 1;
+    }
+    out->body[len++] = '\n';
+    out->body[len] = '\0';
+    out->len = len;
+    return 1;
+}
+
+int trove__serve_reply_error(serve_resp *out, int status, const char *fmt, ...)
+{
+    char msg[TROVE_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!utf8_valid(msg))
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+    return trove__serve_reply_json(out, status,
+                                   json_pack("{s:{s:i,s:s}}", "error", "status",
+                                             status, "message", msg));
+}
+
+int trove__serve_require_admin(const trove_server *s, const serve_req *r,
+                               serve_resp *out)
+{
+    (void)s;
+    if (r->admin)
+        return 0;
+    trove__serve_reply_error(out, r->auth_status, "%s", r->auth_why);
+    return 1;
+}
+
+int trove__serve_require_read(const trove_server *s, const serve_req *r,
+                              serve_resp *out)
+{
+    if (s->params.public_read)
+        return 0;
+    return trove__serve_require_admin(s, r, out);
+}
+
+/* Send what an extension handler answered. */
+static enum MHD_Result send_resp(trove_server *s, struct MHD_Connection *conn,
+                                 serve_resp *out, uint64_t start)
+{
+    answer a = { out->status, out->endpoint, out->market };
+    struct MHD_Response *r;
+    enum MHD_Result rc;
+    if (out->body == NULL && out->len > 0)
+        return MHD_NO;
+    r = MHD_create_response_from_buffer_with_free_callback(out->len, out->body,
+                                                           trove_free);
+    if (r == NULL) {
+        trove_free(out->body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", out->content_type
+                                   ? out->content_type : "application/json");
+    if (out->cache_control != NULL)
+        MHD_add_response_header(r, "Cache-Control", out->cache_control);
+    if (out->content_encoding != NULL)
+        MHD_add_response_header(r, "Content-Encoding", out->content_encoding);
+    if (a.status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"trove\"");
+    rc = MHD_queue_response(conn, (unsigned)a.status, r);
+    MHD_destroy_response(r);
+    trove__serve_metrics_observe(&s->metrics, a.endpoint, a.status, a.market,
+                                 trove__serve_now_ns() - start);
+    return rc;
+}
+
+typedef struct extension {
+    int (*owns)(const char *url);
+    int (*handle)(trove_server *, const serve_req *, serve_resp *);
+} extension;
+
+static const extension extensions[] = {
+    { trove__serve_hunts_owns,      trove__serve_hunts_handle },
+    { trove__serve_monitoring_owns, trove__serve_monitoring_handle },
+    { trove__serve_dashboard_owns,  trove__serve_dashboard_handle },
+    { trove__serve_static_owns,     trove__serve_static_handle },
+};
+
+/* 1 and *rc when a handler of another file owns the URL. A body over the
+ * limit is answered 413 without calling the handler. */
+static int route_extensions(trove_server *s, struct MHD_Connection *conn,
+                            const char *url, const char *method,
+                            const req_ctx *ctx, uint64_t start,
+                            enum MHD_Result *rc)
+{
+    serve_req r = { .method = method, .url = url, .start_ns = start,
+                    .conn = conn };
+    serve_resp out = { .status = 500, .endpoint = SERVE_EP_OTHER };
+    const extension *x = NULL;
+    int status = 0;
+    const char *why = NULL;
+    for (size_t i = 0; i < sizeof extensions / sizeof *extensions; i++)
+        if (extensions[i].owns(url)) {
+            x = &extensions[i];
+            break;
+        }
+    if (x == NULL)
+        return 0;
+    if (ctx != NULL && ctx->too_large) {
+        trove__serve_reply_error(&out, 413, "request body larger than %zu bytes",
+                                 s->params.max_body);
+    } else {
+        if (ctx != NULL) {
+            r.body = ctx->body;
+            r.body_len = ctx->len;
+        }
+        r.admin = check_admin(s, conn, &status, &why) == 0;
+        r.auth_status = status;
+        r.auth_why = why;
+        if (!x->handle(s, &r, &out))
+            trove__serve_reply_error(&out, 404, "no such endpoint: %s", url);
+    }
+    *rc = send_resp(s, conn, &out, start);
+    return 1;
 }
 
 /* ----------------------------------------------------- recommendations */
@@ -786,20 +941,20 @@ hook:
     rc = MHD_queue_response(conn, 200, r);
     MHD_destroy_response(r);
     trove__serve_metrics_observe(&s->metrics, a.endpoint, 200, a.market,
-                                 now_ns() - start);
+                                 trove__serve_now_ns() - start);
     return rc;
 }
 
 /* --------------------------------------------------------- JSON input */
-/* Parse the body into *root; on failure answers 400 and returns -1. */
-static int parse_body(const req_ctx *ctx, json_t **root, char *msg, size_t size)
+int trove__serve_parse_body(const serve_req *r, json_t **root, char *msg,
+                            size_t size)
 {
     json_error_t jerr;
-    if (ctx->len == 0) {
+    if (r->body_len == 0) {
         snprintf(msg, size, "request body: a JSON document is required");
         return -1;
     }
-    *root = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
+    *root = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (*root == NULL) {
         snprintf(msg, size, "request body:%d:%d: malformed JSON: %s",
                  jerr.line, jerr.column, jerr.text);
@@ -808,12 +963,23 @@ static int parse_body(const req_ctx *ctx, json_t **root, char *msg, size_t size)
     return 0;
 }
 
-static int market_index(const trove_server *s, const char *code)
+static int parse_body(const req_ctx *ctx, json_t **root, char *msg, size_t size)
+{
+    serve_req r = { .body = ctx->body, .body_len = ctx->len };
+    return trove__serve_parse_body(&r, root, msg, size);
+}
+
+int trove__serve_market_index(const trove_server *s, const char *code)
 {
     for (size_t i = 0; i < s->n_markets; i++)
         if (strcmp(s->market_code[i], code) == 0)
             return (int)i;
     return -1;
+}
+
+static int market_index(const trove_server *s, const char *code)
+{
+    return trove__serve_market_index(s, code);
 }
 
 /* ------------------------------------------------------------- events */
@@ -1421,7 +1587,8 @@ static enum MHD_Result route(trove_server *s, struct MHD_Connection *conn,
         allowed = put || strcmp(method, "PATCH") == 0;
         admin = 1;
     } else if (strcmp(url, "/v1/models") == 0) {
-        endpoint = SERVE_EP_MODELS; allowed = is_get; admin = 1;
+        endpoint = SERVE_EP_MODELS; allowed = is_get;
+        admin = !s->params.public_read;
     } else if (strncmp(url, "/v1/models/", 11) == 0 &&
                split_models_path(url, market, sizeof market, &action) == 0 &&
                (strcmp(action, "activate") == 0 ||
@@ -1434,6 +1601,9 @@ static enum MHD_Result route(trove_server *s, struct MHD_Connection *conn,
     } else if (strcmp(url, "/metrics") == 0) {
         endpoint = SERVE_EP_METRICS; allowed = is_get;
     } else {
+        enum MHD_Result rc;
+        if (route_extensions(s, conn, url, method, ctx, start, &rc))
+            return rc;
         return send_error(s, conn, &a, start, "no such endpoint: %s", url);
     }
     a.endpoint = endpoint;
@@ -1477,7 +1647,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         if (ctx == NULL) {
             /* answered on the first call: a body, if any, is not read */
             *con_cls = &bodiless_marker;
-            return route(s, conn, url, method, NULL, now_ns());
+            return route(s, conn, url, method, NULL, trove__serve_now_ns());
         }
         *upload_data_size = 0;   /* a body sent anyway is discarded */
         return MHD_YES;
@@ -1486,7 +1656,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         ctx = trove_calloc(1, sizeof *ctx);
         if (ctx == NULL)
             return MHD_NO;
-        ctx->start_ns = now_ns();
+        ctx->start_ns = trove__serve_now_ns();
         *con_cls = ctx;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -1630,7 +1800,7 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
     }
     s->token_len = strlen(s->token);
     s->started_ts = (int64_t)time(NULL);
-    s->boot_id = trove_hash64(&s->started_ts, sizeof s->started_ts, now_ns());
+    s->boot_id = trove_hash64(&s->started_ts, sizeof s->started_ts, trove__serve_now_ns());
     if (p->config_dir != NULL) {
         rc = trove_market_config_load_dir(p->config_dir, &s->configs,
                                           &s->n_configs, err);

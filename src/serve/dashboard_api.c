@@ -1,0 +1,20 @@
+/*
+ * dashboard_api.c - the JSON endpoints behind the dashboard. No endpoint is
+ * registered yet: owns() claims nothing, so these paths answer 404.
+ */
+#include "serve_int.h"
+
+int trove__serve_dashboard_owns(const char *url)
+{
+    (void)url;
+    return 0;
+}
+
+int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
+                              serve_resp *out)
+{
+    (void)s;
+    (void)r;
+    (void)out;
+    return 0;
+}
