@@ -146,6 +146,26 @@ const char *const trove__store_sqlite_migrations[] = {
     "ALTER TABLE assignments ADD COLUMN source INTEGER NOT NULL DEFAULT 1\n"
     "  CHECK (source BETWEEN 1 AND 5);\n"
     "CREATE UNIQUE INDEX assignments_pair ON assignments(cycle_id, user_id, item_id);\n",
+
+    /* 4: treasure hunts (trove/hunt.h). One row per user, market and local
+     * day (hunt_key is the hunt id, a hash of the three); body is the
+     * encoded hunt with its progress, steps_done and reward mirror it for
+     * queries. No index on events: progress reads a user's events of the
+     * hunt's window through events_ts. */
+    "CREATE TABLE hunts (\n"
+    "  id         INTEGER PRIMARY KEY,\n"
+    "  hunt_key   TEXT NOT NULL UNIQUE,\n"
+    "  market_id  INTEGER NOT NULL REFERENCES markets(id),\n"
+    "  user_ext   TEXT NOT NULL,\n"
+    "  day        INTEGER NOT NULL,\n"
+    "  created_ts INTEGER NOT NULL,\n"
+    "  expires_ts INTEGER NOT NULL,\n"
+    "  steps      INTEGER NOT NULL,\n"
+    "  steps_done INTEGER NOT NULL DEFAULT 0,\n"
+    "  reward     TEXT NOT NULL DEFAULT '',\n"
+    "  body       TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX hunts_market_day ON hunts(market_id, day);\n",
 };
 
 const int trove__store_sqlite_n_migrations =
