@@ -176,6 +176,11 @@ typedef struct trove_user {
 typedef int (*trove_user_fn)(void *ud, const trove_user *u);
 int trove_store_users_foreach(trove_store *s, trove_user_fn fn, void *ud,
                               trove_error *err);
+/* Number of users whose home market is market_id (0 = every user, with or
+ * without a home market) into *n. Reads an index, not the users: cheap
+ * enough for a dashboard request. */
+int trove_store_users_count(trove_store *s, int64_t market_id, uint64_t *n,
+                            trove_error *err);
 
 /* ----------------------------------------------------------------- items */
 typedef struct trove_item {

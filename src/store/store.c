@@ -200,6 +200,15 @@ int trove_store_users_foreach(trove_store *s, trove_user_fn fn, void *ud,
     return s->ops->users_foreach(s, fn, ud, err);
 }
 
+int trove_store_users_count(trove_store *s, int64_t market_id, uint64_t *n,
+                            trove_error *err)
+{
+    CHECK(s != NULL && n != NULL, "users count: no store or no output");
+    CHECK(market_id >= 0, "%s: users count: bad market id %lld", s->name,
+          (long long)market_id);
+    return s->ops->users_count(s, market_id, n, err);
+}
+
 /* ----------------------------------------------------------------- items */
 
 int trove_store_item_upsert(trove_store *s, const char *ext_id,

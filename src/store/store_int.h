@@ -44,6 +44,8 @@ typedef struct trove__store_ops {
                      trove_error *err);
     int (*users_foreach)(trove_store *s, trove_user_fn fn, void *ud,
                          trove_error *err);
+    int (*users_count)(trove_store *s, int64_t market_id, uint64_t *n,
+                       trove_error *err);
 
     int (*item_upsert)(trove_store *s, const char *ext_id, const char *title,
                        int64_t *id, int *created, trove_error *err);

@@ -885,6 +885,34 @@ done:
     return status;
 }
 
+/* Counted on the users_market index (or the table for every user). */
+static int sq_users_count(trove_store *base, int64_t market_id, uint64_t *n,
+                          trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+    rc = sqlite3_prepare_v2(s->db, market_id > 0
+                            ? "SELECT count(*) FROM users WHERE market_id = ?1"
+                            : "SELECT count(*) FROM users", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "count users");
+        goto done;
+    }
+    if (market_id > 0)
+        sqlite3_bind_int64(st, 1, market_id);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                          "count users");
+        goto done;
+    }
+    *n = (uint64_t)sqlite3_column_int64(st, 0);
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
 /* ----------------------------------------------------------------- items */
 
 static int sq_item_upsert(trove_store *base, const char *ext_id,
@@ -2419,6 +2447,7 @@ static const trove__store_ops sqlite_ops = {
     .user_upsert = sq_user_upsert,
     .user_find = sq_user_find,
     .users_foreach = sq_users_foreach,
+    .users_count = sq_users_count,
     .item_upsert = sq_item_upsert,
     .item_find = sq_item_find,
     .item_set_flags = sq_item_set_flags,
