@@ -17,4 +17,5 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/cmd_cycle.c
   tools/cmd_simulate.c
   tools/cmd_train_store.c
+  tools/cmd_monitor.c
 )

@@ -37,5 +37,6 @@
 #include "trove/cycle.h"
 #include "trove/sim.h"
 #include "trove/rules.h"
+#include "trove/monitor.h"
 
 #endif /* TROVE_TROVE_H */
