@@ -103,6 +103,9 @@ typedef struct trove_serve_params {
                                    changes always do. Default 0 */
     const char *admin_token;    /* bearer token of the admin endpoints (copied;
                                    NULL or "" = admin endpoints answer 403) */
+    const char *hunts_dir;      /* treasure-hunt templates (hunts/<code>.yaml,
+                                   see trove/hunt.h); markets without a file,
+                                   or NULL, use the built-in template */
     trove_serve_rules_fn rules; /* NULL = no rules */
     void       *rules_ud;
 } trove_serve_params;

@@ -498,6 +498,49 @@ typedef struct trove_ab_cycle_counts {
 int trove_store_ab_counts(trove_store *s, int64_t cycle_id, int64_t now,
                           trove_ab_cycle_counts *out, trove_error *err);
 
+/* ======================================================================
+ * Treasure hunts (schema version 4; the hunts themselves are trove/hunt.h).
+ * The store keeps one row per hunt id (a hash of user, market and local
+ * day): the encoded hunt with its progress, so that a repeat on the same
+ * day returns the stored hunt whatever changed since.
+ * ==================================================================== */
+typedef struct trove_stored_hunt {
+    int64_t     id;          /* internal id (> 0), ignored by hunt_add */
+    const char *key;         /* the hunt id (trove_hunt_id), at most 63 bytes */
+    int64_t     market_id;   /* > 0 */
+    const char *user;        /* external user id */
+    int32_t     day;         /* the hunt's local day (days since 1970-01-01) */
+    int64_t     created_ts;  /* Unix seconds */
+    int64_t     expires_ts;  /* Unix seconds, > created_ts */
+    int         steps;       /* number of steps, >= 1 */
+    int         steps_done;  /* 0 .. steps */
+    const char *reward;      /* unlocked reward id, "" while locked */
+    const char *body;        /* the encoded hunt (trove_hunt_encode) */
+} trove_stored_hunt;
+
+/* Store hunt h unless its key is already there: then *inserted (may be
+ * NULL) is 0 and the stored row is left unchanged (the first writer wins,
+ * so concurrent first calls agree on one hunt). TROVE_ENOTFOUND for an
+ * unknown market. */
+int trove_store_hunt_add(trove_store *s, const trove_stored_hunt *h,
+                         int *inserted, trove_error *err);
+/* The hunt `key` into *out (strings borrowed until the next call on s);
+ * TROVE_ENOTFOUND if absent. */
+int trove_store_hunt_find(trove_store *s, const char *key,
+                          trove_stored_hunt *out, trove_error *err);
+/* Record progress of hunt `key`: steps_done, reward (not NULL) and the new
+ * body. TROVE_ENOTFOUND if absent. */
+int trove_store_hunt_update(trove_store *s, const char *key, int steps_done,
+                            const char *reward, const char *body,
+                            trove_error *err);
+/* Every event of user_id matching filter (NULL = all) in (ts, id) order, as
+ * trove_store_events_foreach. Reads the events of the filter's time window
+ * through the time index: give ts_from (and ts_to) to keep it cheap. */
+int trove_store_user_events_foreach(trove_store *s, int64_t user_id,
+                                    const trove_event_filter *filter,
+                                    trove_event_fn fn, void *ud,
+                                    trove_error *err);
+
 #ifdef __cplusplus
 }
 #endif

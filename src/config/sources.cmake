@@ -7,4 +7,5 @@ list(APPEND TROVE_SOURCES
 )
 list(APPEND TROVE_SOURCES
   src/config/world_yaml.c
+  src/config/hunt_yaml.c
 )

@@ -1,20 +1,455 @@
 /*
- * hunts.c - the treasure-hunt endpoints (GET /v1/hunts...). No endpoint is
- * registered yet: owns() claims nothing, so these paths answer 404.
+ * hunts.c - the treasure-hunt endpoints of trove serve:
+ *   GET /v1/hunts?user=&market=   today's hunt of the user (generated and
+ *                                 stored on the first call of the day)
+ *   GET /v1/hunts/{id}            one stored hunt
+ * both with the progress replayed from the user's events in the store.
+ *
+ * Candidates are the market's model top-K for the user (cold start from the
+ * user's features), else the market's popularity order, else catalog order;
+ * the market's compiled rules of the current snapshot apply (trove/hunt.h).
+ *
+ * Invariants: every store access and the per-market hunt state (template,
+ * clock, catalog attributes) happen with s->admin_lock held, and the
+ * snapshot is (re-)acquired under it, so the catalog attributes read from
+ * the store match the snapshot's catalog index for index. The attributes
+ * are reloaded when the snapshot generation changes (item upserts and
+ * flags, model changes). Templates are read once per server: a changed
+ * file takes effect at the next start.
  */
 #include "serve_int.h"
+#include "trove/hunt.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HUNTS_PATH "/v1/hunts"
+#define MAX_USER_LEN 255
+
+typedef struct market_hunts {
+    trove_hunt_template      *tpl;
+    trove_hunt_clock         *clock;
+    trove_hunt_store_catalog *cat;
+    uint64_t                  gen;     /* snapshot generation of cat */
+} market_hunts;
+
+/* One server's hunt state; reset when another server (or another start)
+ * uses it. state_lock is taken inside the owner's admin lock. */
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const trove_server *owner;
+    uint64_t            boot_id;
+    market_hunts        m[SERVE_MAX_MARKETS];
+} state;
+
+static void state_reset(void)
+{
+    for (size_t i = 0; i < SERVE_MAX_MARKETS; i++) {
+        trove_hunt_template_free(state.m[i].tpl);
+        trove_hunt_clock_free(state.m[i].clock);
+        trove_hunt_store_catalog_free(state.m[i].cat);
+    }
+    memset(&state, 0, sizeof state);
+}
 
 int trove__serve_hunts_owns(const char *url)
 {
-    (void)url;
-    return 0;
+    size_t n = sizeof HUNTS_PATH - 1;
+    return strncmp(url, HUNTS_PATH, n) == 0 && (url[n] == '\0' || url[n] == '/');
+}
+
+/* The market's template, clock and catalog attributes for snap (admin and
+ * state locks held). On failure *status/err say why. */
+static market_hunts *market_state(trove_server *s, const serve_snapshot *snap,
+                                  size_t mi, int *status, trove_error *err)
+{
+    market_hunts *m = &state.m[mi];
+    int rc;
+    if (state.owner != s || state.boot_id != s->boot_id) {
+        state_reset();
+        state.owner = s;
+        state.boot_id = s->boot_id;
+    }
+    *status = 500;
+    if (m->tpl == NULL) {
+        char path[4096];
+        int have = 0;
+        if (s->params.hunts_dir != NULL) {
+            snprintf(path, sizeof path, "%s/%s.yaml", s->params.hunts_dir,
+                     s->market_code[mi]);
+            have = access(path, F_OK) == 0;
+        }
+        rc = have ? trove_hunt_template_load(path, &m->tpl, err)
+                  : trove_hunt_template_default(&m->tpl, err);
+        if (rc != TROVE_OK)
+            return NULL;
+        trove_log(TROVE_LOG_INFO, "serve: market %s: hunt template '%s' from %s",
+                  s->market_code[mi], m->tpl->name, have ? path : "the built-in default");
+    }
+    if (m->clock == NULL &&
+        trove_hunt_clock_new(s->market_tz[mi], &m->clock, err) != TROVE_OK)
+        return NULL;
+    if (m->cat == NULL || m->gen != snap->generation) {
+        trove_hunt_store_catalog_free(m->cat);
+        m->cat = NULL;
+        if (trove_hunt_store_catalog_load(s->store, m->tpl->category_field,
+                                          m->tpl->price_field, &m->cat, err)
+            != TROVE_OK)
+            return NULL;
+        m->gen = snap->generation;
+        const trove_hunt_catalog *v = trove_hunt_store_catalog_view(m->cat);
+        int same = v->n_items == snap->n_items;
+        for (uint32_t i = 0; same && i < snap->n_items; i++)
+            same = trove_hunt_store_catalog_item_id(m->cat, i) ==
+                   snap->items[i].store_id;
+        if (!same) {
+            trove_hunt_store_catalog_free(m->cat);
+            m->cat = NULL;
+            *status = 503;
+            trove_error_set(err, TROVE_EBUSY, "the catalog is changing, retry");
+            return NULL;
+        }
+    }
+    return m;
+}
+
+/* ---------------------------------------------------------- candidates */
+static int eligible(const serve_item *it, int64_t now)
+{
+    return it->active && !it->blocked &&
+           (it->start_ts == 0 || now >= it->start_ts) &&
+           (it->end_ts == 0 || now < it->end_ts);
+}
+
+/* Score `user` with the market's model: 1 on success, 0 when the model
+ * knows neither the user nor any of the user's stored features. */
+static int model_scores(const trove_server *s, const serve_market *mk,
+                        const char *user, float *scores)
+{
+    const trove_model *m = mk->model->m;
+    const trove_idmap *uids = trove_model_user_ids(m);
+    size_t ulen = strlen(user);
+    int64_t row = uids ? trove_idmap_find(uids, user, ulen) : -1;
+    if (row >= 0)
+        return trove_model_score_user(m, (uint32_t)row, scores, NULL) == TROVE_OK;
+    const trove_idmap *names = trove_model_user_feature_names(m);
+    const serve_users *u = &s->users;
+    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    if (names == NULL || r < 0)
+        return 0;
+    uint32_t feat[256];
+    float w[256];
+    size_t nf = 0;
+    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < 256; k++) {
+        size_t len;
+        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
+        int64_t f = trove_idmap_find(names, name, len);
+        if (f >= 0) {
+            feat[nf] = (uint32_t)f;
+            w[nf] = u->weight[k];
+            nf++;
+        }
+    }
+    return nf > 0 &&
+           trove_model_score_features(m, feat, w, nf, scores, NULL) == TROVE_OK;
+}
+
+/* The best k eligible catalog items by the model's scores, best first (ties:
+ * lower model index). Returns the number written. */
+static size_t model_top(const serve_snapshot *snap, const serve_market *mk,
+                        const float *scores, size_t k, int64_t now,
+                        uint32_t *cand, float *cs)
+{
+    uint32_t n_model = trove_model_n_items(mk->model->m);
+    size_t n = 0;
+    for (uint32_t j = 0; j < n_model && k > 0; j++) {
+        uint32_t c = mk->model_to_cat[j];
+        float sc = scores[j];
+        if (c == SERVE_NONE || isnan(sc) || (n == k && !(sc > cs[n - 1])) ||
+            !eligible(&snap->items[c], now))
+            continue;
+        size_t at = n < k ? n++ : k - 1;
+        while (at > 0 && cs[at - 1] < sc) {
+            cs[at] = cs[at - 1];
+            cand[at] = cand[at - 1];
+            at--;
+        }
+        cs[at] = sc;
+        cand[at] = c;
+    }
+    return n;
+}
+
+/* Candidates of `user` into cand/cs (k entries at most) and their source.
+ * Returns the number, or (size_t)-1 when out of memory. */
+static size_t candidates(const trove_server *s, const serve_snapshot *snap,
+                         const serve_market *mk, const char *user, size_t k,
+                         int64_t now, uint32_t *cand, float *cs, int *source)
+{
+    size_t n = 0;
+    if (mk->model != NULL) {
+        float *scores = trove_malloc((size_t)trove_model_n_items(mk->model->m) *
+                                     sizeof *scores + sizeof *scores);
+        if (scores == NULL)
+            return (size_t)-1;
+        if (model_scores(s, mk, user, scores))
+            n = model_top(snap, mk, scores, k, now, cand, cs);
+        trove_free(scores);
+        if (n > 0) {
+            *source = TROVE_HUNT_FROM_MODEL;
+            return n;
+        }
+    }
+    for (uint32_t r = 0; r < mk->n_pop && n < k; r++)
+        if (eligible(&snap->items[mk->pop_order[r]], now)) {
+            cand[n] = mk->pop_order[r];
+            cs[n] = (float)(mk->n_pop - r);
+            n++;
+        }
+    if (n > 0) {
+        *source = TROVE_HUNT_FROM_POPULAR;
+        return n;
+    }
+    for (uint32_t c = 0; c < snap->n_items && n < k; c++)
+        if (eligible(&snap->items[c], now)) {
+            cand[n] = c;
+            cs[n] = NAN;
+            n++;
+        }
+    *source = TROVE_HUNT_FROM_CATALOG;
+    return n;
+}
+
+/* ---------------------------------------------------------------- JSON */
+static json_t *opt_ts(int64_t ts)
+{
+    return ts != 0 ? json_integer((json_int_t)ts) : json_null();
+}
+
+static json_t *opt_str(const char *str)
+{
+    return str[0] != '\0' ? json_string(str) : json_null();
+}
+
+static json_t *hunt_json(const trove_hunt *h, int created)
+{
+    char day[11];
+    json_t *root = json_object(), *steps = json_array(), *progress, *reward;
+    if (root == NULL || steps == NULL) {
+        json_decref(root);
+        json_decref(steps);
+        return NULL;
+    }
+    trove_hunt_day_format(h->day, day);
+    json_object_set_new(root, "id", json_string(h->id));
+    json_object_set_new(root, "user", json_string(h->user));
+    json_object_set_new(root, "market", json_string(h->market));
+    json_object_set_new(root, "template", json_string(h->template_name));
+    json_object_set_new(root, "day", json_string(day));
+    json_object_set_new(root, "created_at", json_integer((json_int_t)h->created_ts));
+    json_object_set_new(root, "expires_at", json_integer((json_int_t)h->expires_ts));
+    json_object_set_new(root, "source", json_string(trove_hunt_source_name(h->source)));
+    json_object_set_new(root, "new", json_boolean(created));
+    for (size_t k = 0; k < h->n_steps; k++) {
+        const trove_hunt_step *st = &h->steps[k];
+        json_t *o = json_object();
+        if (o == NULL)
+            break;
+        json_object_set_new(o, "step", json_integer((json_int_t)(k + 1)));
+        json_object_set_new(o, "kind", json_string(trove_hunt_step_kind_name(st->kind)));
+        json_object_set_new(o, "item", json_string(st->item));
+        json_object_set_new(o, "category", opt_str(st->category));
+        if (st->kind == TROVE_HUNT_BUNDLE) {
+            json_object_set_new(o, "partner", json_string(st->partner));
+            json_object_set_new(o, "partner_category", opt_str(st->partner_category));
+            json_object_set_new(o, "pair_source",
+                                json_string(trove_hunt_pair_source_name(st->pair_source)));
+        }
+        json_object_set_new(o, "score", isfinite(st->score)
+                                        ? json_real((double)st->score) : json_null());
+        json_object_set_new(o, "done", json_boolean(k < h->n_done));
+        json_object_set_new(o, "done_at", opt_ts(st->done_ts));
+        json_array_append_new(steps, o);
+    }
+    json_object_set_new(root, "steps", steps);
+    progress = json_object();
+    if (progress != NULL) {
+        json_object_set_new(progress, "done", json_integer((json_int_t)h->n_done));
+        json_object_set_new(progress, "total", json_integer((json_int_t)h->n_steps));
+        json_object_set_new(progress, "next_step", h->n_done < h->n_steps
+                            ? json_integer((json_int_t)(h->n_done + 1)) : json_null());
+        json_object_set_new(progress, "completed", json_boolean(h->n_done == h->n_steps));
+        json_object_set_new(root, "progress", progress);
+    }
+    reward = json_object();
+    if (reward != NULL) {
+        json_object_set_new(reward, "state",
+                            json_string(trove_hunt_reward_state_name(h->reward_state)));
+        json_object_set_new(reward, "id", opt_str(h->reward_id));
+        json_object_set_new(reward, "title", opt_str(h->reward_title));
+        json_object_set_new(reward, "unlocked_at", opt_ts(h->reward_ts));
+        json_object_set_new(root, "reward", reward);
+    }
+    return root;
+}
+
+/* ------------------------------------------------------------- handlers */
+static int valid_user(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > MAX_USER_LEN)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int status_of(int rc)
+{
+    switch (rc) {
+    case TROVE_ENOTFOUND:
+    case TROVE_EEMPTY:    return 404;
+    case TROVE_EBUSY:     return 503;
+    default:              return 500;
+    }
+}
+
+/* Today's hunt (or, with id != NULL, the stored hunt id) into *h, admin
+ * lock held. Returns an HTTP status; 200 on success. */
+static int obtain(trove_server *s, int mi, const char *user, const char *id,
+                  trove_hunt *h, int *created, trove_error *err)
+{
+    serve_snapshot *snap = trove__serve_snapshot_acquire(s);
+    uint32_t *cand = NULL;
+    float *cs = NULL;
+    void *scratch = NULL;
+    int status = 500, rc;
+    int64_t now = (int64_t)time(NULL);
+
+    pthread_mutex_lock(&state_lock);
+    if (snap == NULL) {
+        trove_error_set(err, TROVE_EBUSY, "no catalog yet");
+        status = 503;
+        goto done;
+    }
+    if (id != NULL) {
+        if ((rc = trove_hunt_store_find(s->store, id, h, err)) != TROVE_OK) {
+            status = status_of(rc);
+            goto done;
+        }
+        mi = trove__serve_market_index(s, h->market);
+        if (mi < 0) {
+            trove_error_set(err, TROVE_ENOTFOUND, "hunt %s: market '%s' is not "
+                            "served", id, h->market);
+            status = 404;
+            goto done;
+        }
+    }
+    market_hunts *m = market_state(s, snap, (size_t)mi, &status, err);
+    if (m == NULL)
+        goto done;
+    if (id == NULL) {
+        const serve_market *mk = &snap->markets[mi];
+        const trove_hunt_template *t = m->tpl;
+        trove_hunt_request rq;
+        int32_t day = trove_hunt_clock_day(m->clock, now);
+        memset(&rq, 0, sizeof rq);
+        cand = trove_malloc(t->candidates * sizeof *cand);
+        cs = trove_malloc(t->candidates * sizeof *cs);
+        if (mk->rules != NULL)
+            scratch = trove_malloc(mk->rules_scratch + 8);
+        if (cand == NULL || cs == NULL || (mk->rules != NULL && scratch == NULL)) {
+            trove_error_set(err, TROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+        rq.n_candidates = candidates(s, snap, mk, user, t->candidates, now, cand,
+                                     cs, &rq.source);
+        if (rq.n_candidates == (size_t)-1) {
+            trove_error_set(err, TROVE_ENOMEM, "out of memory");
+            goto done;
+        }
+        const char *fnames[64];
+        size_t nf = 0;
+        const serve_users *u = &s->users;
+        int64_t row = u->user_ids ? trove_idmap_find(u->user_ids, user, strlen(user))
+                                  : -1;
+        if (row >= 0)
+            for (uint32_t x = u->off[row]; x < u->off[row + 1] && nf < 64; x++)
+                fnames[nf++] = trove_idmap_name(u->names, u->feat[x], NULL);
+        trove_rules_user ru = { .key = trove_hash64(user, strlen(user), 0),
+                                .features = fnames, .n_features = nf };
+        rq.user = user;
+        rq.market = s->market_code[mi];
+        rq.day = day;
+        rq.now = now;
+        rq.expires_ts = trove_hunt_clock_midnight(m->clock, day + t->validity_days);
+        rq.candidates = cand;
+        rq.scores = cs;
+        rq.rules = mk->rules;
+        rq.rules_user = &ru;
+        rq.rules_scratch = scratch;
+        rc = trove_hunt_store_obtain(s->store, s->market_id[mi], t, m->clock,
+                                     m->cat, &rq, h, created, err);
+    } else {
+        rc = trove_hunt_store_refresh(s->store, m->tpl, m->clock, m->cat, now, h,
+                                      err);
+    }
+    status = rc == TROVE_OK ? 200 : status_of(rc);
+done:
+    pthread_mutex_unlock(&state_lock);
+    trove__serve_snapshot_release(snap);
+    trove_free(cand);
+    trove_free(cs);
+    trove_free(scratch);
+    return status;
 }
 
 int trove__serve_hunts_handle(trove_server *s, const serve_req *r,
                               serve_resp *out)
 {
-    (void)s;
-    (void)r;
-    (void)out;
-    return 0;
+    static _Thread_local trove_hunt h;   /* about 5 KiB: off the stack */
+    trove_error err;
+    const char *url = r->url + sizeof HUNTS_PATH - 1;
+    const char *id = NULL, *user = NULL, *market = NULL;
+    int mi = -1, status, created = 0;
+
+    out->endpoint = SERVE_EP_HUNTS;
+    trove_error_clear(&err);
+    if (strcmp(r->method, "GET") != 0)
+        return trove__serve_reply_error(out, 405, "%s: only GET", r->url);
+    if (url[0] == '/') {
+        id = url + 1;
+        if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
+            return trove__serve_reply_error(out, 404, "no hunt '%s' (ids are 16 "
+                                            "hex digits)", id);
+    } else {
+        user = trove__serve_query(r, "user");
+        market = trove__serve_query(r, "market");
+        if (user == NULL || user[0] == '\0')
+            return trove__serve_reply_error(out, 400, "user: required");
+        if (!valid_user(user))
+            return trove__serve_reply_error(out, 400, "user: at most %d bytes "
+                                            "without control characters",
+                                            MAX_USER_LEN);
+        if (market == NULL || market[0] == '\0')
+            return trove__serve_reply_error(out, 400, "market: required");
+        if ((mi = trove__serve_market_index(s, market)) < 0)
+            return trove__serve_reply_error(out, 404, "market: unknown market "
+                                            "'%s'", market);
+        out->market = (uint32_t)mi + 1;
+    }
+    pthread_mutex_lock(&s->admin_lock);
+    status = obtain(s, mi, user, id, &h, &created, &err);
+    pthread_mutex_unlock(&s->admin_lock);
+    if (status != 200)
+        return trove__serve_reply_error(out, status, "%s", err.msg[0] ? err.msg
+                                        : "hunt: internal error");
+    if (id != NULL && (mi = trove__serve_market_index(s, h.market)) >= 0)
+        out->market = (uint32_t)mi + 1;
+    return trove__serve_reply_json(out, 200, hunt_json(&h, created));
 }

@@ -100,8 +100,9 @@ typedef struct req_ctx {
     int      too_large;
 } req_ctx;
 
-/* A static marker for bodiless requests seen once already. */
-static int bodiless_marker;
+/* Static markers of bodiless requests: seen once (headers read), and
+ * answered. */
+static int bodiless_marker, answered_marker;
 
 typedef struct answer {
     int      status;
@@ -1644,13 +1645,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     req_ctx *ctx = *con_cls;
     (void)version;
     if (!has_body(method)) {
+        /* Answered on the last call, once the request is read whole: a
+         * response queued before that makes libmicrohttpd close the
+         * connection after it (no keep-alive), which cost a TCP connect
+         * and close per request. */
         if (ctx == NULL) {
-            /* answered on the first call: a body, if any, is not read */
             *con_cls = &bodiless_marker;
-            return route(s, conn, url, method, NULL, trove__serve_now_ns());
+            return MHD_YES;
         }
-        *upload_data_size = 0;   /* a body sent anyway is discarded */
-        return MHD_YES;
+        if (*upload_data_size != 0) {
+            *upload_data_size = 0;   /* a body sent anyway is discarded */
+            return MHD_YES;
+        }
+        if ((void *)ctx != (void *)&bodiless_marker)
+            return MHD_YES;   /* answered already */
+        *con_cls = &answered_marker;
+        return route(s, conn, url, method, NULL, trove__serve_now_ns());
     }
     if (ctx == NULL) {
         ctx = trove_calloc(1, sizeof *ctx);
@@ -1703,7 +1713,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)cls;
     (void)conn;
     (void)toe;
-    if (ctx != NULL && (void *)ctx != (void *)&bodiless_marker) {
+    if (ctx != NULL && (void *)ctx != (void *)&bodiless_marker &&
+        (void *)ctx != (void *)&answered_marker) {
         trove_free(ctx->body);
         trove_free(ctx);
     }

@@ -98,6 +98,16 @@ typedef struct trove__store_ops {
                                trove_error *err);
     int (*ab_counts)(trove_store *s, int64_t cycle_id, int64_t now,
                      trove_ab_cycle_counts *out, trove_error *err);
+    /* treasure hunts (store_hunts.c checks the arguments) */
+    int (*hunt_add)(trove_store *s, const trove_stored_hunt *h, int *inserted,
+                    trove_error *err);
+    int (*hunt_find)(trove_store *s, const char *key, trove_stored_hunt *out,
+                     trove_error *err);
+    int (*hunt_update)(trove_store *s, const char *key, int steps_done,
+                       const char *reward, const char *body, trove_error *err);
+    int (*user_events_foreach)(trove_store *s, int64_t user_id,
+                               const trove_event_filter *filter,
+                               trove_event_fn fn, void *ud, trove_error *err);
 } trove__store_ops;
 
 struct trove_store {

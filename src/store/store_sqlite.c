@@ -2435,6 +2435,194 @@ static void sq_close(trove_store *base)
     trove_free(s);
 }
 
+/* ---------------------------------------------------------------- hunts */
+#define HUNT_COLUMNS "id, hunt_key, market_id, user_ext, day, created_ts, " \
+                     "expires_ts, steps, steps_done, reward, body"
+
+static int sq_hunt_add(trove_store *base, const trove_stored_hunt *h,
+                       int *inserted, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int own = 0, status, found = 0, added = 0;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = prep(s, "SELECT 1 FROM markets WHERE id = ?1", &st,
+                       "add hunt", err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_int64(st, 1, h->market_id);
+    if ((status = step_row(s, st, &found, "add hunt", err)) != TROVE_OK)
+        goto done;
+    if (!found) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: add hunt: no market "
+                                 "%lld", base->name, (long long)h->market_id);
+        goto done;
+    }
+    sqlite3_finalize(st);
+    if ((status = prep(s, "INSERT INTO hunts(hunt_key, market_id, user_ext, day, "
+                       "created_ts, expires_ts, steps, steps_done, reward, body) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                       "ON CONFLICT(hunt_key) DO NOTHING", &st, "add hunt",
+                       err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_text(st, 1, h->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, h->market_id);
+    sqlite3_bind_text(st, 3, h->user, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, h->day);
+    sqlite3_bind_int64(st, 5, h->created_ts);
+    sqlite3_bind_int64(st, 6, h->expires_ts);
+    sqlite3_bind_int(st, 7, h->steps);
+    sqlite3_bind_int(st, 8, h->steps_done);
+    sqlite3_bind_text(st, 9, h->reward ? h->reward : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, h->body, -1, SQLITE_STATIC);
+    if ((status = step_done(s, st, "add hunt", err)) != TROVE_OK)
+        goto done;
+    added = sqlite3_changes(s->db) > 0;
+done:
+    sqlite3_finalize(st);
+    status = auto_end(s, own, status, err);
+    if (status == TROVE_OK && inserted)
+        *inserted = added;
+    return status;
+}
+
+static int sq_hunt_find(trove_store *base, const char *key,
+                        trove_stored_hunt *out, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    trove_stored_hunt h;
+    const char *str[4];
+    size_t len[4], need = 0;
+    int status, found = 0;
+
+    if ((status = prep(s, "SELECT " HUNT_COLUMNS " FROM hunts WHERE hunt_key = ?1",
+                       &st, "find hunt", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if ((status = step_row(s, st, &found, "find hunt", err)) != TROVE_OK)
+        goto done;
+    if (!found) {
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: no hunt '%s'",
+                                 base->name, key);
+        goto done;
+    }
+    h.id = sqlite3_column_int64(st, 0);
+    h.market_id = sqlite3_column_int64(st, 2);
+    h.day = sqlite3_column_int(st, 4);
+    h.created_ts = sqlite3_column_int64(st, 5);
+    h.expires_ts = sqlite3_column_int64(st, 6);
+    h.steps = sqlite3_column_int(st, 7);
+    h.steps_done = sqlite3_column_int(st, 8);
+    /* the strings move to the handle's scratch: borrowed until the next call */
+    static const int cols[4] = {1, 3, 9, 10};
+    for (int i = 0; i < 4; i++) {
+        if ((str[i] = col_text(st, cols[i])) == NULL) {
+            status = nomem(s, "find hunt", err);
+            goto done;
+        }
+        len[i] = strlen(str[i]) + 1;
+        need += len[i];
+    }
+    if (need > s->scratch_cap) {
+        char *p = trove_realloc(s->scratch, need);
+        if (p == NULL) {
+            status = nomem(s, "find hunt", err);
+            goto done;
+        }
+        s->scratch = p;
+        s->scratch_cap = need;
+    }
+    need = 0;
+    for (int i = 0; i < 4; i++) {
+        memcpy(s->scratch + need, str[i], len[i]);
+        str[i] = s->scratch + need;
+        need += len[i];
+    }
+    h.key = str[0];
+    h.user = str[1];
+    h.reward = str[2];
+    h.body = str[3];
+    *out = h;
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int sq_hunt_update(trove_store *base, const char *key, int steps_done,
+                          const char *reward, const char *body,
+                          trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    sqlite3_stmt *st = NULL;
+    int own = 0, status;
+
+    if ((status = txn_usable(s, err)) != TROVE_OK ||
+        (status = auto_begin(s, &own, err)) != TROVE_OK)
+        return status;
+    if ((status = prep(s, "UPDATE hunts SET steps_done = ?2, reward = ?3, "
+                       "body = ?4 WHERE hunt_key = ?1", &st, "update hunt",
+                       err)) != TROVE_OK)
+        goto done;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, steps_done);
+    sqlite3_bind_text(st, 3, reward, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
+    if ((status = step_done(s, st, "update hunt", err)) != TROVE_OK)
+        goto done;
+    if (sqlite3_changes(s->db) == 0)
+        status = trove_error_set(err, TROVE_ENOTFOUND, "%s: no hunt '%s'",
+                                 base->name, key);
+done:
+    sqlite3_finalize(st);
+    return auto_end(s, own, status, err);
+}
+
+static int sq_user_events_foreach(trove_store *base, int64_t user_id,
+                                  const trove_event_filter *filter,
+                                  trove_event_fn fn, void *ud, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    trove_event_filter none = {0, 0, 0, 0};
+    const trove_event_filter *f = filter ? filter : &none;
+    sqlite3_stmt *st = NULL;
+    int rc, status;
+
+    /* ?n = 0 switches a condition off; the ts range keeps events_ts usable */
+    if ((status = prep(s, "SELECT id, user_id, item_id, type, value, ts, "
+                       "ifnull(market_id, 0) FROM events "
+                       "WHERE ts >= ?2 AND ts < ?3 AND user_id = ?1 "
+                       "AND (?4 = 0 OR market_id = ?4) "
+                       "AND (?5 = 0 OR ((1 << type) & ?5) != 0) "
+                       "ORDER BY ts, id", &st, "list user events",
+                       err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, f->ts_from != 0 ? f->ts_from : INT64_MIN);
+    sqlite3_bind_int64(st, 3, f->ts_to != 0 ? f->ts_to : INT64_MAX);
+    sqlite3_bind_int64(st, 4, f->market_id);
+    sqlite3_bind_int64(st, 5, (int64_t)f->type_mask);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        trove_event ev;
+        ev.id = (uint64_t)sqlite3_column_int64(st, 0);
+        ev.user_id = sqlite3_column_int64(st, 1);
+        ev.item_id = sqlite3_column_int64(st, 2);
+        ev.type = sqlite3_column_int(st, 3);
+        ev.value = sqlite3_column_double(st, 4);
+        ev.ts = sqlite3_column_int64(st, 5);
+        ev.market_id = sqlite3_column_int64(st, 6);
+        if ((status = fn(ud, &ev)) != 0)
+            goto done;
+    }
+    if (rc != SQLITE_DONE)
+        status = sql_fail(s, rc, err, "list user events");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
 static const trove__store_ops sqlite_ops = {
     .close = sq_close,
     .schema_version = sq_schema_version,
@@ -2471,6 +2659,10 @@ static const trove__store_ops sqlite_ops = {
     .assignments_add = sq_assignments_add,
     .assignments_foreach = sq_assignments_foreach,
     .ab_counts = sq_ab_counts,
+    .hunt_add = sq_hunt_add,
+    .hunt_find = sq_hunt_find,
+    .hunt_update = sq_hunt_update,
+    .user_events_foreach = sq_user_events_foreach,
 };
 
 int trove__store_sqlite_latest(void)

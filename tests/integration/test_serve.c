@@ -316,7 +316,7 @@ static void test_recommend_bad_input(void **state)
         assert_non_null(strstr(r.body, "\"error\""));
         reply_free(&r);
     }
-    r = http("GET", "/nope", NULL, NULL);
+    r = http("GET", "/v1/nope", NULL, NULL);
     assert_int_equal(r.status, 404);
     reply_free(&r);
     r = http("DELETE", "/v1/events", NULL, NULL);
