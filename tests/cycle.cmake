@@ -2,3 +2,4 @@
 # world files (library), and the closed loop through the CLI
 trove_add_test(test_cycle unit/test_cycle.c)
 trove_add_test(test_cycle_cli unit/test_cycle_cli.c LABELS cli)
+trove_add_test(test_cycle_store unit/test_cycle_store.c)

@@ -126,6 +126,9 @@ typedef struct trove_cycle_summary {
     uint64_t assignments;
     uint64_t model_rows, popularity_rows, random_rows, new_offer_rows;
     int      replaced;           /* 1 if an existing cycle was replaced */
+    double   read_seconds;       /* wall time reading the store and model */
+    double   plan_seconds;       /* planning (scores, rules, lists) */
+    double   write_seconds;      /* CSV export and the store transaction */
 } trove_cycle_summary;
 
 /* Run one cycle of market cfg->code on store s: users whose home market it

@@ -18,9 +18,17 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define POPULARITY_DAYS 90
 #define INSERT_BATCH 8192
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 trove_cycle_run_params trove_cycle_run_default_params(void)
 {
@@ -239,7 +247,7 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     active_model am;
     trove_cycle existing;
     trove_cycle_offer *offers = NULL;
-    size_t *offer_row = NULL, n_offers = 0;
+    size_t *offer_row = NULL, n_offers = 0, batch_cap;
     trove_recommender *reco = NULL;
     trove_idmap *mu = NULL, *mi = NULL;
     trove_scorer scorer;
@@ -251,12 +259,14 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     trove_cycle row;
     char tmp_csv[4200];
     int64_t market_id;
+    double t_start, t_plan, t_write;
     int status, in_tx = 0, have_tmp = 0;
 
     memset(&ul, 0, sizeof ul);
     memset(&il, 0, sizeof il);
     memset(&am, 0, sizeof am);
     memset(&sum, 0, sizeof sum);
+    t_start = mono_now();
     if (s == NULL || cfg == NULL || params == NULL || params->cycle_key == NULL ||
         params->cycle_key[0] == '\0' || strlen(params->cycle_key) > 63 ||
         params->now <= 0) {
@@ -394,10 +404,14 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     pp.threads = params->threads;
     if (reco != NULL)
         scorer = trove_scorer_from_recommender(reco);
+    t_plan = mono_now();
+    sum.read_seconds = t_plan - t_start;
     if ((status = trove_cycle_plan(ul.v, ul.n, offers, n_offers,
                                    reco ? &scorer : NULL, &pp, &plan, err)) != TROVE_OK)
         goto done;
 
+    t_write = mono_now();
+    sum.plan_seconds = t_write - t_plan;
     if (params->export_csv != NULL) {
         snprintf(tmp_csv, sizeof tmp_csv, "%s.tmp", params->export_csv);
         have_tmp = 1;
@@ -407,7 +421,8 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     }
 
     /* One transaction: the cycle row and every assignment. */
-    batch = trove_malloc(INSERT_BATCH * sizeof *batch);
+    batch_cap = INSERT_BATCH + plan->n_predictions;
+    batch = trove_malloc(batch_cap * sizeof *batch);
     if (batch == NULL)
         goto nomem;
     if ((status = trove_store_begin(s, err)) != TROVE_OK)
@@ -427,6 +442,13 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     {
         size_t nb = 0;
         for (size_t u = 0; u < plan->n_users; u++) {
+            /* A user's list goes to the store in one call (one packed row). */
+            if (nb + plan->n_rows[u] > batch_cap) {
+                if ((status = trove_store_assignments_add(s, batch, nb, err)) != TROVE_OK)
+                    goto done;
+                sum.assignments += nb;
+                nb = 0;
+            }
             for (uint32_t j = 0; j < plan->n_rows[u]; j++) {
                 size_t cell = u * plan->n_predictions + j;
                 trove_assignment *a = &batch[nb++];
@@ -442,12 +464,6 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
                 case TROVE_SOURCE_POPULARITY: sum.popularity_rows++; break;
                 case TROVE_SOURCE_RANDOM: sum.random_rows++; break;
                 default: sum.new_offer_rows++; break;
-                }
-                if (nb == INSERT_BATCH) {
-                    if ((status = trove_store_assignments_add(s, batch, nb, err)) != TROVE_OK)
-                        goto done;
-                    sum.assignments += nb;
-                    nb = 0;
                 }
             }
         }
@@ -468,6 +484,7 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
         }
         have_tmp = 0;
     }
+    sum.write_seconds = mono_now() - t_write;
     sum.users = ul.n;
     sum.test_users = plan->n_test;
     sum.control_users = plan->n_control;

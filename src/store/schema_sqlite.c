@@ -166,6 +166,31 @@ const char *const trove__store_sqlite_migrations[] = {
     "  body       TEXT NOT NULL\n"
     ");\n"
     "CREATE INDEX hunts_market_day ON hunts(market_id, day);\n",
+
+    /* 5: assignment lists. One row per (cycle, user) with the arm and the
+     * user's whole ranked list packed in a blob (format in store_sqlite.c
+     * and docs/store.md): a cycle of 1M users x 10 offers writes 1M rows in
+     * key order instead of 10M rows plus a secondary index. Ids are checked
+     * by the store before the insert (as for events). The rows of schema 3
+     * are packed by trove_assignment_pack(); `assignments` becomes a view
+     * that unpacks the lists with trove_assignment_rows(list). Both are
+     * registered by the store on every connection it opens. */
+    "CREATE TABLE assignment_lists (\n"
+    "  cycle_id INTEGER NOT NULL,\n"
+    "  user_id  INTEGER NOT NULL,\n"
+    "  arm      INTEGER NOT NULL CHECK (arm IN (0, 1)),\n"
+    "  list     BLOB NOT NULL,\n"
+    "  PRIMARY KEY (cycle_id, user_id)\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO assignment_lists(cycle_id, user_id, arm, list)\n"
+    "  SELECT cycle_id, user_id, max(arm = 'test'),\n"
+    "         trove_assignment_pack(rank, item_id, score, source)\n"
+    "  FROM assignments GROUP BY cycle_id, user_id;\n"
+    "DROP TABLE assignments;\n"
+    "CREATE VIEW assignments(cycle_id, user_id, item_id, rank, arm, score, source)\n"
+    "  AS SELECT l.cycle_id, l.user_id, r.item_id, r.rank,\n"
+    "            CASE l.arm WHEN 1 THEN 'test' ELSE 'control' END, r.score, r.source\n"
+    "  FROM assignment_lists l, trove_assignment_rows(l.list) r;\n",
 };
 
 const int trove__store_sqlite_n_migrations =

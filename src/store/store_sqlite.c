@@ -43,6 +43,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -123,8 +124,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ITEM_EXISTS] = "SELECT 1 FROM items WHERE id = ?1",
     [ST_MARKET_EXISTS] = "SELECT 1 FROM markets WHERE id = ?1",
     [ST_ASSIGNMENT_INSERT] =
-        "INSERT INTO assignments(cycle_id, user_id, item_id, rank, arm, score, "
-        "source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO assignment_lists(cycle_id, user_id, arm, list) "
+        "VALUES (?1, ?2, ?3, ?4)",
 };
 
 /* ---------------------------------------------------------------- caches */
@@ -1981,7 +1982,7 @@ static int sq_cycle_create(trove_store *base, const trove_cycle *c, int replace,
         goto done;
     }
     if (found) {
-        if ((status = prep(s, "DELETE FROM assignments WHERE cycle_id = ?1", &st,
+        if ((status = prep(s, "DELETE FROM assignment_lists WHERE cycle_id = ?1", &st,
                            "replace cycle", err)) != TROVE_OK)
             goto done;
         sqlite3_bind_int64(st, 1, old_id);
@@ -2109,16 +2110,437 @@ done:
     return status;
 }
 
+/* ------------------------------------------------------ assignment lists */
+/* Schema 5 stores one row per (cycle, user): the arm and the whole ranked
+ * list as a packed blob (see docs/store.md and docs/cycles.md). A cycle of
+ * 1M users x 10 offers is then 1M rows instead of 10M, each written by one
+ * prepared statement in key order; the name `assignments` is a view that
+ * unpacks the lists through the table-valued function
+ * trove_assignment_rows(list), registered on every connection, so SQL over
+ * assignments (the A/B counts) reads as before.
+ *
+ * Blob: n entries of LIST_ENTRY bytes, in rank order, little-endian:
+ *   int64 item_id | float64 score (NaN = none) | uint32 rank | uint8 source.
+ * Ranks and items are unique within a list. */
+#define LIST_ENTRY 21
+
+typedef struct list_entry {
+    int64_t item_id;
+    double score;
+    uint32_t rank;
+    uint8_t source;
+} list_entry;
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int k = 0; k < 8; k++)
+        p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v |= (uint64_t)p[k] << (8 * k);
+    return v;
+}
+
+static void entry_encode(unsigned char *p, const list_entry *e)
+{
+    uint64_t bits;
+    put_u64(p, (uint64_t)e->item_id);
+    memcpy(&bits, &e->score, sizeof bits);
+    put_u64(p + 8, bits);
+    for (int k = 0; k < 4; k++)
+        p[16 + k] = (unsigned char)(e->rank >> (8 * k));
+    p[20] = e->source;
+}
+
+static void entry_decode(const unsigned char *p, list_entry *e)
+{
+    uint64_t bits = get_u64(p + 8);
+    e->item_id = (int64_t)get_u64(p);
+    memcpy(&e->score, &bits, sizeof bits);
+    e->rank = (uint32_t)p[16] | (uint32_t)p[17] << 8 | (uint32_t)p[18] << 16 |
+              (uint32_t)p[19] << 24;
+    e->source = p[20];
+}
+
+static int entry_rank_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const list_entry *)a)->rank, y = ((const list_entry *)b)->rank;
+    return (x > y) - (x < y);
+}
+
+/* Sort a list by rank; 0 if its ranks and items are unique. Lists are
+ * short (number_of_predictions), so the item check is quadratic. */
+static int list_normalize(list_entry *v, size_t n)
+{
+    qsort(v, n, sizeof *v, entry_rank_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && v[i].rank == v[i - 1].rank)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (v[j].item_id == v[i].item_id)
+                return -1;
+    }
+    return 0;
+}
+
+/* -- trove_assignment_rows(list): one row per entry of a packed list. */
+typedef struct rows_cursor {
+    sqlite3_vtab_cursor base;
+    unsigned char *buf;        /* copy of the list (sqlite3_malloc) */
+    int n, i;
+} rows_cursor;
+
+enum { ROWS_RANK, ROWS_ITEM, ROWS_SCORE, ROWS_SOURCE, ROWS_LIST };
+
+static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                        sqlite3_vtab **out, char **errmsg)
+{
+    sqlite3_vtab *vt;
+    int rc;
+    (void)aux, (void)argc, (void)argv, (void)errmsg;
+    rc = sqlite3_declare_vtab(db, "CREATE TABLE x(rank INTEGER, item_id INTEGER, "
+                              "score REAL, source INTEGER, list HIDDEN)");
+    if (rc != SQLITE_OK)
+        return rc;
+    vt = sqlite3_malloc(sizeof *vt);
+    if (vt == NULL)
+        return SQLITE_NOMEM;
+    memset(vt, 0, sizeof *vt);
+    *out = vt;
+    return SQLITE_OK;
+}
+
+static int rows_disconnect(sqlite3_vtab *vt)
+{
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+/* The list argument is required: a plan without a usable equality on it is
+ * refused (SQLITE_CONSTRAINT makes SQLite try another join order). */
+static int rows_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+    int unusable = 0;
+    (void)vt;
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (c->iColumn != ROWS_LIST)
+            continue;
+        if (!c->usable || c->op != SQLITE_INDEX_CONSTRAINT_EQ) {
+            unusable = 1;
+            continue;
+        }
+        info->aConstraintUsage[i].argvIndex = 1;
+        info->aConstraintUsage[i].omit = 1;
+        info->idxNum = 1;
+        info->estimatedCost = 10;
+        info->estimatedRows = 10;
+        return SQLITE_OK;
+    }
+    return unusable ? SQLITE_CONSTRAINT : SQLITE_ERROR;
+}
+
+static int rows_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    rows_cursor *c = sqlite3_malloc(sizeof *c);
+    (void)vt;
+    if (c == NULL)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int rows_close(sqlite3_vtab_cursor *cur)
+{
+    rows_cursor *c = (rows_cursor *)cur;
+    sqlite3_free(c->buf);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int rows_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str,
+                       int argc, sqlite3_value **argv)
+{
+    rows_cursor *c = (rows_cursor *)cur;
+    int bytes;
+    (void)idx, (void)idx_str;
+    sqlite3_free(c->buf);
+    c->buf = NULL;
+    c->n = c->i = 0;
+    if (argc < 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL)
+        return SQLITE_OK;
+    bytes = sqlite3_value_bytes(argv[0]);
+    if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || bytes % LIST_ENTRY != 0) {
+        sqlite3_free(cur->pVtab->zErrMsg);
+        cur->pVtab->zErrMsg = sqlite3_mprintf("trove_assignment_rows: not an "
+                                              "assignment list (%d bytes)", bytes);
+        return SQLITE_CORRUPT;
+    }
+    if (bytes > 0) {
+        c->buf = sqlite3_malloc(bytes);
+        if (c->buf == NULL)
+            return SQLITE_NOMEM;
+        memcpy(c->buf, sqlite3_value_blob(argv[0]), (size_t)bytes);
+    }
+    c->n = bytes / LIST_ENTRY;
+    return SQLITE_OK;
+}
+
+static int rows_next(sqlite3_vtab_cursor *cur)
+{
+    ((rows_cursor *)cur)->i++;
+    return SQLITE_OK;
+}
+
+static int rows_eof(sqlite3_vtab_cursor *cur)
+{
+    rows_cursor *c = (rows_cursor *)cur;
+    return c->i >= c->n;
+}
+
+static int rows_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+    rows_cursor *c = (rows_cursor *)cur;
+    list_entry e;
+    entry_decode(c->buf + (size_t)c->i * LIST_ENTRY, &e);
+    switch (col) {
+    case ROWS_RANK: sqlite3_result_int64(ctx, e.rank); break;
+    case ROWS_ITEM: sqlite3_result_int64(ctx, e.item_id); break;
+    case ROWS_SCORE:
+        if (isnan(e.score))
+            sqlite3_result_null(ctx);
+        else
+            sqlite3_result_double(ctx, e.score);
+        break;
+    case ROWS_SOURCE: sqlite3_result_int(ctx, e.source); break;
+    default:
+        sqlite3_result_blob(ctx, c->buf, c->n * LIST_ENTRY, SQLITE_TRANSIENT);
+        break;
+    }
+    return SQLITE_OK;
+}
+
+static int rows_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
+{
+    *rowid = ((rows_cursor *)cur)->i;
+    return SQLITE_OK;
+}
+
+/* Eponymous-only (xCreate NULL): usable as trove_assignment_rows(x) with no
+ * CREATE VIRTUAL TABLE. */
+static const sqlite3_module rows_module = {
+    .iVersion = 0,
+    .xConnect = rows_connect,
+    .xBestIndex = rows_best_index,
+    .xDisconnect = rows_disconnect,
+    .xOpen = rows_open,
+    .xClose = rows_close,
+    .xFilter = rows_filter,
+    .xNext = rows_next,
+    .xEof = rows_eof,
+    .xColumn = rows_column,
+    .xRowid = rows_rowid,
+};
+
+/* -- trove_assignment_pack(rank, item_id, score, source): the aggregate that
+ * packs the rows of schema 3 into lists during the migration to schema 5. */
+typedef struct pack_acc {
+    list_entry *v;
+    size_t n, cap;
+    int failed;
+} pack_acc;
+
+static void pack_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    pack_acc *a = sqlite3_aggregate_context(ctx, sizeof *a);
+    list_entry *e;
+    (void)argc;
+    if (a == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (a->failed)
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        list_entry *v = sqlite3_realloc64(a->v, cap * sizeof *v);
+        if (v == NULL) {
+            a->failed = 1;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    e = &a->v[a->n++];
+    e->rank = (uint32_t)sqlite3_value_int64(argv[0]);
+    e->item_id = sqlite3_value_int64(argv[1]);
+    e->score = sqlite3_value_type(argv[2]) == SQLITE_NULL
+               ? NAN : sqlite3_value_double(argv[2]);
+    e->source = (uint8_t)sqlite3_value_int(argv[3]);
+}
+
+static void pack_final(sqlite3_context *ctx)
+{
+    pack_acc *a = sqlite3_aggregate_context(ctx, 0);
+    unsigned char *blob;
+    if (a == NULL) {
+        sqlite3_result_zeroblob(ctx, 0);
+        return;
+    }
+    if (a->failed) {
+        sqlite3_result_error_nomem(ctx);
+        goto done;
+    }
+    if (list_normalize(a->v, a->n) != 0) {
+        sqlite3_result_error(ctx, "trove_assignment_pack: duplicate rank or item", -1);
+        goto done;
+    }
+    blob = sqlite3_malloc64(a->n * LIST_ENTRY + 1);
+    if (blob == NULL) {
+        sqlite3_result_error_nomem(ctx);
+        goto done;
+    }
+    for (size_t i = 0; i < a->n; i++)
+        entry_encode(blob + i * LIST_ENTRY, &a->v[i]);
+    sqlite3_result_blob64(ctx, blob, a->n * LIST_ENTRY, sqlite3_free);
+done:
+    sqlite3_free(a->v);
+    a->v = NULL;
+}
+
+/* Register the list function and aggregate on s->db (before migrations and
+ * before any statement over the assignments view). */
+static int assignment_sql_register(sqlite_store *s, trove_error *err)
+{
+    int rc = sqlite3_create_module_v2(s->db, "trove_assignment_rows", &rows_module,
+                                      NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(s->db, "trove_assignment_pack", 4,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                        NULL, pack_step, pack_final, NULL);
+    return rc == SQLITE_OK ? TROVE_OK
+                           : sql_fail(s, rc, err, "register assignment functions");
+}
+
+/* Known cycle ids within one call (a call usually names one cycle). */
+static int check_cycle(sqlite_store *s, int64_t id, int64_t *last_ok,
+                       trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int status, found = 0;
+    if (id == *last_ok)
+        return TROVE_OK;
+    if ((status = prep(s, "SELECT 1 FROM cycles WHERE id = ?1", &st,
+                       "add assignments", err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, id);
+    status = step_row(s, st, &found, "add assignments", err);
+    sqlite3_finalize(st);
+    if (status != TROVE_OK)
+        return status;
+    if (!found)
+        return TROVE_ENOTFOUND;
+    *last_ok = id;
+    return TROVE_OK;
+}
+
+/* Rows [from, to) name the same (cycle, user): one list. */
+static size_t group_end(const trove_assignment *rows, size_t from, size_t n)
+{
+    size_t to = from + 1;
+    while (to < n && rows[to].cycle_id == rows[from].cycle_id &&
+           rows[to].user_id == rows[from].user_id)
+        to++;
+    return to;
+}
+
+/* Merge rows into the list the (cycle, user) already has (a list written by
+ * an earlier call): a rank or an item it holds is TROVE_EEXIST. */
+static int list_merge(sqlite_store *s, const trove_assignment *a, list_entry **v,
+                      size_t *n, size_t *cap, trove_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int status, found = 0;
+    if ((status = prep(s, "SELECT arm, list FROM assignment_lists WHERE "
+                       "cycle_id = ?1 AND user_id = ?2", &st, "add assignments",
+                       err)) != TROVE_OK)
+        return status;
+    sqlite3_bind_int64(st, 1, a->cycle_id);
+    sqlite3_bind_int64(st, 2, a->user_id);
+    if ((status = step_row(s, st, &found, "add assignments", err)) != TROVE_OK)
+        goto done;
+    if (found) {
+        const unsigned char *p = sqlite3_column_blob(st, 1);
+        size_t old = (size_t)sqlite3_column_bytes(st, 1) / LIST_ENTRY;
+        if (sqlite3_column_int(st, 0) != a->arm) {
+            status = trove_error_set(err, TROVE_EINVAL, "%s: cycle %lld: user %lld "
+                                     "is already in the other arm", s->base.name,
+                                     (long long)a->cycle_id, (long long)a->user_id);
+            goto done;
+        }
+        if (*n + old > *cap) {
+            list_entry *w = trove_realloc(*v, (*n + old) * sizeof *w);
+            if (w == NULL) {
+                status = nomem(s, "add assignments", err);
+                goto done;
+            }
+            *v = w;
+            *cap = *n + old;
+        }
+        for (size_t i = 0; i < old; i++)
+            entry_decode(p + i * LIST_ENTRY, &(*v)[(*n)++]);
+    }
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
 static int sq_assignments_add(trove_store *base, const trove_assignment *rows,
                               size_t n, trove_error *err)
 {
+    static const char *const upsert_sql =
+        "INSERT INTO assignment_lists(cycle_id, user_id, arm, list) "
+        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(cycle_id, user_id) "
+        "DO UPDATE SET list = excluded.list";
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
+    list_entry *v = NULL;
+    unsigned char *blob = NULL;
+    size_t cap = 0, blob_cap = 0;
+    int64_t cycle_ok = 0;
     int own = 0, status, saved = 0;
 
     if ((status = txn_usable(s, err)) != TROVE_OK ||
         (status = auto_begin(s, &own, err)) != TROVE_OK)
         return status;
+    /* Every id is checked before anything is written. */
+    for (size_t i = 0; i < n; i++) {
+        const trove_assignment *a = &rows[i];
+        const char *what = "cycle";
+        int64_t id = a->cycle_id;
+        status = check_cycle(s, a->cycle_id, &cycle_ok, err);
+        if (status == TROVE_OK) {
+            what = "user";
+            id = a->user_id;
+            status = check_known(s, K_USERS, a->user_id, err);
+        }
+        if (status == TROVE_OK) {
+            what = "item";
+            id = a->item_id;
+            status = check_known(s, K_ITEMS, a->item_id, err);
+        }
+        if (status == TROVE_ENOTFOUND)
+            status = trove_error_set(err, status, "%s: assignment %zu: %s %lld is "
+                                     "not in the store", base->name, i, what,
+                                     (long long)id);
+        if (status != TROVE_OK)
+            goto done;
+    }
     /* A savepoint makes the call all-or-nothing inside the caller's
      * transaction too. */
     if ((status = exec(s, "SAVEPOINT assignments_add", err)) != TROVE_OK)
@@ -2126,46 +2548,93 @@ static int sq_assignments_add(trove_store *base, const trove_assignment *rows,
     saved = 1;
     if ((status = stmt_get(s, ST_ASSIGNMENT_INSERT, &st, err)) != TROVE_OK)
         goto done;
-    for (size_t i = 0; i < n; i++) {
-        const trove_assignment *a = &rows[i];
+    for (size_t from = 0, to; from < n; from = to) {
+        const trove_assignment *a = &rows[from];
+        size_t m = 0;
         int rc;
+        to = group_end(rows, from, n);
+        if (to - from > cap) {
+            list_entry *w = trove_realloc(v, (to - from) * sizeof *w);
+            if (w == NULL) {
+                status = nomem(s, "add assignments", err);
+                goto done;
+            }
+            v = w;
+            cap = to - from;
+        }
+        for (size_t i = from; i < to; i++) {
+            if (rows[i].arm != a->arm) {
+                status = trove_error_set(err, TROVE_EINVAL, "%s: cycle %lld: user "
+                                         "%lld in both arms", base->name,
+                                         (long long)a->cycle_id,
+                                         (long long)a->user_id);
+                goto done;
+            }
+            v[m].item_id = rows[i].item_id;
+            v[m].score = rows[i].score;
+            v[m].rank = (uint32_t)rows[i].rank;
+            v[m].source = (uint8_t)rows[i].source;
+            m++;
+        }
+        /* The plain INSERT is the bulk path; a list that exists already is
+         * merged (and then rewritten by the upsert). */
         sqlite3_bind_int64(st, 1, a->cycle_id);
         sqlite3_bind_int64(st, 2, a->user_id);
-        sqlite3_bind_int64(st, 3, a->item_id);
-        sqlite3_bind_int(st, 4, a->rank);
-        sqlite3_bind_text(st, 5, a->arm == 1 ? "test" : "control", -1,
-                          SQLITE_STATIC);
-        if (isnan(a->score))
-            sqlite3_bind_null(st, 6);
-        else
-            sqlite3_bind_double(st, 6, a->score);
-        sqlite3_bind_int(st, 7, a->source);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc == SQLITE_DONE)
-            continue;
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
-            status = trove_error_set(err, TROVE_EEXIST, "%s: cycle %lld: user "
-                                     "%lld already has rank %d or item %lld",
-                                     base->name, (long long)a->cycle_id,
-                                     (long long)a->user_id, a->rank,
-                                     (long long)a->item_id);
-        else
-            status = sql_fail(s, rc, err, rc == SQLITE_CONSTRAINT_FOREIGNKEY
-                              ? "assignment %zu: cycle %lld, user %lld or item "
-                                "%lld is not in the store"
-                              : "assignment %zu (cycle %lld, user %lld, item %lld)",
-                              i, (long long)a->cycle_id, (long long)a->user_id,
-                              (long long)a->item_id);
-        goto done;
+        sqlite3_bind_int(st, 3, a->arm);
+        for (int pass = 0; pass < 2; pass++) {
+            if (list_normalize(v, m) != 0) {
+                status = trove_error_set(err, TROVE_EEXIST, "%s: cycle %lld: user "
+                                         "%lld already has rank %d or item %lld",
+                                         base->name, (long long)a->cycle_id,
+                                         (long long)a->user_id, a->rank,
+                                         (long long)a->item_id);
+                goto done;
+            }
+            if (m * LIST_ENTRY > blob_cap) {
+                unsigned char *b = trove_realloc(blob, m * LIST_ENTRY);
+                if (b == NULL) {
+                    status = nomem(s, "add assignments", err);
+                    goto done;
+                }
+                blob = b;
+                blob_cap = m * LIST_ENTRY;
+            }
+            for (size_t i = 0; i < m; i++)
+                entry_encode(blob + i * LIST_ENTRY, &v[i]);
+            sqlite3_bind_blob64(st, 4, blob, m * LIST_ENTRY, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc == SQLITE_DONE)
+                break;
+            if (rc != SQLITE_CONSTRAINT_PRIMARYKEY || pass > 0) {
+                status = sql_fail(s, rc, err, "assignment %zu (cycle %lld, user "
+                                  "%lld)", from, (long long)a->cycle_id,
+                                  (long long)a->user_id);
+                goto done;
+            }
+            if ((status = list_merge(s, a, &v, &m, &cap, err)) != TROVE_OK ||
+                (status = prep(s, upsert_sql, &st, "add assignments", err)) != TROVE_OK)
+                goto done;
+            sqlite3_bind_int64(st, 1, a->cycle_id);
+            sqlite3_bind_int64(st, 2, a->user_id);
+            sqlite3_bind_int(st, 3, a->arm);
+        }
+        if (st != s->stmts[ST_ASSIGNMENT_INSERT]) {
+            sqlite3_finalize(st);
+            st = s->stmts[ST_ASSIGNMENT_INSERT];
+        }
     }
 done:
+    if (st != NULL && st != s->stmts[ST_ASSIGNMENT_INSERT])
+        sqlite3_finalize(st);
     if (saved) {
         if (status != TROVE_OK && !sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK TO assignments_add", NULL, NULL, NULL);
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "RELEASE assignments_add", NULL, NULL, NULL);
     }
+    trove_free(v);
+    trove_free(blob);
     return auto_end(s, own, status, err);
 }
 
@@ -2176,24 +2645,35 @@ static int sq_assignments_foreach(trove_store *base, int64_t cycle_id,
     sqlite_store *s = (sqlite_store *)base;
     sqlite3_stmt *st = NULL;
     int rc, status;
-    if ((status = prep(s, "SELECT cycle_id, user_id, item_id, rank, "
-                       "arm = 'test', score, source FROM assignments "
-                       "WHERE cycle_id = ?1 ORDER BY user_id, rank", &st,
+    if ((status = prep(s, "SELECT user_id, arm, list FROM assignment_lists "
+                       "WHERE cycle_id = ?1 ORDER BY user_id", &st,
                        "list assignments", err)) != TROVE_OK)
         return status;
     sqlite3_bind_int64(st, 1, cycle_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *p = sqlite3_column_blob(st, 2);
+        size_t bytes = (size_t)sqlite3_column_bytes(st, 2);
         trove_assignment a;
-        a.cycle_id = sqlite3_column_int64(st, 0);
-        a.user_id = sqlite3_column_int64(st, 1);
-        a.item_id = sqlite3_column_int64(st, 2);
-        a.rank = sqlite3_column_int(st, 3);
-        a.arm = sqlite3_column_int(st, 4);
-        a.score = sqlite3_column_type(st, 5) == SQLITE_NULL
-                  ? NAN : sqlite3_column_double(st, 5);
-        a.source = sqlite3_column_int(st, 6);
-        if ((status = fn(ud, &a)) != 0)
+        if (bytes % LIST_ENTRY != 0) {
+            status = trove_error_set(err, TROVE_ECORRUPT, "%s: cycle %lld: user "
+                                     "%lld: not an assignment list (%zu bytes)",
+                                     base->name, (long long)cycle_id,
+                                     (long long)sqlite3_column_int64(st, 0), bytes);
             goto done;
+        }
+        a.cycle_id = cycle_id;
+        a.user_id = sqlite3_column_int64(st, 0);
+        a.arm = sqlite3_column_int(st, 1);
+        for (size_t i = 0; i < bytes / LIST_ENTRY; i++) {
+            list_entry e;
+            entry_decode(p + i * LIST_ENTRY, &e);
+            a.item_id = e.item_id;
+            a.rank = (int)e.rank;
+            a.score = e.score;
+            a.source = e.source;
+            if ((status = fn(ud, &a)) != 0)
+                goto done;
+        }
     }
     if (rc != SQLITE_DONE)
         status = sql_fail(s, rc, err, "list assignments");
@@ -2836,6 +3316,8 @@ int trove__store_sqlite_open(const char *path, int flags, int max_version,
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if ((status = assignment_sql_register(s, err)) != TROVE_OK)
+        goto fail;
 
     if ((status = check_identity(s, flags, err)) != TROVE_OK ||
         (status = configure(s, flags, err)) != TROVE_OK)
