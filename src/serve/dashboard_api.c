@@ -1,20 +1,605 @@
 /*
- * dashboard_api.c - the JSON endpoints behind the dashboard. No endpoint is
- * registered yet: owns() claims nothing, so these paths answer 404.
+ * dashboard_api.c - the JSON endpoints behind the dashboard (besides
+ * GET /v1/monitoring and the model endpoints of server.c):
+ *
+ *   GET  /v1/session   who is asking: admin token valid?, public reads?
+ *   GET  /v1/markets   per market: users, offers, serving model, latest cycle
+ *   GET  /v1/items     the offers table (dashboard_items.c)
+ *   POST /v1/items     CSV upload with dry run (dashboard_items.c)
+ *   GET  /v1/cycles    A/B results of every cycle of a market, cumulative
+ *
+ * Reads need trove__serve_require_read (open with --public-read), changes
+ * trove__serve_require_admin. docs/dashboard-api.md is the reference.
+ *
+ * A/B figures are those of `trove ab report`: trove_store_ab_counts, then
+ * trove_ab_analyze / trove_ab_accumulate (docs/ab.md). Counting a cycle
+ * reads all its assignments, so counts are cached per server and cycle:
+ *   - a closed cycle (a later cycle of its market exists) is reused while
+ *     its window end and the catalog generation are unchanged, for at most
+ *     DASH_TTL_CLOSED seconds (late events of a closed window show up
+ *     within that time);
+ *   - the open (latest) cycle, whose window runs to now, is reused while
+ *     no event was stored through this server and the catalog generation is
+ *     unchanged, for at most DASH_TTL_OPEN seconds.
+ * Invariants: the cache table is only touched under dash_lock; store reads
+ * happen under s->admin_lock (taken before dash_lock, never after).
  */
-#include "serve_int.h"
+#include "dashboard_int.h"
+#include "trove/ab.h"
 
-int trove__serve_dashboard_owns(const char *url)
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DASH_SLOTS        8      /* servers of one process with caches */
+#define DASH_MAX_CYCLES   4096   /* cached cycle counts per server */
+#define DASH_TTL_CLOSED   60     /* seconds */
+#define DASH_TTL_OPEN     5      /* seconds */
+
+/* ------------------------------------------------------- cache table */
+typedef struct dash_cycle {
+    int64_t  cycle_id;
+    int      open;             /* counted as the latest cycle, up to now */
+    int64_t  computed;         /* Unix seconds */
+    uint64_t generation;       /* catalog generation at counting */
+    unsigned long long events; /* events stored by the server at counting */
+    trove_ab_cycle_counts counts;
+} dash_cycle;
+
+typedef struct dash_slot {
+    const trove_server *server;   /* compared, never dereferenced */
+    uint64_t    boot_id;
+    uint64_t    used;
+    dash_items *items;
+    dash_cycle *cycles;
+    size_t      n_cycles, cap_cycles;
+} dash_slot;
+
+static pthread_mutex_t dash_lock = PTHREAD_MUTEX_INITIALIZER;
+static dash_slot dash_slots[DASH_SLOTS];
+static uint64_t dash_clock;
+
+static void slot_clear(dash_slot *sl)
 {
-    (void)url;
+    trove__serve_dashboard_items_release(sl->items);
+    trove_free(sl->cycles);
+    memset(sl, 0, sizeof *sl);
+}
+
+/* The slot of server s (dash_lock held); with `create`, the least recently
+ * used slot is taken over when s has none. */
+static dash_slot *slot_of(const trove_server *s, int create)
+{
+    dash_slot *victim = &dash_slots[0];
+    for (int i = 0; i < DASH_SLOTS; i++) {
+        dash_slot *sl = &dash_slots[i];
+        if (sl->server == s && sl->boot_id == s->boot_id) {
+            sl->used = ++dash_clock;
+            return sl;
+        }
+        if (sl->used < victim->used)
+            victim = sl;
+    }
+    if (!create)
+        return NULL;
+    slot_clear(victim);
+    victim->server = s;
+    victim->boot_id = s->boot_id;
+    victim->used = ++dash_clock;
+    return victim;
+}
+
+dash_items *trove__serve_dashboard_slot_items(const trove_server *s)
+{
+    dash_items *c = NULL;
+    pthread_mutex_lock(&dash_lock);
+    dash_slot *sl = slot_of(s, 0);
+    if (sl != NULL && sl->items != NULL) {
+        c = sl->items;
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&dash_lock);
+    return c;
+}
+
+void trove__serve_dashboard_slot_set_items(const trove_server *s,
+                                           dash_items *c)
+{
+    dash_items *old = NULL;
+    pthread_mutex_lock(&dash_lock);
+    dash_slot *sl = slot_of(s, 1);
+    if (sl->items == NULL || sl->items->generation < c->generation) {
+        old = sl->items;
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+        sl->items = c;
+    }
+    pthread_mutex_unlock(&dash_lock);
+    trove__serve_dashboard_items_release(old);
+}
+
+/* Counts of cycle_id from the cache when still valid (see the top of the
+ * file), else from the store. next_start: created_ts of the market's next
+ * cycle, or -1 for the latest one. s->admin_lock held. */
+static int cycle_counts(trove_server *s, int64_t cycle_id, int64_t next_start,
+                        int64_t now, trove_ab_cycle_counts *out,
+                        trove_error *err)
+{
+    unsigned long long events = atomic_load(&s->metrics.events_stored);
+    uint64_t gen = s->generation;
+    int open = next_start < 0, hit = 0, rc;
+    trove_ab_cycle_counts k;
+
+    pthread_mutex_lock(&dash_lock);
+    dash_slot *sl = slot_of(s, 1);
+    for (size_t i = 0; i < sl->n_cycles; i++) {
+        const dash_cycle *e = &sl->cycles[i];
+        if (e->cycle_id != cycle_id)
+            continue;
+        if (e->generation == gen && e->open == open &&
+            (open ? e->events == events && now - e->computed < DASH_TTL_OPEN
+                  : e->counts.end_ts == next_start &&
+                    now - e->computed < DASH_TTL_CLOSED)) {
+            *out = e->counts;
+            hit = 1;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&dash_lock);
+    if (hit)
+        return TROVE_OK;
+
+    rc = trove_store_ab_counts(s->store, cycle_id, now, &k, err);
+    if (rc != TROVE_OK)
+        return rc;
+    pthread_mutex_lock(&dash_lock);
+    sl = slot_of(s, 1);
+    dash_cycle *e = NULL;
+    for (size_t i = 0; i < sl->n_cycles && e == NULL; i++)
+        if (sl->cycles[i].cycle_id == cycle_id)
+            e = &sl->cycles[i];
+    if (e == NULL) {
+        if (sl->n_cycles == DASH_MAX_CYCLES)
+            sl->n_cycles = 0;   /* start over rather than grow without end */
+        if (sl->n_cycles == sl->cap_cycles) {
+            size_t cap = sl->cap_cycles ? 2 * sl->cap_cycles : 32;
+            dash_cycle *c2 = trove_realloc(sl->cycles, cap * sizeof *c2);
+            if (c2 != NULL) {
+                sl->cycles = c2;
+                sl->cap_cycles = cap;
+            }
+        }
+        if (sl->n_cycles < sl->cap_cycles)   /* else: not cached, still OK */
+            e = &sl->cycles[sl->n_cycles++];
+    }
+    if (e != NULL)
+        *e = (dash_cycle){ .cycle_id = cycle_id, .open = open, .computed = now,
+                           .generation = gen, .events = events, .counts = k };
+    pthread_mutex_unlock(&dash_lock);
+    *out = k;
+    return TROVE_OK;
+}
+
+/* ------------------------------------------------------ JSON helpers */
+json_t *trove__serve_dashboard_num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *trove__serve_dashboard_ts(int64_t ts)
+{
+    return ts != 0 ? json_integer((json_int_t)ts) : json_null();
+}
+
+/* Builders that remember any failure (out of memory) in *bad; the value is
+ * released on failure, as jansson's *_new functions do. */
+static void jset(int *bad, json_t *o, const char *key, json_t *v)
+{
+    if (json_object_set_new(o, key, v) != 0)
+        *bad = 1;
+}
+
+static void jpush(int *bad, json_t *a, json_t *v)
+{
+    if (json_array_append_new(a, v) != 0)
+        *bad = 1;
+}
+
+static json_t *jpair(const double v[2])
+{
+    return json_pack("[oo]", trove__serve_dashboard_num(v[0]),
+                     trove__serve_dashboard_num(v[1]));
+}
+
+/* Answer a store failure: 404 for a missing row, 503 otherwise. */
+static int reply_store_error(serve_resp *out, int rc, const trove_error *err)
+{
+    return trove__serve_reply_error(out, rc == TROVE_ENOTFOUND ? 404
+                                    : rc == TROVE_ENOMEM ? 500 : 503, "%s",
+                                    err->msg[0] ? err->msg : trove_strerror(rc));
+}
+
+/* ------------------------------------------------------- /v1/session */
+static int handle_session(trove_server *s, const serve_req *r, serve_resp *out)
+{
+    int bad = 0;
+    int readable = r->admin || s->params.public_read;
+    json_t *root = json_object(), *markets = json_array();
+    if (root == NULL || markets == NULL) {
+        json_decref(root);
+        json_decref(markets);
+        return trove__serve_reply_json(out, 500, NULL);
+    }
+    /* the market codes only to those who may read the views */
+    for (size_t i = 0; readable && i < s->n_markets; i++)
+        jpush(&bad, markets, json_string(s->market_code[i]));
+    jset(&bad, root, "admin", json_boolean(r->admin));
+    jset(&bad, root, "public_read", json_boolean(s->params.public_read != 0));
+    jset(&bad, root, "markets", markets);
+    if (bad) {
+        json_decref(root);
+        root = NULL;
+    }
+    return trove__serve_reply_json(out, 200, root);
+}
+
+/* ------------------------------------------------------- cycles list */
+typedef struct cycle_row {
+    int64_t id;
+    int64_t created_ts;
+    int64_t model_version_id;
+    char    key[64];
+} cycle_row;
+
+typedef struct cycle_list {
+    cycle_row *rows;
+    size_t     n, cap;
+} cycle_list;
+
+static int collect_cycle(void *ud, const trove_cycle *c)
+{
+    cycle_list *l = ud;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        cycle_row *r2 = trove_realloc(l->rows, cap * sizeof *r2);
+        if (r2 == NULL)
+            return TROVE_ENOMEM;
+        l->rows = r2;
+        l->cap = cap;
+    }
+    cycle_row *row = &l->rows[l->n++];
+    row->id = c->id;
+    row->created_ts = c->created_ts;
+    row->model_version_id = c->model_version_id;
+    snprintf(row->key, sizeof row->key, "%s", c->key);
     return 0;
 }
 
-int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
-                              serve_resp *out)
+/* The cycles of market_id in window order (admin lock held). */
+static int list_cycles(trove_server *s, int64_t market_id, cycle_list *l,
+                       trove_error *err)
 {
-    (void)s;
-    (void)r;
-    (void)out;
+    int rc = trove_store_cycles_foreach(s->store, market_id, collect_cycle, l,
+                                        err);
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(err, rc, "cycles: out of memory");
+    return rc;
+}
+
+/* ------------------------------------------------------- /v1/markets */
+typedef struct name_walk {
+    trove_server *s;
+    json_t *names[SERVE_MAX_MARKETS];
+} name_walk;
+
+static int collect_name(void *ud, const trove_market *m)
+{
+    name_walk *w = ud;
+    for (size_t i = 0; i < w->s->n_markets; i++)
+        if (w->s->market_id[i] == m->id && w->names[i] == NULL) {
+            w->names[i] = json_string(m->name);
+            if (w->names[i] == NULL)
+                return TROVE_ENOMEM;
+        }
+    return 0;
+}
+
+static json_t *latest_cycle_json(const trove_ab_cycle_counts *k)
+{
+    trove_ab_result res;
+    trove_ab_analyze(k, &res);
+    return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:b}",
+                     "key", k->key, "start_ts", (json_int_t)k->start_ts,
+                     "test_rate", trove__serve_dashboard_num(res.rate[TROVE_ARM_TEST]),
+                     "control_rate",
+                     trove__serve_dashboard_num(res.rate[TROVE_ARM_CONTROL]),
+                     "lift", trove__serve_dashboard_num(res.rel_lift),
+                     "lift_ci", jpair(res.rel_ci),
+                     "p_value", trove__serve_dashboard_num(res.p_value),
+                     "srm_p_value", trove__serve_dashboard_num(res.srm_p),
+                     "srm_warning", res.srm_warn);
+}
+
+static int eligible_now(const serve_item *it, int64_t now)
+{
+    return it->active && !it->blocked &&
+           (it->start_ts == 0 || now >= it->start_ts) &&
+           (it->end_ts == 0 || now < it->end_ts);
+}
+
+static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
+{
+    int64_t now = (int64_t)time(NULL);
+    name_walk w;
+    trove_error err;
+    cycle_list cl = { 0 };
+    json_t *root = NULL, *markets;
+    uint64_t active = 0, offers;
+    int rc = TROVE_OK, bad;
+    serve_snapshot *snap;
+
+    if (trove__serve_require_read(s, r, out))
+        return 1;
+    markets = json_array();
+    bad = markets == NULL;
+    trove_error_clear(&err);
+    memset(&w, 0, sizeof w);
+    w.s = s;
+    snap = trove__serve_snapshot_acquire(s);
+    offers = snap->n_items;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        active += (uint64_t)eligible_now(&snap->items[i], now);
+
+    pthread_mutex_lock(&s->admin_lock);
+    rc = trove_store_markets_foreach(s->store, collect_name, &w, &err);
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(&err, rc, "markets: out of memory");
+    for (size_t i = 0; rc == TROVE_OK && !bad && i < s->n_markets; i++) {
+        uint64_t users = 0;
+        json_t *m = json_object(), *model = json_null(), *latest = json_null();
+        const serve_model *sm = i < snap->n_markets ? snap->markets[i].model
+                                                    : NULL;
+        cl.n = 0;
+        if ((rc = trove_store_users_count(s->store, s->market_id[i], &users,
+                                          &err)) != TROVE_OK ||
+            (rc = list_cycles(s, s->market_id[i], &cl, &err)) != TROVE_OK) {
+            json_decref(m);
+            break;
+        }
+        if (cl.n > 0) {
+            trove_ab_cycle_counts k;
+            rc = cycle_counts(s, cl.rows[cl.n - 1].id, -1, now, &k, &err);
+            if (rc != TROVE_OK) {
+                json_decref(m);
+                break;
+            }
+            latest = latest_cycle_json(&k);
+        }
+        if (sm != NULL)
+            model = json_pack("{s:i,s:s,s:I,s:I}", "version", sm->version,
+                              "family", sm->family, "created_ts",
+                              (json_int_t)sm->created_ts, "age_seconds",
+                              (json_int_t)(now - sm->created_ts));
+        if (m == NULL || model == NULL || latest == NULL) {
+            json_decref(m);
+            json_decref(model);
+            json_decref(latest);
+            bad = 1;
+            break;
+        }
+        jset(&bad, m, "code", json_string(s->market_code[i]));
+        jset(&bad, m, "name", w.names[i] ? json_incref(w.names[i])
+                                         : json_string(s->market_code[i]));
+        jset(&bad, m, "time_zone", json_string(s->market_tz[i]));
+        jset(&bad, m, "users", json_integer((json_int_t)users));
+        jset(&bad, m, "active_offers", json_integer((json_int_t)active));
+        jset(&bad, m, "offers", json_integer((json_int_t)offers));
+        jset(&bad, m, "model", model);
+        jset(&bad, m, "latest_cycle", latest);
+        jpush(&bad, markets, m);
+    }
+    pthread_mutex_unlock(&s->admin_lock);
+    trove__serve_snapshot_release(snap);
+    for (size_t i = 0; i < SERVE_MAX_MARKETS; i++)
+        json_decref(w.names[i]);
+    trove_free(cl.rows);
+    if (rc != TROVE_OK) {
+        json_decref(markets);
+        return reply_store_error(out, rc, &err);
+    }
+    if (!bad)
+        root = json_pack("{s:o}", "markets", markets);
+    else
+        json_decref(markets);
+    return trove__serve_reply_json(out, 200, root);
+}
+
+/* -------------------------------------------------------- /v1/cycles */
+typedef struct version_map {
+    int64_t *id;
+    int     *version;
+    size_t   n, cap;
+} version_map;
+
+static int collect_version(void *ud, const trove_model_version *mv)
+{
+    version_map *vm = ud;
+    if (vm->n == vm->cap) {
+        size_t cap = vm->cap ? 2 * vm->cap : 16;
+        int64_t *a = trove_realloc(vm->id, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        vm->id = a;
+        int *b = trove_realloc(vm->version, cap * sizeof *b);
+        if (b == NULL)
+            return TROVE_ENOMEM;
+        vm->version = b;
+        vm->cap = cap;
+    }
+    vm->id[vm->n] = mv->id;
+    vm->version[vm->n] = mv->version;
+    vm->n++;
+    return 0;
+}
+
+static json_t *version_of(const version_map *vm, int64_t id)
+{
+    for (size_t i = 0; id != 0 && i < vm->n; i++)
+        if (vm->id[i] == id)
+            return json_integer(vm->version[i]);
+    return json_null();
+}
+
+static json_t *arm_json(const trove_ab_arm_counts *a, double rate)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:o}",
+                     "users", (json_int_t)a->users,
+                     "exposures", (json_int_t)a->exposures,
+                     "impressions", (json_int_t)a->impressions,
+                     "redemptions", (json_int_t)a->redemptions,
+                     "rate", trove__serve_dashboard_num(rate));
+}
+
+static json_t *cycle_json(const trove_ab_cycle_counts *k, json_t *version)
+{
+    trove_ab_result res;
+    trove_ab_analyze(k, &res);
+    return json_pack("{s:s,s:I,s:I,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,"
+                     "s:b,s:o,s:o,s:I,s:I,s:I,s:I}",
+                     "key", k->key, "start_ts", (json_int_t)k->start_ts,
+                     "end_ts", (json_int_t)k->end_ts, "model_version", version,
+                     "arms",
+                     "control", arm_json(&k->arm[TROVE_ARM_CONTROL],
+                                         res.rate[TROVE_ARM_CONTROL]),
+                     "test", arm_json(&k->arm[TROVE_ARM_TEST],
+                                      res.rate[TROVE_ARM_TEST]),
+                     "lift", trove__serve_dashboard_num(res.rel_lift),
+                     "lift_ci", jpair(res.rel_ci),
+                     "abs_lift", trove__serve_dashboard_num(res.abs_lift),
+                     "abs_lift_ci", jpair(res.abs_ci),
+                     "p_value", trove__serve_dashboard_num(res.p_value),
+                     "srm_p_value", trove__serve_dashboard_num(res.srm_p),
+                     "srm_warning", res.srm_warn,
+                     "coverage", trove__serve_dashboard_num(res.coverage),
+                     "top5_share", trove__serve_dashboard_num(res.top5_share),
+                     "new_items", (json_int_t)k->new_items,
+                     "new_items_shown", (json_int_t)k->new_items_shown,
+                     "eligible_items", (json_int_t)k->eligible_items,
+                     "distinct_items", (json_int_t)k->distinct_items);
+}
+
+static json_t *cumulative_json(const char *key, const trove_ab_cycle_counts *acc)
+{
+    trove_ab_result res;
+    trove_ab_analyze(acc, &res);
+    return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o}", "key", key,
+                     "test_rate", trove__serve_dashboard_num(res.rate[TROVE_ARM_TEST]),
+                     "control_rate",
+                     trove__serve_dashboard_num(res.rate[TROVE_ARM_CONTROL]),
+                     "lift", trove__serve_dashboard_num(res.rel_lift),
+                     "lift_ci", jpair(res.rel_ci),
+                     "p_value", trove__serve_dashboard_num(res.p_value));
+}
+
+static int handle_cycles(trove_server *s, const serve_req *r, serve_resp *out)
+{
+    const char *market = trove__serve_query(r, "market");
+    int64_t now = (int64_t)time(NULL);
+    cycle_list cl = { 0 };
+    version_map vm = { 0 };
+    trove_ab_cycle_counts acc;
+    trove_error err;
+    json_t *cycles = NULL, *cumul = NULL, *root = NULL;
+    int mi, rc = TROVE_OK, bad = 0;
+
+    if (trove__serve_require_read(s, r, out))
+        return 1;
+    if (market == NULL || market[0] == '\0')
+        return trove__serve_reply_error(out, 400, "market: a market code is "
+                                        "required (?market=DE)");
+    if ((mi = trove__serve_market_index(s, market)) < 0)
+        return trove__serve_reply_error(out, 404, "market: unknown market '%s'",
+                                        market);
+    out->market = (uint32_t)mi + 1;
+    trove_error_clear(&err);
+    memset(&acc, 0, sizeof acc);
+    cycles = json_array();
+    cumul = json_array();
+    bad = cycles == NULL || cumul == NULL;
+
+    pthread_mutex_lock(&s->admin_lock);
+    rc = list_cycles(s, s->market_id[mi], &cl, &err);
+    if (rc == TROVE_OK) {
+        rc = trove_store_models_foreach(s->store, s->market_id[mi],
+                                        collect_version, &vm, &err);
+        if (rc == TROVE_ENOMEM)
+            trove_error_set(&err, rc, "models: out of memory");
+    }
+    for (size_t i = 0; rc == TROVE_OK && !bad && i < cl.n; i++) {
+        trove_ab_cycle_counts k;
+        int64_t next = i + 1 < cl.n ? cl.rows[i + 1].created_ts : -1;
+        rc = cycle_counts(s, cl.rows[i].id, next, now, &k, &err);
+        if (rc != TROVE_OK)
+            break;
+        trove_ab_accumulate(&acc, &k);
+        json_t *c = cycle_json(&k, version_of(&vm, k.model_version_id));
+        json_t *cu = cumulative_json(k.key, &acc);
+        if (c == NULL || cu == NULL) {
+            json_decref(c);
+            json_decref(cu);
+            bad = 1;
+            break;
+        }
+        jpush(&bad, cycles, c);
+        jpush(&bad, cumul, cu);
+    }
+    pthread_mutex_unlock(&s->admin_lock);
+    trove_free(cl.rows);
+    trove_free(vm.id);
+    trove_free(vm.version);
+    if (rc != TROVE_OK) {
+        json_decref(cycles);
+        json_decref(cumul);
+        return reply_store_error(out, rc, &err);
+    }
+    if (!bad)
+        root = json_pack("{s:s,s:o,s:o}", "market", s->market_code[mi],
+                         "cycles", cycles, "cumulative", cumul);
+    else {
+        json_decref(cycles);
+        json_decref(cumul);
+    }
+    return trove__serve_reply_json(out, 200, root);
+}
+
+/* ----------------------------------------------------------- routing */
+int trove__serve_dashboard_owns(const char *url)
+{
+    return strcmp(url, "/v1/session") == 0 || strcmp(url, "/v1/markets") == 0 ||
+           strcmp(url, "/v1/items") == 0 || strcmp(url, "/v1/cycles") == 0;
+}
+
+int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
+                                  serve_resp *out)
+{
+    int get = strcmp(r->method, "GET") == 0;
+    out->endpoint = SERVE_EP_DASHBOARD;
+    if (strcmp(r->url, "/v1/items") == 0) {
+        if (get)
+            return trove__serve_dashboard_items_list(s, r, out);
+        if (strcmp(r->method, "POST") == 0)
+            return trove__serve_dashboard_items_upload(s, r, out);
+        return trove__serve_reply_error(out, 405, "method %s not allowed on %s",
+                                        r->method, r->url);
+    }
+    if (!get)
+        return trove__serve_reply_error(out, 405, "method %s not allowed on %s",
+                                        r->method, r->url);
+    if (strcmp(r->url, "/v1/session") == 0)
+        return handle_session(s, r, out);
+    if (strcmp(r->url, "/v1/markets") == 0)
+        return handle_markets(s, r, out);
+    if (strcmp(r->url, "/v1/cycles") == 0)
+        return handle_cycles(s, r, out);
     return 0;
 }

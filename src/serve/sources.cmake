@@ -6,5 +6,6 @@ list(APPEND TROVE_SOURCES
   src/serve/hunts.c
   src/serve/monitoring.c
   src/serve/dashboard_api.c
+  src/serve/dashboard_items.c
   src/serve/static.c
 )
