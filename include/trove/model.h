@@ -256,6 +256,32 @@ int trove_model_user_repr(const trove_model *m, uint32_t user, float *emb,
 int trove_model_item_repr(const trove_model *m, uint32_t item, float *emb,
                           float *bias, trove_error *err);
 
+/* Cold-start representations from features alone (no identity row): the
+ * weighted sum of the embeddings and biases of features[0..n_features)
+ * (weights may be NULL = 1), as trove_model_score_features does for users.
+ * user_ indices are < n_user_features, item_ indices < n_item_features; an
+ * empty list gives a zero embedding and bias. emb receives dim floats,
+ * *bias the bias (either may be NULL). score(u, i) = <emb_u, emb_i> +
+ * bias_u + bias_i, so a caller can rank items the model was not trained
+ * with (e.g. offers uploaded while serving) against any user.
+ * Thread-safe, allocation-free. Returns TROVE_OK or TROVE_EINVAL (untrained,
+ * an index out of range or a weight not finite; outputs untouched). */
+int trove_model_user_repr_features(const trove_model *m, const uint32_t *features,
+                                   const float *weights, size_t n_features, float *emb,
+                                   float *bias, trove_error *err);
+int trove_model_item_repr_features(const trove_model *m, const uint32_t *features,
+                                   const float *weights, size_t n_features, float *emb,
+                                   float *bias, trove_error *err);
+
+/* The fallback for an item with no known features (TROVE_COLD_MEAN): the
+ * mean identity embedding and bias of the items with training interactions
+ * (with item_identity off, the mean of their whole representations). Reads
+ * every item: O(n_items x dim). Thread-safe, allocation-free. Returns
+ * TROVE_OK, TROVE_EINVAL (untrained) or TROVE_EEMPTY (no item has
+ * interactions). */
+int trove_model_item_repr_mean(const trove_model *m, float *emb, float *bias,
+                               trove_error *err);
+
 /* ------------------------------------------------------------ model file */
 /* Write the model to `path` atomically (temporary file in the same
  * directory, fsync, rename, fsync of the directory): a versioned binary file with magic, format

@@ -98,6 +98,16 @@ typedef struct trove_serve_params {
     size_t      max_body;       /* request body limit in bytes; default 1 MiB */
     unsigned    conn_timeout;   /* idle connection timeout, seconds; default 10 */
     unsigned    max_n;          /* largest n a request may ask; default 100 */
+    int         item_cold_fallback; /* enum trove_cold_fallback (trove/model.h)
+                                   for catalog offers a market's model was
+                                   not trained with and none of whose
+                                   features it knows: TROVE_COLD_MEAN
+                                   (default) ranks them with the mean
+                                   representation of the trained items,
+                                   TROVE_COLD_NONE leaves them to the
+                                   exploration slots. Offers with a known
+                                   feature are always ranked from their
+                                   features */
     int         public_read;    /* 1: read-only admin views (GET /v1/models,
                                    the dashboard's reads) need no token;
                                    changes always do. Default 0 */

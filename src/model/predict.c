@@ -236,6 +236,108 @@ int trove_model_user_repr(const trove_model *m, uint32_t user, float *emb, float
     return TROVE_OK;
 }
 
+/* Sum of the embeddings and biases of `features` (weights may be NULL = 1)
+ * of one side's feature table into q (dp floats) and *b, after checking
+ * every index against n and every weight for finiteness. */
+static int feature_sum(const trove__table *t, uint32_t n, const char *side,
+                       const uint32_t *features, const float *weights, size_t n_features,
+                       size_t dp, float *q, float *b, trove_error *err)
+{
+    const trove__kernels *k = trove__kernels_best();
+    for (size_t x = 0; x < n_features; x++) {
+        if (features[x] >= n)
+            return trove_error_set(err, TROVE_EINVAL, "%s feature %u out of range (%u features)",
+                                   side, features[x], n);
+        if (weights != NULL && !isfinite(weights[x]))
+            return trove_error_set(err, TROVE_EINVAL, "weight of %s feature %u is not finite",
+                                   side, features[x]);
+    }
+    memset(q, 0, dp * sizeof(float));
+    *b = 0.0f;
+    for (size_t x = 0; x < n_features; x++) {
+        float w = weights ? weights[x] : 1.0f;
+        k->axpy(w, t->emb + (size_t)features[x] * dp, q, dp);
+        *b += w * trove__meta(t, features[x])[TROVE__BIAS];
+    }
+    return TROVE_OK;
+}
+
+int trove_model_user_repr_features(const trove_model *m, const uint32_t *features,
+                                   const float *weights, size_t n_features, float *emb,
+                                   float *bias, trove_error *err)
+{
+    _Alignas(64) float q[TROVE__MODEL_MAX_DIM];
+    float b;
+    int rc = check_ready(m, err);
+    if (rc == TROVE_OK)
+        rc = feature_sum(&m->ufeat, m->n_user_features, "user", features, weights, n_features,
+                         m->dp, q, &b, err);
+    if (rc != TROVE_OK)
+        return rc;
+    if (emb)
+        memcpy(emb, q, m->dim * sizeof(float));
+    if (bias)
+        *bias = b;
+    return TROVE_OK;
+}
+
+int trove_model_item_repr_features(const trove_model *m, const uint32_t *features,
+                                   const float *weights, size_t n_features, float *emb,
+                                   float *bias, trove_error *err)
+{
+    _Alignas(64) float p[TROVE__MODEL_MAX_DIM];
+    float b;
+    int rc = check_ready(m, err);
+    if (rc == TROVE_OK)
+        rc = feature_sum(&m->ifeat, m->n_item_features, "item", features, weights, n_features,
+                         m->dp, p, &b, err);
+    if (rc != TROVE_OK)
+        return rc;
+    if (emb)
+        memcpy(emb, p, m->dim * sizeof(float));
+    if (bias)
+        *bias = b;
+    return TROVE_OK;
+}
+
+int trove_model_item_repr_mean(const trove_model *m, float *emb, float *bias, trove_error *err)
+{
+    _Alignas(64) float p[TROVE__MODEL_MAX_DIM];
+    double sum[TROVE__MODEL_MAX_DIM];
+    double bias_sum = 0.0;
+    uint64_t warm = 0;
+    int rc = check_ready(m, err);
+    if (rc != TROVE_OK)
+        return rc;
+    memset(sum, 0, m->dp * sizeof(double));
+    for (uint32_t i = 0; i < m->n_items; i++) {
+        const float *e;
+        float b;
+        if (m->item_count[i] == 0)
+            continue;
+        if (m->iid.rows > 0) {
+            /* the identity part only, as the training-time fallback */
+            e = m->iid.emb + (size_t)i * m->dp;
+            b = trove__meta(&m->iid, i)[TROVE__BIAS];
+        } else {
+            trove__model_item_repr(m, i, p, &b);
+            e = p;
+        }
+        for (size_t j = 0; j < m->dp; j++)
+            sum[j] += e[j];
+        bias_sum += b;
+        warm++;
+    }
+    if (warm == 0)
+        return trove_error_set(err, TROVE_EEMPTY, "no item has training interactions");
+    if (emb)
+        for (uint32_t j = 0; j < m->dim; j++)
+            emb[j] = (float)(sum[j] / (double)warm);
+    if (bias)
+        *bias = (float)(bias_sum / (double)warm);
+    return TROVE_OK;
+}
+
 int trove_model_item_repr(const trove_model *m, uint32_t item, float *emb, float *bias,
                           trove_error *err)
 {

@@ -38,6 +38,8 @@ typedef struct serve_item {
     int      active, pinned, blocked;
     int64_t  start_ts, end_ts;
     int64_t  created_ts;
+    int      budgeted;          /* has a numeric "budget" feature */
+    double   budget;            /* its value */
 } serve_item;
 
 typedef struct serve_market {
@@ -47,8 +49,17 @@ typedef struct serve_market {
     trove_rules *rules;         /* compiled against this snapshot's catalog,
                                    NULL without a rules file */
     size_t       rules_scratch; /* bytes apply needs */
-    uint32_t    *model_to_cat;  /* per model item: catalog index or NONE */
-    uint32_t    *explore;       /* catalog items the model does not know */
+    uint32_t    *model_to_cat;  /* per scored row (n_scored): catalog index
+                                   or NONE */
+    uint32_t     n_scored;      /* model items + extra rows */
+    /* Extra rows: catalog offers the model was not trained with, ranked
+     * from their features (trove_model_item_repr_features, or the mean
+     * fallback). Row r is scored into scores[n_model + r] and maps to
+     * model_to_cat[n_model + r]. */
+    uint32_t     n_extra;
+    float       *extra_emb;     /* [n_extra][dim] */
+    float       *extra_bias;    /* [n_extra] */
+    uint32_t    *explore;       /* catalog items without a model row */
     uint32_t     n_explore;
     uint32_t    *pop_order;     /* catalog items with a positive count, most
                                    popular first */
@@ -66,6 +77,8 @@ typedef struct serve_snapshot {
     trove_idmap  *item_ids;     /* ext id -> catalog index */
     uint32_t     *pinned;       /* catalog items with the pinned flag */
     uint32_t      n_pinned;
+    uint32_t     *budgeted;     /* catalog items with a budget */
+    uint32_t      n_budgeted;
     uint32_t      n_markets;
     serve_market *markets;
     trove_idmap  *market_codes; /* code -> market index */

@@ -54,6 +54,7 @@ trove_serve_params trove_serve_default_params(void)
     p.max_body = 1u << 20;
     p.conn_timeout = 10;
     p.max_n = 100;
+    p.item_cold_fallback = TROVE_COLD_MEAN;
     return p;
 }
 
@@ -479,7 +480,7 @@ static void take_model_top(reco_list *l, const serve_snapshot *snap,
                            const serve_market *mk, const float *scores,
                            size_t room, int64_t now)
 {
-    uint32_t n_model = trove_model_n_items(mk->model->m);
+    uint32_t n_model = mk->n_scored;
     uint32_t top_c[1000];
     float top_s[1000];
     size_t n_top = 0, base = l->n;
@@ -550,17 +551,42 @@ static void fill_random(reco_list *l, const serve_snapshot *snap,
     }
 }
 
-/* Score `user` with the market's model into scores: 1 on success, 0 when
- * the model knows neither the user nor any of the user's features. */
+/* Scores of the market's extra rows (offers ranked from their features)
+ * for a user represented by q (dim floats) and bias bu, into out. */
+static void extra_scores(const serve_market *mk, uint32_t dim, const float *q,
+                         float bu, float *out)
+{
+    for (uint32_t r = 0; r < mk->n_extra; r++) {
+        const float *e = mk->extra_emb + (size_t)r * dim;
+        float acc = 0.0f;
+        for (uint32_t d = 0; d < dim; d++)
+            acc += q[d] * e[d];
+        out[r] = acc + bu + mk->extra_bias[r];
+    }
+}
+
+/* Score `user` with the market's model into scores (n_scored: the model's
+ * items, then the extra rows): 1 on success, 0 when the model knows
+ * neither the user nor any of the user's features. */
 static int model_scores(trove_server *s, const serve_market *mk,
                         const char *user, float *scores)
 {
     const trove_model *m = mk->model->m;
     const trove_idmap *uids = trove_model_user_ids(m);
+    uint32_t n_model = trove_model_n_items(m), dim = trove_model_dim(m);
     size_t ulen = strlen(user);
     int64_t row = uids ? trove_idmap_find(uids, user, ulen) : -1;
-    if (row >= 0)
-        return trove_model_score_user(m, (uint32_t)row, scores, NULL) == TROVE_OK;
+    float q[4096], bu = 0.0f;
+    if (row >= 0) {
+        if (trove_model_score_user(m, (uint32_t)row, scores, NULL) != TROVE_OK)
+            return 0;
+        if (mk->n_extra > 0) {
+            if (trove_model_user_repr(m, (uint32_t)row, q, &bu, NULL) != TROVE_OK)
+                return 0;
+            extra_scores(mk, dim, q, bu, scores + n_model);
+        }
+        return 1;
+    }
     /* cold start: the user's stored features, as the model names them */
     const trove_idmap *names = trove_model_user_feature_names(m);
     const serve_users *u = &s->users;
@@ -582,7 +608,15 @@ static int model_scores(trove_server *s, const serve_market *mk,
     }
     if (nf == 0)
         return 0;
-    return trove_model_score_features(m, feat, w, nf, scores, NULL) == TROVE_OK;
+    if (trove_model_score_features(m, feat, w, nf, scores, NULL) != TROVE_OK)
+        return 0;
+    if (mk->n_extra > 0) {
+        if (trove_model_user_repr_features(m, feat, w, nf, q, &bu, NULL) !=
+            TROVE_OK)
+            return 0;
+        extra_scores(mk, dim, q, bu, scores + n_model);
+    }
+    return 1;
 }
 
 static const char *hit_rule_name(const serve_market *mk, const trove_rule_hit *h)
@@ -604,7 +638,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
                       void **rbuf)
 {
     const serve_market *mk = &snap->markets[mi];
-    size_t n_model = mk->model ? trove_model_n_items(mk->model->m) : 0;
+    size_t n_model = mk->model ? mk->n_scored : 0;
     uint32_t label = mi + 1;
     int mode = TROVE_SERVE_MODEL;
     *sc = scratch_get(s, n_model + snap->n_items + 1, mk->rules_scratch + 8,
@@ -791,7 +825,7 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
             fallback = 1;
             trove__serve_metrics_fallback(&s->metrics, a.market, SERVE_FB_NO_MODEL);
         } else {
-            size_t need = trove_model_n_items(mk->model->m);
+            size_t need = mk->n_scored;
             sc = scratch_get(s, need ? need : 1, 0, &scores, &rbuf);
             if (scores == NULL) {
                 scratch_put(sc, scores, rbuf);
@@ -1780,10 +1814,13 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
     int rc;
     if (p == NULL || out == NULL || p->store_uri == NULL || p->threads == 0 ||
         p->threads > 256 || p->max_body == 0 || p->max_n == 0 ||
-        p->max_n > 1000 || p->conn_timeout == 0)
+        p->max_n > 1000 || p->conn_timeout == 0 ||
+        (p->item_cold_fallback != TROVE_COLD_NONE &&
+         p->item_cold_fallback != TROVE_COLD_MEAN))
         return trove_error_set(err, TROVE_EINVAL, "serve: store_uri, threads "
-                               "1..256, max_body > 0, max_n 1..1000 and "
-                               "conn_timeout > 0 are required");
+                               "1..256, max_body > 0, max_n 1..1000, "
+                               "conn_timeout > 0 and item_cold_fallback none "
+                               "or mean are required");
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons(p->port);

@@ -384,12 +384,15 @@ static void snapshot_free(serve_snapshot *snap)
         trove_free(snap->items[i].ext_id);
     trove_free(snap->items);
     trove_free(snap->pinned);
+    trove_free(snap->budgeted);
     trove_idmap_free(snap->item_ids);
     for (uint32_t m = 0; m < snap->n_markets; m++) {
         serve_market *mk = &snap->markets[m];
         trove__serve_model_release(mk->model);
         trove_rules_free(mk->rules);
         trove_free(mk->model_to_cat);
+        trove_free(mk->extra_emb);
+        trove_free(mk->extra_bias);
         trove_free(mk->explore);
         trove_free(mk->pop_order);
     }
@@ -448,6 +451,243 @@ static int collect_item(void *ud, const trove_item *it)
                               &idx, NULL);
 }
 
+/* The item features of the catalog, read once per rebuild: triples
+ * (catalog item, name, weight) in store order (by item), names interned.
+ * Used for the rules (categorical names), the extra model rows (every
+ * feature) and the budgets (the numeric "budget" feature). */
+typedef struct item_feats {
+    const serve_snapshot *snap;
+    trove_idmap *names;
+    uint32_t    *item, *name;   /* pairs */
+    float       *weight;
+    uint8_t     *categorical;
+    size_t      *off;           /* n_items + 1, per catalog item */
+    size_t       n, cap;
+} item_feats;
+
+static void item_feats_free(item_feats *f)
+{
+    trove_idmap_free(f->names);
+    trove_free(f->item);
+    trove_free(f->name);
+    trove_free(f->weight);
+    trove_free(f->categorical);
+    trove_free(f->off);
+    memset(f, 0, sizeof *f);
+}
+
+static int collect_item_feature(void *ud, const trove_feature_value *fv)
+{
+    item_feats *f = ud;
+    uint32_t lo = 0, hi = f->snap->n_items, nm;
+    while (lo < hi) {   /* catalog items are in store id order */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (f->snap->items[mid].store_id < fv->entity_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == f->snap->n_items || f->snap->items[lo].store_id != fv->entity_id)
+        return 0;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 4096;
+        uint32_t *a = trove_realloc(f->item, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        f->item = a;
+        a = trove_realloc(f->name, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        f->name = a;
+        float *w = trove_realloc(f->weight, cap * sizeof *w);
+        if (w == NULL)
+            return TROVE_ENOMEM;
+        f->weight = w;
+        uint8_t *c = trove_realloc(f->categorical, cap);
+        if (c == NULL)
+            return TROVE_ENOMEM;
+        f->categorical = c;
+        f->cap = cap;
+    }
+    int rc = trove_idmap_intern(f->names, fv->name, strlen(fv->name), &nm, NULL);
+    if (rc != TROVE_OK)
+        return rc;
+    f->item[f->n] = lo;
+    f->name[f->n] = nm;
+    f->weight[f->n] = (float)fv->value;
+    f->categorical[f->n] = fv->kind == TROVE_FEATURE_CATEGORICAL;
+    f->n++;
+    return 0;
+}
+
+/* Read every item feature of snap's catalog into *f, with per-item
+ * offsets (the store walks features in item order, which is catalog
+ * order; a counting sort keeps this right whatever the order). */
+static int item_feats_load(trove_server *s, const serve_snapshot *snap,
+                           item_feats *f, trove_error *err)
+{
+    uint32_t *item = NULL, *name = NULL;
+    float *weight = NULL;
+    uint8_t *cat = NULL;
+    size_t *pos = NULL;
+    int rc = TROVE_ENOMEM;
+    memset(f, 0, sizeof *f);
+    f->snap = snap;
+    f->names = trove_idmap_new();
+    f->off = trove_calloc((size_t)snap->n_items + 1, sizeof *f->off);
+    if (f->names == NULL || f->off == NULL)
+        goto done;
+    rc = trove_store_features_foreach(s->store, TROVE_FEATURE_ITEM,
+                                      collect_item_feature, f, err);
+    if (rc != TROVE_OK)
+        goto done;
+    rc = TROVE_ENOMEM;
+    size_t n = f->n ? f->n : 1;
+    item = trove_malloc(n * sizeof *item);
+    name = trove_malloc(n * sizeof *name);
+    weight = trove_malloc(n * sizeof *weight);
+    cat = trove_malloc(n);
+    pos = trove_malloc(((size_t)snap->n_items + 1) * sizeof *pos);
+    if (item == NULL || name == NULL || weight == NULL || cat == NULL ||
+        pos == NULL)
+        goto done;
+    for (size_t k = 0; k < f->n; k++)
+        f->off[f->item[k] + 1]++;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        f->off[i + 1] += f->off[i];
+    memcpy(pos, f->off, ((size_t)snap->n_items + 1) * sizeof *pos);
+    for (size_t k = 0; k < f->n; k++) {
+        size_t at = pos[f->item[k]]++;
+        item[at] = f->item[k];
+        name[at] = f->name[k];
+        weight[at] = f->weight[k];
+        cat[at] = f->categorical[k];
+    }
+    trove_free(f->item);
+    trove_free(f->name);
+    trove_free(f->weight);
+    trove_free(f->categorical);
+    f->item = item;
+    f->name = name;
+    f->weight = weight;
+    f->categorical = cat;
+    item = name = NULL;
+    weight = NULL;
+    cat = NULL;
+    rc = TROVE_OK;
+done:
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(err, rc, "item features: out of memory");
+    trove_free(item);
+    trove_free(name);
+    trove_free(weight);
+    trove_free(cat);
+    trove_free(pos);
+    return rc;
+}
+
+/* Budgets: an offer with a numeric feature "budget" is budgeted (docs/
+ * serve.md: its remaining budget is that value minus the value of its
+ * redemptions, counted online). */
+static int item_budgets(serve_snapshot *snap, const item_feats *f)
+{
+    int64_t b = trove_idmap_find(f->names, "budget", 6);
+    snap->budgeted = trove_malloc((snap->n_items ? snap->n_items : 1) *
+                                  sizeof *snap->budgeted);
+    if (snap->budgeted == NULL)
+        return TROVE_ENOMEM;
+    if (b < 0)
+        return TROVE_OK;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        for (size_t k = f->off[i]; k < f->off[i + 1]; k++)
+            if (f->name[k] == (uint32_t)b && !f->categorical[k]) {
+                snap->items[i].budgeted = 1;
+                snap->items[i].budget = f->weight[k];
+                snap->budgeted[snap->n_budgeted++] = i;
+                break;
+            }
+    return TROVE_OK;
+}
+
+/* The extra rows of market mi: every catalog offer its model has no row
+ * for, represented from the features the model knows (Kula 2015: an
+ * item is the sum of its features' embeddings and biases), or, with no
+ * known feature and item_cold_fallback MEAN, by the mean representation
+ * of the trained items. Offers left without a row stay in `explore`. */
+static int build_extra(trove_server *s, serve_snapshot *snap, serve_market *mk,
+                       const item_feats *f, const uint8_t *known)
+{
+    const trove_model *m = mk->model->m;
+    const trove_idmap *fnames = trove_model_item_feature_names(m);
+    uint32_t dim = trove_model_dim(m), n_model = trove_model_n_items(m);
+    uint32_t n_new = 0, *feat = NULL, *tmp_map = NULL;
+    float *w = NULL, mean_bias = 0.0f, *mean = NULL;
+    int have_mean = -1, rc = TROVE_ENOMEM;
+    size_t max_f = 1;
+    for (uint32_t i = 0; i < snap->n_items; i++)
+        if (!known[i]) {
+            n_new++;
+            if (f->off[i + 1] - f->off[i] > max_f)
+                max_f = f->off[i + 1] - f->off[i];
+        }
+    mk->n_scored = n_model;
+    if (n_new == 0)
+        return TROVE_OK;
+    mk->extra_emb = trove_malloc((size_t)n_new * dim * sizeof *mk->extra_emb);
+    mk->extra_bias = trove_malloc((size_t)n_new * sizeof *mk->extra_bias);
+    tmp_map = trove_realloc(mk->model_to_cat,
+                            ((size_t)n_model + n_new) * sizeof *tmp_map);
+    feat = trove_malloc(max_f * sizeof *feat);
+    w = trove_malloc(max_f * sizeof *w);
+    mean = trove_malloc(dim * sizeof *mean);
+    if (tmp_map != NULL)
+        mk->model_to_cat = tmp_map;
+    if (mk->extra_emb == NULL || mk->extra_bias == NULL || tmp_map == NULL ||
+        feat == NULL || w == NULL || mean == NULL)
+        goto done;
+    for (uint32_t i = 0; i < snap->n_items; i++) {
+        size_t nf = 0;
+        float *emb = mk->extra_emb + (size_t)mk->n_extra * dim;
+        if (known[i])
+            continue;
+        for (size_t k = f->off[i]; fnames != NULL && k < f->off[i + 1]; k++) {
+            size_t len;
+            const char *name = trove_idmap_name(f->names, f->name[k], &len);
+            int64_t x = trove_idmap_find(fnames, name, len);
+            if (x >= 0 && (uint32_t)x < trove_model_n_item_features(m)) {
+                feat[nf] = (uint32_t)x;
+                w[nf] = f->weight[k];
+                nf++;
+            }
+        }
+        if (nf > 0) {
+            if (trove_model_item_repr_features(m, feat, w, nf, emb,
+                                               &mk->extra_bias[mk->n_extra],
+                                               NULL) != TROVE_OK)
+                continue;
+        } else {
+            if (s->params.item_cold_fallback != TROVE_COLD_MEAN)
+                continue;
+            if (have_mean < 0)
+                have_mean = trove_model_item_repr_mean(m, mean, &mean_bias,
+                                                       NULL) == TROVE_OK;
+            if (!have_mean)
+                continue;
+            memcpy(emb, mean, dim * sizeof *emb);
+            mk->extra_bias[mk->n_extra] = mean_bias;
+        }
+        mk->model_to_cat[n_model + mk->n_extra] = i;
+        mk->n_extra++;
+    }
+    mk->n_scored = n_model + mk->n_extra;
+    rc = TROVE_OK;
+done:
+    trove_free(feat);
+    trove_free(w);
+    trove_free(mean);
+    return rc;
+}
+
 /* Sort key for popularity: count descending, catalog index ascending. */
 typedef struct pop_sort {
     uint32_t count, idx;
@@ -471,7 +711,7 @@ static const trove_market_config *config_of(const trove_server *s,
 }
 
 static int build_market(trove_server *s, serve_snapshot *snap, uint32_t mi,
-                        pop_sort *tmp)
+                        pop_sort *tmp, const item_feats *f)
 {
     serve_market *mk = &snap->markets[mi];
     const trove_market_config *cfg = config_of(s, s->market_code[mi]);
@@ -502,6 +742,10 @@ static int build_market(trove_server *s, serve_snapshot *snap, uint32_t mi,
             if (c >= 0)
                 known[c] = 1;
         }
+        if (build_extra(s, snap, mk, f, known) != TROVE_OK)
+            goto done;
+        for (uint32_t r = n; r < mk->n_scored; r++)
+            known[mk->model_to_cat[r]] = 1;
         uint32_t n_new = 0;
         for (uint32_t i = 0; i < snap->n_items; i++)
             n_new += !known[i];
@@ -564,93 +808,36 @@ int trove__serve_rules_load(trove_server *s, trove_error *err)
     return TROVE_OK;
 }
 
-/* Categorical item features of the catalog, as the rules compiler wants
- * them: per catalog item a list of borrowed names. */
-typedef struct item_feats {
-    const serve_snapshot *snap;
-    trove_idmap *names;
-    uint32_t    *item, *name;   /* pairs */
-    size_t       n, cap;
-} item_feats;
-
-static int collect_item_feature(void *ud, const trove_feature_value *fv)
-{
-    item_feats *f = ud;
-    uint32_t lo = 0, hi = f->snap->n_items, nm;
-    if (fv->kind != TROVE_FEATURE_CATEGORICAL)
-        return 0;
-    while (lo < hi) {   /* catalog items are in store id order */
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (f->snap->items[mid].store_id < fv->entity_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == f->snap->n_items || f->snap->items[lo].store_id != fv->entity_id)
-        return 0;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 4096;
-        uint32_t *a = trove_realloc(f->item, cap * sizeof *a);
-        if (a == NULL)
-            return TROVE_ENOMEM;
-        f->item = a;
-        a = trove_realloc(f->name, cap * sizeof *a);
-        if (a == NULL)
-            return TROVE_ENOMEM;
-        f->name = a;
-        f->cap = cap;
-    }
-    int rc = trove_idmap_intern(f->names, fv->name, strlen(fv->name), &nm, NULL);
-    if (rc != TROVE_OK)
-        return rc;
-    f->item[f->n] = lo;
-    f->name[f->n] = nm;
-    f->n++;
-    return 0;
-}
-
 /* Compile every market's rule set against snap's catalog. */
-static int compile_rules(trove_server *s, serve_snapshot *snap, trove_error *err)
+static int compile_rules(trove_server *s, serve_snapshot *snap,
+                         const item_feats *f, trove_error *err)
 {
-    item_feats f = { .snap = snap };
     trove_rules_item *items = NULL;
     const char **names = NULL;
-    size_t *off = NULL;
     int rc = TROVE_OK, any = 0;
     for (uint32_t m = 0; m < snap->n_markets; m++)
         any |= s->rule_sets[m] != NULL;
     if (!any)
         return TROVE_OK;
     rc = TROVE_ENOMEM;
-    f.names = trove_idmap_new();
     items = trove_calloc(snap->n_items ? snap->n_items : 1, sizeof *items);
-    off = trove_calloc((size_t)snap->n_items + 1, sizeof *off);
-    if (f.names == NULL || items == NULL || off == NULL)
+    names = trove_malloc((f->n ? f->n : 1) * sizeof *names);
+    if (items == NULL || names == NULL)
         goto done;
-    rc = trove_store_features_foreach(s->store, TROVE_FEATURE_ITEM,
-                                      collect_item_feature, &f, err);
-    if (rc != TROVE_OK)
-        goto done;
-    rc = TROVE_ENOMEM;
-    names = trove_malloc((f.n ? f.n : 1) * sizeof *names);
-    if (names == NULL)
-        goto done;
-    for (size_t k = 0; k < f.n; k++)
-        off[f.item[k] + 1]++;
-    for (uint32_t i = 0; i < snap->n_items; i++)
-        off[i + 1] += off[i];
     for (uint32_t i = 0; i < snap->n_items; i++) {
         const serve_item *si = &snap->items[i];
+        size_t nc = 0;
+        /* the categorical names of item i, packed at its offset */
+        for (size_t k = f->off[i]; k < f->off[i + 1]; k++)
+            if (f->categorical[k])
+                names[f->off[i] + nc++] = trove_idmap_name(f->names, f->name[k],
+                                                           NULL);
         items[i] = (trove_rules_item){
-            .ext_id = si->ext_id, .features = names + off[i], .n_features = 0,
-            .active = si->active, .pinned = si->pinned, .blocked = si->blocked,
-            .start_ts = si->start_ts, .end_ts = si->end_ts,
-            .created_ts = si->created_ts, .budgeted = 0 };
-    }
-    for (size_t k = 0; k < f.n; k++) {
-        trove_rules_item *it = &items[f.item[k]];
-        names[off[f.item[k]] + it->n_features++] =
-            trove_idmap_name(f.names, f.name[k], NULL);
+            .ext_id = si->ext_id, .features = names + f->off[i],
+            .n_features = nc, .active = si->active, .pinned = si->pinned,
+            .blocked = si->blocked, .start_ts = si->start_ts,
+            .end_ts = si->end_ts, .created_ts = si->created_ts,
+            .budgeted = si->budgeted };
     }
     for (uint32_t m = 0; m < snap->n_markets; m++) {
         const trove_rule_set *rs = s->rule_sets[m];
@@ -669,12 +856,8 @@ static int compile_rules(trove_server *s, serve_snapshot *snap, trove_error *err
 done:
     if (rc == TROVE_ENOMEM)
         trove_error_set(err, rc, "rules: out of memory");
-    trove_idmap_free(f.names);
-    trove_free(f.item);
-    trove_free(f.name);
     trove_free(items);
     trove_free((void *)names);
-    trove_free(off);
     return rc;
 }
 
@@ -683,7 +866,9 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
     serve_snapshot *snap = trove_calloc(1, sizeof *snap);
     pop_sort *tmp = NULL;
     items_build b = { .snap = snap };
+    item_feats f;
     int rc = TROVE_ENOMEM;
+    memset(&f, 0, sizeof f);
     if (snap == NULL)
         goto fail;
     atomic_init(&snap->refs, 1);
@@ -695,6 +880,10 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
         snap->markets == NULL)
         goto fail;
     rc = trove_store_items_foreach(s->store, collect_item, &b, err);
+    if (rc == TROVE_OK)
+        rc = item_feats_load(s, snap, &f, err);
+    if (rc == TROVE_OK && item_budgets(snap, &f) != TROVE_OK)
+        rc = TROVE_ENOMEM;
     if (rc != TROVE_OK)
         goto fail;
     tmp = trove_malloc((snap->n_items ? snap->n_items : 1) * sizeof *tmp);
@@ -709,7 +898,7 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
     for (uint32_t mi = 0; mi < s->n_markets; mi++) {
         uint32_t idx;
         snap->n_markets = mi + 1;
-        rc = build_market(s, snap, mi, tmp);
+        rc = build_market(s, snap, mi, tmp, &f);
         if (rc == TROVE_OK)
             rc = trove_idmap_intern(snap->market_codes, s->market_code[mi],
                                     strlen(s->market_code[mi]), &idx, NULL);
@@ -718,9 +907,10 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
     }
     trove_free(tmp);
     tmp = NULL;
-    rc = compile_rules(s, snap, err);
+    rc = compile_rules(s, snap, &f, err);
     if (rc != TROVE_OK)
         goto fail;
+    item_feats_free(&f);
     snap->generation = ++s->generation;
     pthread_mutex_lock(&s->snap_lock);
     serve_snapshot *old = s->snap;
@@ -731,6 +921,7 @@ int trove__serve_rebuild(trove_server *s, trove_error *err)
 fail:
     if (rc == TROVE_ENOMEM)
         trove_error_set(err, rc, "snapshot: out of memory");
+    item_feats_free(&f);
     trove_free(tmp);
     snapshot_free(snap);
     return rc;
