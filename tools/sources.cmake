@@ -5,6 +5,7 @@ list(APPEND TROVE_TOOL_SOURCES
   tools/cmd_recommend.c
   tools/cmd_inspect.c
   tools/cmd_rules.c
+  tools/cmd_hunt.c
   tools/cmd_version.c
   tools/cmd_ingest.c
   tools/cmd_stats.c

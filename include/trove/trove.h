@@ -37,6 +37,7 @@
 #include "trove/cycle.h"
 #include "trove/sim.h"
 #include "trove/rules.h"
+#include "trove/hunt.h"
 #include "trove/monitor.h"
 
 #endif /* TROVE_TROVE_H */

@@ -321,12 +321,52 @@ static void test_bad_input(void **state)
     free(r.body);
 }
 
+/* `trove hunt` on the same store: generates and stores, repeats, and the
+ * server then answers the hunt the command stored. */
+static void test_cli(void **state)
+{
+    char *out = NULL, id[32], path[64];
+    const char *db = testutil_tmp_path("hunts-serve.db");
+    (void)state;
+    assert_int_equal(testutil_run_trove(&out, "hunt --store %s --market DE "
+                                        "--user u7 --json", db), 0);
+    assert_non_null(strstr(out, "\"new\":true"));
+    assert_non_null(strstr(out, "\"template\":\"default\""));
+    assert_true(json_str(out, "id", 0, id, sizeof id));
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "hunt --store %s --market DE "
+                                        "--user u7", db), 0);
+    assert_non_null(strstr(out, "stored"));
+    assert_non_null(strstr(out, "progress 0/4, reward locked"));
+    free(out);
+    snprintf(path, sizeof path, "/v1/hunts/%s", id);
+    reply r = http("GET", path, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"user\":\"u7\""));
+    free(r.body);
+    /* another day, as of its start */
+    assert_int_equal(testutil_run_trove(&out, "hunt --store %s --market DE "
+                                        "--user u7 --day 2030-01-02 --json", db), 0);
+    assert_non_null(strstr(out, "\"day\":\"2030-01-02\""));
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "hunt --store %s --market XX "
+                                        "--user u7", db), 1);
+    assert_non_null(strstr(out, "trove hunt: "));
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "hunt --store %s --user u7", db), 2);
+    free(out);
+    assert_int_equal(testutil_run_trove(&out, "hunt --store %s --market DE "
+                                        "--user u7 --day 2030-02-30", db), 2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_today_and_repeat),
         cmocka_unit_test(test_progress_and_reward),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -101,6 +101,23 @@ static void test_template_default(void **state)
     assert_int_equal(t->steps[4].kind, TROVE_HUNT_REDEEM);
     assert_true(t->rewards[0].weight == 1);
     trove_hunt_template_free(t);
+
+    /* hunts/default.yaml is the built-in template; the example parses */
+    FILE *f = fopen(testutil_fixture("../../hunts/default.yaml"), "rb");
+    char buf[4096];
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    assert_string_equal(buf, trove_hunt_default_template_text());
+    assert_int_equal(trove_hunt_template_load(
+                         testutil_fixture("../../hunts/example.yaml"), &t, &err),
+                     TROVE_OK);
+    assert_string_equal(t->name, "spring-tour");
+    assert_string_equal(t->steps[0].category, "coffee");
+    assert_string_equal(t->price_field, "price");
+    assert_int_equal(t->validity_days, 2);
+    trove_hunt_template_free(t);
 }
 
 static void expect_error(const char *text, const char *where, const char *what)
