@@ -2,13 +2,13 @@
 // error-bar controller of chartjs-chart-error-bars for lift intervals.
 import {
   Chart, LineController, BarController, LineElement, BarElement, PointElement,
-  CategoryScale, LinearScale, Legend, Tooltip, Filler,
+  CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip, Filler,
 } from 'chart.js';
 import { BarWithErrorBarsController, BarWithErrorBar } from 'chartjs-chart-error-bars';
 import { h } from './dom';
 
 Chart.register(LineController, BarController, LineElement, BarElement,
-  PointElement, CategoryScale, LinearScale, Legend, Tooltip, Filler,
+  PointElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Tooltip, Filler,
   BarWithErrorBarsController, BarWithErrorBar);
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 Chart.defaults.color = '#475569';

@@ -58,7 +58,7 @@ function renderWho(s: Session | null): void {
       id: 'market', 'aria-label': 'market',
       onchange: () => {
         sessionStorage.setItem(MARKET_KEY, sel.value);
-        void render();
+        go(`${location.pathname}?market=${encodeURIComponent(sel.value)}`);
       },
     }, s.markets.map((m) => h('option', { value: m }, m)));
     sel.value = chosenMarket(s);
@@ -135,6 +135,8 @@ async function render(forceLogin = false): Promise<void> {
   }
   if (my !== generation) return;
   current = s;
+  const asked = new URLSearchParams(location.search).get('market');
+  if (s && asked && s.markets.includes(asked)) sessionStorage.setItem(MARKET_KEY, asked);
   renderWho(s);
   clear(root);
   if (s === null || forceLogin || (!s.admin && !s.public_read)) {

@@ -60,27 +60,30 @@ export async function abPage(root: HTMLElement, ctx: Ctx): Promise<void> {
 
   const cum: any[] = Array.isArray(data?.cumulative) ? data.cumulative : [];
   if (cum.length) {
-    const rate = (c: any, arm: string) => num(c?.arms?.[arm]?.rate) ?? num(c?.[`${arm}_rate`]);
     const ci = (c: any, i: number) => (Array.isArray(c?.lift_ci) ? num(c.lift_ci[i]) : null);
-    root.appendChild(h('section', { class: 'card' }, h('h2', null, 'Cumulative over cycles'),
+    root.appendChild(h('section', { class: 'card' },
+      h('h2', null, 'Cumulative lift (all cycles up to each one, 95% CI band)'),
       chartBox('cumulative-chart', {
         type: 'line',
         data: { labels: cum.map((c, i) => String(c?.key ?? labels[i] ?? i + 1)), datasets: [
-          { label: 'lift', data: cum.map((c) => num(c?.lift)), borderColor: colors.lift, yAxisID: 'y' },
-          { label: 'CI low', data: cum.map((c) => ci(c, 0)), borderColor: colors.grey, borderDash: [4, 4], pointRadius: 0, fill: false, yAxisID: 'y' },
-          { label: 'CI high', data: cum.map((c) => ci(c, 1)), borderColor: colors.grey, borderDash: [4, 4], pointRadius: 0, fill: '-1', backgroundColor: '#94a3b833', yAxisID: 'y' },
-          { label: 'test rate', data: cum.map((c) => rate(c, 'test')), borderColor: colors.test, yAxisID: 'y1' },
-          { label: 'control rate', data: cum.map((c) => rate(c, 'control')), borderColor: colors.control, yAxisID: 'y1' },
+          { label: 'cumulative lift', data: cum.map((c) => num(c?.lift)), borderColor: colors.lift, backgroundColor: colors.lift, borderWidth: 2 },
+          { label: 'CI low', data: cum.map((c) => ci(c, 0)), borderColor: 'transparent', pointRadius: 0, fill: false },
+          { label: 'CI high', data: cum.map((c) => ci(c, 1)), borderColor: 'transparent', pointRadius: 0, fill: '-1', backgroundColor: '#16a34a22' },
         ] },
-        options: { scales: { y: { ...pctAxis('lift'), position: 'left' },
-          y1: { ...pctAxis('rate'), position: 'right', grid: { drawOnChartArea: false } } } },
-      }, 280)));
+        options: {
+          plugins: { legend: { labels: { filter: (item: any) => !item.text.startsWith('CI') } } },
+          scales: { y: { ...pctAxis('lift (test vs control)'), suggestedMin: 0 } },
+        },
+      }, 240),
+      h('p', { class: 'small muted' }, `Cumulative redemption rate: test ${fmtPct(cum[cum.length - 1]?.test_rate)}, `,
+        `control ${fmtPct(cum[cum.length - 1]?.control_rate)}; lift ${fmtSigned(cum[cum.length - 1]?.lift)} `,
+        `[${fmtSigned(ci(cum[cum.length - 1], 0))}, ${fmtSigned(ci(cum[cum.length - 1], 1))}], p = ${fmtPValue(cum[cum.length - 1]?.p_value)}.`)));
   }
 
   root.appendChild(h('section', { class: 'card' }, h('h2', null, 'Cycles'),
     h('div', { class: 'scroll' }, h('table', { class: 'data', id: 'cycles-table' },
       h('thead', null, h('tr', null, ['Cycle', 'Start', 'Model', 'Test users', 'Test rate',
-        'Control users', 'Control rate', 'Lift', '95% CI', 'p-value', 'SRM p'].map((t) => h('th', null, t)))),
+        'Control users', 'Control rate', 'Lift', '95% CI', 'p-value', 'SRM p'].map((t, i) => h('th', { class: i > 2 ? 'r' : '' }, t)))),
       h('tbody', null, cycles.slice().reverse().map((c) => {
         const ci = Array.isArray(c.lift_ci) ? c.lift_ci : [null, null];
         const sig = num(ci[0]) !== null && (ci[0] > 0 || ci[1] < 0);

@@ -33,12 +33,12 @@ export async function coveragePage(root: HTMLElement, ctx: Ctx): Promise<void> {
           { label: 'launched', data: cycles.map((c) => c.new_items ?? 0), backgroundColor: colors.grey },
           { label: 'shown', data: cycles.map((c) => c.new_items_shown ?? 0), backgroundColor: colors.lift },
         ] },
-        options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'offers' } } } },
+        options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'offers' } } } },
       }))));
   root.appendChild(h('section', { class: 'card' }, h('h2', null, 'Per cycle'),
     h('table', { class: 'data', id: 'coverage-table' },
       h('thead', null, h('tr', null, ['Cycle', 'Coverage', 'Top-5 share', 'New offers', 'New offers shown']
-        .map((t) => h('th', null, t)))),
+        .map((t, i) => h('th', { class: i ? 'r' : '' }, t)))),
       h('tbody', null, cycles.slice().reverse().map((c) => h('tr', null,
         h('td', { class: 'mono' }, String(c.key)), h('td', { class: 'r' }, fmtPct(c.coverage, 1)),
         h('td', { class: 'r' }, fmtPct(c.top5_share, 1)), h('td', { class: 'r' }, fmtInt(c.new_items)),

@@ -45,7 +45,7 @@ export async function modelsPage(root: HTMLElement, ctx: Ctx): Promise<void> {
       versions.length === 0 ? note('info', 'No model has been trained for this market.') :
         h('div', { class: 'scroll' }, h('table', { class: 'data models-table' },
           h('thead', null, h('tr', null, h('th', null, 'Version'), h('th', null, 'Family'),
-            h('th', null, 'Trained (UTC)'), keys.map((k) => h('th', { class: 'r' }, k)),
+            h('th', null, 'Trained (UTC)'), keys.map((k) => h('th', { class: 'r' }, k.replace(/_/g, ' '))),
             h('th', null, 'Status'), admin ? h('th', null, '') : null)),
           h('tbody', null, versions.map((v) => {
             const serving = v.version === m.serving_version;
@@ -82,7 +82,9 @@ function metricKeys(versions: any[]): string[] {
   const count = new Map<string, number>();
   for (const v of versions) for (const k of Object.keys(flat(v.metrics))) count.set(k, (count.get(k) ?? 0) + 1);
   const prefer = /precision|recall|ndcg|map|auc|mrr|hit|coverage|loss/i;
+  const skip = /window|_ts$|^k$|seed/i;
   return [...count.entries()]
-    .sort((a, b) => (b[1] - a[1]) || (Number(prefer.test(b[0])) - Number(prefer.test(a[0]))) || a[0].localeCompare(b[0]))
+    .filter(([k]) => !skip.test(k))
+    .sort((a, b) => (Number(prefer.test(b[0])) - Number(prefer.test(a[0]))) || (b[1] - a[1]) || a[0].localeCompare(b[0]))
     .slice(0, 7).map(([k]) => k);
 }
