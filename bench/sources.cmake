@@ -2,6 +2,7 @@
 list(APPEND TROVE_BENCH_SOURCES
   bench_main.c
   bench_rules.c
+  bench_hunt.c
   bench_tune.c
   bench_serve.c
   bench_train.c
