@@ -23,7 +23,7 @@ static void usage(FILE *f)
             "usage: trove monitor --store FILE --market CODE [--json] [--now WHEN]\n"
             "                     [--days N] [--train-days N] [--volume-windows N]\n"
             "                     [--psi-warn X] [--psi-alert X] [--top-values N]\n"
-            "                     [--bins N] [--fail-on warn|alert] [-v]\n"
+            "                     [--bins N] [--types LIST] [--fail-on warn|alert] [-v]\n"
             "\n"
             "Check one market: data quality of the latest window (events without\n"
             "user features, ids the model does not know, items without features,\n"
@@ -46,6 +46,8 @@ static void usage(FILE *f)
             "      --psi-alert X        PSI alert threshold (default 0.25)\n"
             "      --top-values N       categorical values per feature (default 10)\n"
             "      --bins N             quantile bins of numbers and scores (default 10)\n"
+            "      --types LIST         event types of the drift figures, comma-separated\n"
+            "                           (default click,redemption,purchase,rating)\n"
             "      --fail-on LEVEL      exit 1 when the status is LEVEL or worse\n"
             "  -v, --verbose            also print the bins of every feature\n"
             "  -h, --help               this help\n");
@@ -82,6 +84,31 @@ static int parse_now(const char *s, int64_t *out)
         return -1;
     *out = (int64_t)timegm(&tm);
     return *out > 0 ? 0 : -1;
+}
+
+/* "click,redemption" -> a mask of TROVE_EVENT_MASK bits. 0 on success. */
+static int parse_types(const char *s, unsigned *out)
+{
+    unsigned mask = 0;
+    char name[32];
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        int type;
+        if (n == 0 || n >= sizeof name)
+            return -1;
+        memcpy(name, s, n);
+        name[n] = '\0';
+        if (trove_event_type_parse(name, &type) != TROVE_OK)
+            return -1;
+        mask |= TROVE_EVENT_MASK(type);
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    if (mask == 0)
+        return -1;
+    *out = mask;
+    return 0;
 }
 
 static void print_value(double v)
@@ -172,7 +199,12 @@ static void print_text(const trove_monitor_report *r, int verbose)
         printf("\n");
     }
 
-    printf("\ndrift (PSI: warn >= %g, alert >= %g)\n", p->psi.warn, p->psi.alert);
+    printf("\ndrift (PSI: warn >= %g, alert >= %g; events:", p->psi.warn,
+           p->psi.alert);
+    for (int t = 1; t <= TROVE_EVENT_TYPE_MAX; t++)
+        if (p->drift_types & TROVE_EVENT_MASK(t))
+            printf(" %s", trove_event_type_name(t));
+    printf(")\n");
     printf("  %-6s %-12s %-24s %10s  %-6s %9s %9s\n", "target", "kind", "name",
            "psi", "status", "ref_n", "latest_n");
     print_drift(&r->score, verbose);
@@ -183,7 +215,7 @@ static void print_text(const trove_monitor_report *r, int verbose)
 int cmd_monitor(int argc, char **argv)
 {
     enum { O_JSON = 256, O_NOW, O_DAYS, O_TRAIN_DAYS, O_VOLUME, O_PSI_WARN,
-           O_PSI_ALERT, O_TOP, O_BINS, O_FAIL_ON };
+           O_PSI_ALERT, O_TOP, O_BINS, O_FAIL_ON, O_TYPES };
     static const struct option options[] = {
         {"store", required_argument, NULL, 's'},
         {"market", required_argument, NULL, 'm'},
@@ -197,6 +229,7 @@ int cmd_monitor(int argc, char **argv)
         {"top-values", required_argument, NULL, O_TOP},
         {"bins", required_argument, NULL, O_BINS},
         {"fail-on", required_argument, NULL, O_FAIL_ON},
+        {"types", required_argument, NULL, O_TYPES},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -269,6 +302,13 @@ int cmd_monitor(int argc, char **argv)
             else
                 return cli_usage_error(CMD, "--fail-on must be warn or alert, "
                                        "got '%s'", optarg);
+            break;
+        case O_TYPES:
+            if (parse_types(optarg, &p.drift_types) != 0)
+                return cli_usage_error(CMD, "--types must list event types "
+                                       "(impression, click, redemption, "
+                                       "purchase, rating, return), got '%s'",
+                                       optarg);
             break;
         case 'v':
             verbose = 1;

@@ -68,6 +68,11 @@ typedef struct trove_monitor_params {
     int     numeric_bins;   /* quantile bins of numeric features and
                                scores; default 10 (deciles) */
     double  psi_epsilon;    /* share used for an empty bin; default 1e-4 */
+    unsigned drift_types;   /* events whose features and scores enter the
+                               drift figures: OR of TROVE_EVENT_MASK(type);
+                               0 = the positive types (click, redemption,
+                               purchase, rating), the default. The quality
+                               checks count every event */
     trove_monitor_threshold psi;          /* default 0.1, 0.25 */
     trove_monitor_threshold null_rate;    /* default 0.05, 0.20 */
     trove_monitor_threshold unknown_rate; /* default 0.10, 0.30 */

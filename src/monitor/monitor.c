@@ -92,6 +92,10 @@ int trove_monitor_check_params(const trove_monitor_params *p, trove_error *err)
         return trove_error_set(err, TROVE_EINVAL,
                                "monitor params: numeric_bins %d outside 2..100",
                                p->numeric_bins);
+    if (p->drift_types & ~(unsigned)((1u << (TROVE_EVENT_TYPE_MAX + 1)) - 2u))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "monitor params: drift_types 0x%x has bits "
+                               "outside the event types", p->drift_types);
     if (!(p->psi_epsilon > 0 && p->psi_epsilon <= 0.01))
         return trove_error_set(err, TROVE_EINVAL,
                                "monitor params: psi_epsilon %g outside (0, 0.01]",
@@ -517,7 +521,7 @@ typedef struct win_range {
 
 /* Feature drift of one target over the events of the two windows. */
 static int target_drift(const feat_table *t, int target, const mon_event *ev,
-                        size_t n_ev, const win_range win[2],
+                        size_t n_ev, const win_range win[2], unsigned types,
                         const trove_monitor_params *p, trove_monitor_drift *out,
                         size_t *n_out, trove_error *err)
 {
@@ -540,6 +544,8 @@ static int target_drift(const feat_table *t, int target, const mon_event *ev,
         goto fail;
     size_t serial = 0;
     for (size_t i = 0; i < n_ev; i++) {
+        if (!(TROVE_EVENT_MASK(ev[i].type) & types))
+            continue;
         for (uint32_t w = 0; w < 2; w++) {
             if (ev[i].ts < win[w].from || ev[i].ts >= win[w].to)
                 continue;
@@ -661,7 +667,8 @@ static int cmp_double(const void *a, const void *b)
 /* Score drift: the model's scores of the positive events' pairs. */
 static int score_drift(const trove_model *m, const row_map *users,
                        const row_map *items, const mon_event *ev, size_t n_ev,
-                       const win_range win[2], const trove_monitor_params *p,
+                       const win_range win[2], unsigned types,
+                       const trove_monitor_params *p,
                        trove_monitor_drift *d, trove_error *err)
 {
     uint32_t *u = NULL, *it = NULL;
@@ -670,7 +677,7 @@ static int score_drift(const trove_model *m, const row_map *users,
     size_t n[2] = { 0, 0 }, total = 0;
     int rc = TROVE_ENOMEM;
     for (size_t i = 0; i < n_ev; i++)
-        if (TROVE_EVENT_MASK(ev[i].type) & POSITIVE_MASK)
+        if (TROVE_EVENT_MASK(ev[i].type) & types)
             total += 2;
     u = trove_malloc((total ? total : 1) * sizeof *u);
     it = trove_malloc((total ? total : 1) * sizeof *it);
@@ -682,7 +689,7 @@ static int score_drift(const trove_model *m, const row_map *users,
     size_t k = 0;
     for (int w = 0; w < 2; w++)
         for (size_t i = 0; i < n_ev; i++) {
-            if (!(TROVE_EVENT_MASK(ev[i].type) & POSITIVE_MASK) ||
+            if (!(TROVE_EVENT_MASK(ev[i].type) & types) ||
                 ev[i].ts < win[w].from || ev[i].ts >= win[w].to)
                 continue;
             uint32_t ru = row_of(users, ev[i].user), ri = row_of(items, ev[i].item);
@@ -1040,11 +1047,14 @@ int trove_monitor_run(trove_store *s, const char *market,
         rc = trove_error_set(err, TROVE_ENOMEM, "monitor: out of memory");
         goto fail;
     }
-    if ((rc = target_drift(&uf, TROVE_FEATURE_USER, eb.ev, eb.n, win, &p,
+    if (r->params.drift_types == 0)
+        r->params.drift_types = POSITIVE_MASK;
+    unsigned types = r->params.drift_types;
+    if ((rc = target_drift(&uf, TROVE_FEATURE_USER, eb.ev, eb.n, win, types, &p,
                            r->features, &nu, err)) != TROVE_OK)
         goto fail;
     r->n_features = nu;
-    if ((rc = target_drift(&itf, TROVE_FEATURE_ITEM, eb.ev, eb.n, win, &p,
+    if ((rc = target_drift(&itf, TROVE_FEATURE_ITEM, eb.ev, eb.n, win, types, &p,
                            r->features + nu, &ni, err)) != TROVE_OK)
         goto fail;
     r->n_features = nu + ni;
@@ -1053,7 +1063,7 @@ int trove_monitor_run(trove_store *s, const char *market,
     snprintf(r->score.name, sizeof r->score.name, "score");
     r->score.kind = TROVE_MONITOR_DRIFT_SCORE;
     if (m != NULL) {
-        if ((rc = score_drift(m, &users, &items, eb.ev, eb.n, win, &p,
+        if ((rc = score_drift(m, &users, &items, eb.ev, eb.n, win, types, &p,
                               &r->score, err)) != TROVE_OK)
             goto fail;
     } else {

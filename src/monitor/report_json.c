@@ -134,9 +134,17 @@ int trove_monitor_report_json(const trove_monitor_report *r, int indent,
         "to", (json_int_t)r->latest_to, "events", u64(r->latest_events),
         "trailing", "windows", (int)r->trailing_windows,
         "days", p->latest_days, "per_day", num(r->trailing_per_day));
-    json_t *drift = json_pack("{s:f,s:f,s:f,s:o,s:o}",
+    json_t *types = json_array();
+    for (int t = 1; t <= TROVE_EVENT_TYPE_MAX && types != NULL; t++)
+        if ((p->drift_types & TROVE_EVENT_MASK(t)) &&
+            json_array_append_new(types,
+                                  json_string(trove_event_type_name(t))) != 0) {
+            json_decref(types);
+            types = NULL;
+        }
+    json_t *drift = json_pack("{s:f,s:f,s:f,s:o,s:o,s:o}",
                               "warn", p->psi.warn, "alert", p->psi.alert,
-                              "epsilon", p->psi_epsilon,
+                              "epsilon", p->psi_epsilon, "event_types", types,
                               "score", drift_json(&r->score),
                               "features", features);
     features = NULL;   /* stolen by the pack, whether it succeeded or not */
