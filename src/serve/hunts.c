@@ -15,7 +15,10 @@
  * the store match the snapshot's catalog index for index. The attributes
  * are reloaded when the snapshot generation changes (item upserts and
  * flags, model changes). Templates are read once per server: a changed
- * file takes effect at the next start.
+ * file takes effect at the next start. Users' histories (for novelty) are
+ * read from the event log once, then extended by the events at or after
+ * the newest one seen (the time index keeps that cheap): an event posted
+ * later with an older time than that is not in a history until restart.
  */
 #include "serve_int.h"
 #include "trove/hunt.h"
@@ -39,11 +42,34 @@ typedef struct market_hunts {
 
 /* One server's hunt state; reset when another server (or another start)
  * uses it. state_lock is taken inside the owner's admin lock. */
+/* The positive events (click, purchase, redemption, rating) of one user:
+ * store item id and time, in the order read. */
+typedef struct user_hist {
+    int64_t  *item, *ts;
+    uint32_t  n, cap;
+} user_hist;
+
+#define HIST_MASK (TROVE_EVENT_MASK(TROVE_EVENT_CLICK) |                  \
+                   TROVE_EVENT_MASK(TROVE_EVENT_PURCHASE) |               \
+                   TROVE_EVENT_MASK(TROVE_EVENT_REDEMPTION) |             \
+                   TROVE_EVENT_MASK(TROVE_EVENT_RATING))
+#define MAX_EDGE 64
+
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     const trove_server *owner;
     uint64_t            boot_id;
     market_hunts        m[SERVE_MAX_MARKETS];
+    /* Users' histories for novelty, by store user id: read whole on first
+     * use, then only the events at or after hist_ts (the time index makes
+     * that cheap); the ids of the events at hist_ts already counted are in
+     * edge, so the overlap is not counted twice. */
+    user_hist          *hist;
+    size_t              n_hist;
+    int                 hist_loaded;
+    int64_t             hist_ts;
+    uint64_t            edge[MAX_EDGE];
+    size_t              n_edge;
 } state;
 
 static void state_reset(void)
@@ -53,7 +79,169 @@ static void state_reset(void)
         trove_hunt_clock_free(state.m[i].clock);
         trove_hunt_store_catalog_free(state.m[i].cat);
     }
+    for (size_t i = 0; i < state.n_hist; i++) {
+        trove_free(state.hist[i].item);
+        trove_free(state.hist[i].ts);
+    }
+    trove_free(state.hist);
     memset(&state, 0, sizeof state);
+}
+
+static int hist_add(void *ud, const trove_event *ev)
+{
+    (void)ud;
+    if (ev->ts == state.hist_ts)
+        for (size_t k = 0; k < state.n_edge; k++)
+            if (state.edge[k] == ev->id)
+                return 0;
+    if ((uint64_t)ev->user_id >= state.n_hist) {
+        size_t n = (size_t)ev->user_id + 1 + state.n_hist / 2;
+        user_hist *h = trove_realloc(state.hist, n * sizeof *h);
+        if (h == NULL)
+            return TROVE_ENOMEM;
+        memset(h + state.n_hist, 0, (n - state.n_hist) * sizeof *h);
+        state.hist = h;
+        state.n_hist = n;
+    }
+    user_hist *u = &state.hist[ev->user_id];
+    if (u->n == u->cap) {
+        uint32_t cap = u->cap ? 2 * u->cap : 8;
+        int64_t *a = trove_realloc(u->item, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        u->item = a;
+        a = trove_realloc(u->ts, cap * sizeof *a);
+        if (a == NULL)
+            return TROVE_ENOMEM;
+        u->ts = a;
+        u->cap = cap;
+    }
+    u->item[u->n] = ev->item_id;
+    u->ts[u->n] = ev->ts;
+    u->n++;
+    return 0;
+}
+
+typedef struct edge_scan {
+    int64_t  ts;
+    uint64_t ids[MAX_EDGE];
+    size_t   n;
+    int      overflow;
+} edge_scan;
+
+static int hist_note(void *ud, const trove_event *ev)
+{
+    edge_scan *e = ud;
+    int rc = hist_add(NULL, ev);
+    if (rc != 0)
+        return rc;
+    if (ev->ts != e->ts) {
+        e->ts = ev->ts;
+        e->n = 0;
+        e->overflow = 0;
+    }
+    if (e->n < MAX_EDGE)
+        e->ids[e->n++] = ev->id;
+    else
+        e->overflow = 1;
+    return 0;
+}
+
+/* Bring the histories up to the store's newest events (admin lock held).
+ * On failure the histories are dropped and read whole next time. */
+static int hist_update(trove_server *s, trove_error *err)
+{
+    edge_scan e = { INT64_MIN, {0}, 0, 0 };
+    trove_event_filter f = { 0, state.hist_loaded ? state.hist_ts : 0, 0,
+                             HIST_MASK };
+    int rc = trove_store_events_foreach(s->store, &f, hist_note, &e, err);
+    if (rc != TROVE_OK) {
+        for (size_t i = 0; i < state.n_hist; i++) {
+            trove_free(state.hist[i].item);
+            trove_free(state.hist[i].ts);
+        }
+        trove_free(state.hist);
+        state.hist = NULL;
+        state.n_hist = 0;
+        state.hist_loaded = 0;
+        state.n_edge = 0;
+        if (rc == TROVE_ENOMEM)
+            trove_error_set(err, rc, "hunt histories: out of memory");
+        return rc;
+    }
+    if (e.n > 0 && !e.overflow) {
+        if (e.ts != state.hist_ts)
+            state.n_edge = 0;
+        state.hist_ts = e.ts;
+        for (size_t k = 0; k < e.n && state.n_edge < MAX_EDGE; k++) {
+            int seen = 0;
+            for (size_t j = 0; j < state.n_edge && !seen; j++)
+                seen = state.edge[j] == e.ids[k];
+            if (!seen)
+                state.edge[state.n_edge++] = e.ids[k];
+        }
+    } else if (e.overflow) {
+        /* more than MAX_EDGE events at one second: start after it (events
+         * arriving later with that very time are not counted) */
+        state.hist_ts = e.ts + 1;
+        state.n_edge = 0;
+    }
+    state.hist_loaded = 1;
+    return TROVE_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The catalog items of `user` in [from, to), ascending and unique, into
+ * *out (trove_malloc'd, NULL when none). */
+static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
+                        const char *user, int64_t from, int64_t to,
+                        uint32_t **out, size_t *n, trove_error *err)
+{
+    int64_t uid;
+    uint32_t *items = NULL;
+    size_t m = 0;
+    int rc = hist_update(s, err);
+    *out = NULL;
+    *n = 0;
+    if (rc != TROVE_OK)
+        return rc;
+    rc = trove_store_user_find(s->store, user, &uid, err);
+    if (rc == TROVE_ENOTFOUND) {
+        trove_error_clear(err);
+        return TROVE_OK;
+    }
+    if (rc != TROVE_OK || uid <= 0 || (uint64_t)uid >= state.n_hist ||
+        state.hist[uid].n == 0)
+        return rc;
+    const user_hist *h = &state.hist[uid];
+    if ((items = trove_malloc(h->n * sizeof *items)) == NULL)
+        return trove_error_set(err, TROVE_ENOMEM, "hunt history: out of memory");
+    for (uint32_t k = 0; k < h->n; k++) {
+        int64_t i = h->ts[k] >= from && h->ts[k] < to
+                        ? trove_hunt_store_catalog_index(cat, h->item[k]) : -1;
+        if (i >= 0)
+            items[m++] = (uint32_t)i;
+    }
+    if (m > 1) {
+        size_t w = 1;
+        qsort(items, m, sizeof *items, cmp_u32);
+        for (size_t r = 1; r < m; r++)
+            if (items[r] != items[w - 1])
+                items[w++] = items[r];
+        m = w;
+    }
+    if (m == 0) {
+        trove_free(items);
+        items = NULL;
+    }
+    *out = items;
+    *n = m;
+    return TROVE_OK;
 }
 
 int trove__serve_hunts_owns(const char *url)
@@ -325,7 +513,7 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
                   trove_hunt *h, int *created, trove_error *err)
 {
     serve_snapshot *snap = trove__serve_snapshot_acquire(s);
-    uint32_t *cand = NULL;
+    uint32_t *cand = NULL, *hist = NULL;
     float *cs = NULL;
     void *scratch = NULL;
     int status = 500, rc;
@@ -393,6 +581,27 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
         rq.rules = mk->rules;
         rq.rules_user = &ru;
         rq.rules_scratch = scratch;
+        /* the history only matters for a hunt not stored yet */
+        char hid[17];
+        trove_stored_hunt stored;
+        trove_hunt_id(user, rq.market, day, hid);
+        rc = trove_store_hunt_find(s->store, hid, &stored, err);
+        if (rc == TROVE_ENOTFOUND) {
+            trove_error_clear(err);
+            rc = user_history(s, m->cat, user, now - (int64_t)t->history_days * 86400,
+                              now + 1, &hist, &rq.n_history, err);
+            if (rc != TROVE_OK) {
+                status = status_of(rc);
+                goto done;
+            }
+            rq.history = hist;
+            /* non-NULL even when empty: obtain must not read the store's */
+            if (hist == NULL)
+                rq.history = cand;
+        } else if (rc != TROVE_OK) {
+            status = status_of(rc);
+            goto done;
+        }
         rc = trove_hunt_store_obtain(s->store, s->market_id[mi], t, m->clock,
                                      m->cat, &rq, h, created, err);
     } else {
@@ -405,6 +614,7 @@ done:
     trove__serve_snapshot_release(snap);
     trove_free(cand);
     trove_free(cs);
+    trove_free(hist);
     trove_free(scratch);
     return status;
 }
