@@ -3,3 +3,4 @@
 trove_add_test(test_cycle unit/test_cycle.c)
 trove_add_test(test_cycle_cli unit/test_cycle_cli.c LABELS cli)
 trove_add_test(test_cycle_store unit/test_cycle_store.c)
+trove_add_test(test_cycle_rules unit/test_cycle_rules.c)

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CMD "cycle"
 
@@ -19,14 +20,19 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: trove cycle run --store FILE --market CODE --cycle KEY\n"
             "                       [--replace] [--export FILE.csv] [--now TS]\n"
-            "                       [--markets-dir DIR] [--threads N] [--json]\n"
+            "                       [--markets-dir DIR] [--rules DIR] [--threads N]\n"
+            "                       [--json]\n"
             "\n"
             "Assign offers to every user of a market for one cycle: the top-N\n"
             "eligible offers of the market's active model in the test arm, the\n"
             "control policy's offers in the control arm (arms by GrowthBook\n"
             "hashing with the market's salt), with slots for offers launched\n"
             "since the previous cycle. The cycle and its assignments are written\n"
-            "in one transaction.\n"
+            "in one transaction. With --rules, the market's rules file\n"
+            "(DIR/<market>.yaml, if there is one) is applied to every user's list\n"
+            "in both arms: eligibility by user features and segments, schedules,\n"
+            "frequency caps over the user's assignments of the last days, budget\n"
+            "caps, pins, boosts, exclusive groups, diversity, exploration, bundles.\n"
             "\n"
             "options:\n"
             "  -s, --store FILE       the store (a path or sqlite:PATH)\n"
@@ -37,6 +43,7 @@ static void usage(FILE *f)
             "      --export FILE      also write the assignments as CSV\n"
             "      --now TS           start of the cycle, Unix seconds (default: now)\n"
             "      --markets-dir DIR  directory of market YAML files\n"
+            "      --rules DIR        directory of rule files (rules/<market>.yaml)\n"
             "      --threads N        scoring threads (default 2)\n"
             "      --json             print the summary as JSON\n"
             "  -h, --help             this help\n");
@@ -61,7 +68,7 @@ static int find_config(const char *dir, const char *code,
 
 int cmd_cycle(int argc, char **argv)
 {
-    enum { O_REPLACE = 1000, O_EXPORT, O_NOW, O_DIR, O_THREADS, O_JSON };
+    enum { O_REPLACE = 1000, O_EXPORT, O_NOW, O_DIR, O_THREADS, O_JSON, O_RULES };
     static const struct option opts[] = {
         {"store", required_argument, NULL, 's'},
         {"market", required_argument, NULL, 'm'},
@@ -70,12 +77,14 @@ int cmd_cycle(int argc, char **argv)
         {"export", required_argument, NULL, O_EXPORT},
         {"now", required_argument, NULL, O_NOW},
         {"markets-dir", required_argument, NULL, O_DIR},
+        {"rules", required_argument, NULL, O_RULES},
         {"threads", required_argument, NULL, O_THREADS},
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}
     };
-    const char *store = NULL, *market = NULL, *dir = "markets";
+    const char *store = NULL, *market = NULL, *dir = "markets", *rules_dir = NULL;
+    trove_rule_set *rs = NULL;
     trove_cycle_run_params p = trove_cycle_run_default_params();
     trove_market_config **all = NULL, *cfg = NULL;
     trove_store *s = NULL;
@@ -111,6 +120,7 @@ int cmd_cycle(int argc, char **argv)
             p.now = v;
             break;
         case O_DIR: dir = optarg; break;
+        case O_RULES: rules_dir = optarg; break;
         case O_THREADS:
             if (cli_parse_long(optarg, 1, 256, &v) != 0)
                 return cli_usage_error(CMD, "--threads must be 1..256, got '%s'", optarg);
@@ -133,6 +143,21 @@ int cmd_cycle(int argc, char **argv)
     cli_setup_log(0);
     if (find_config(dir, market, &all, &n_cfg, &cfg, &err) != TROVE_OK)
         goto done;
+    if (rules_dir != NULL) {
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/%s.yaml", rules_dir, cfg->code) >=
+            (int)sizeof path) {
+            trove_error_set(&err, TROVE_EINVAL, "%s: path too long", rules_dir);
+            goto done;
+        }
+        if (access(path, F_OK) == 0) {
+            if (trove_rule_set_load(path, &rs, &err) != TROVE_OK)
+                goto done;
+            p.rules = rs;
+        } else {
+            trove_log(TROVE_LOG_INFO, "market %s: no rules file %s", cfg->code, path);
+        }
+    }
     if (trove_store_open(store, 0, &s, &err) != TROVE_OK)
         goto done;
     t0 = cli_now();
@@ -147,14 +172,19 @@ int cmd_cycle(int argc, char **argv)
                "\"users\":%llu,\"test_users\":%llu,\"control_users\":%llu,"
                "\"eligible_offers\":%llu,\"new_offers\":%llu,\"assignments\":%llu,"
                "\"sources\":{\"model\":%llu,\"popularity\":%llu,\"random\":%llu,"
-               "\"new_offer\":%llu},\"seconds\":%.3f}\n",
+               "\"new_offer\":%llu,\"rule\":%llu},\"rules\":%s,"
+               "\"budgeted_offers\":%llu,\"read_s\":%.3f,\"plan_s\":%.3f,"
+               "\"write_s\":%.3f,\"seconds\":%.3f}\n",
                (long long)sum.cycle_id, (long long)p.now, sum.replaced ? "true" : "false",
                sum.model_version, (unsigned long long)sum.users,
                (unsigned long long)sum.test_users, (unsigned long long)sum.control_users,
                (unsigned long long)sum.eligible_offers, (unsigned long long)sum.new_offers,
                (unsigned long long)sum.assignments, (unsigned long long)sum.model_rows,
                (unsigned long long)sum.popularity_rows, (unsigned long long)sum.random_rows,
-               (unsigned long long)sum.new_offer_rows, cli_now() - t0);
+               (unsigned long long)sum.new_offer_rows, (unsigned long long)sum.rule_rows,
+               sum.rules_applied ? "true" : "false",
+               (unsigned long long)sum.budgeted_offers, sum.read_seconds, sum.plan_seconds,
+               sum.write_seconds, cli_now() - t0);
     } else {
         printf("market %s cycle %s%s: %llu users (%llu test, %llu control), "
                "%llu eligible offers (%llu new), %llu assignments, model v%d, %.2f s\n",
@@ -163,15 +193,21 @@ int cmd_cycle(int argc, char **argv)
                (unsigned long long)sum.control_users,
                (unsigned long long)sum.eligible_offers, (unsigned long long)sum.new_offers,
                (unsigned long long)sum.assignments, sum.model_version, cli_now() - t0);
-        printf("  sources: model %llu, popularity %llu, random %llu, new offer %llu\n",
+        printf("  sources: model %llu, popularity %llu, random %llu, new offer %llu, "
+               "rule %llu%s\n",
                (unsigned long long)sum.model_rows, (unsigned long long)sum.popularity_rows,
-               (unsigned long long)sum.random_rows, (unsigned long long)sum.new_offer_rows);
+               (unsigned long long)sum.random_rows, (unsigned long long)sum.new_offer_rows,
+               (unsigned long long)sum.rule_rows,
+               sum.rules_applied ? " (rules applied)" : "");
+        printf("  read %.2f s, plan %.2f s, write %.2f s\n", sum.read_seconds,
+               sum.plan_seconds, sum.write_seconds);
     }
     rc = CLI_EXIT_OK;
 done:
     if (rc != CLI_EXIT_OK)
         cli_fail(CMD, &err);
     trove_store_close(s);
+    trove_rule_set_free(rs);
     trove_market_configs_free(all, n_cfg);
     return rc;
 }

@@ -35,6 +35,7 @@
 #include "trove/core.h"
 #include "trove/config.h"
 #include "trove/eval.h"
+#include "trove/rules.h"
 #include "trove/store.h"
 
 #ifdef __cplusplus
@@ -61,6 +62,12 @@ typedef struct trove_cycle_user {
                                 get the popularity list in the test arm) */
 } trove_cycle_user;
 
+/* The rules context of user u (index into the planner's users array):
+ * fill *out; what it points to must stay valid until trove_cycle_plan
+ * returns. Called from several planner threads at once (read-only state). */
+typedef void (*trove_cycle_rules_user_fn)(void *ud, size_t u,
+                                          trove_rules_user *out);
+
 typedef struct trove_cycle_plan_params {
     uint32_t    n_predictions;  /* offers per user (>= 1) */
     uint32_t    new_slots;      /* reserved for new offers (<= n_predictions) */
@@ -69,6 +76,23 @@ typedef struct trove_cycle_plan_params {
     double      test_share;     /* [0, 1] */
     const char *cycle_key;      /* seeds the random control lists */
     int         threads;        /* worker threads; <= 0 means 1 */
+    /* Optional rules engine (trove/rules.h) compiled against the offers
+     * array (dense item i = offers[i]). Every list, in both arms, then goes
+     * through trove_rules_apply: the arm's ranking (model scores; popularity
+     * or random for control and unknown users) is the request's scores,
+     * offers reserved for new-offer slots are not ranked, and a new offer
+     * takes a reserved slot only if trove_rules_check finds it eligible for
+     * the user. NULL = no rules (the lists are plain top-N). */
+    const trove_rules *rules;
+    trove_cycle_rules_user_fn rules_user;  /* NULL = anonymous users */
+    void       *rules_user_ud;
+    int64_t     now;            /* the rules' clock (UTC seconds) */
+    /* With rules: remaining budget per offer (n_offers entries), consumed
+     * by the plan. Each assignment of an offer takes 1 from it, as if every
+     * assigned user redeemed, so a cycle cannot overspend a budget; users
+     * are then planned in order on one thread (the result depends on the
+     * order). NULL = budgets are not checked. */
+    double     *remaining_budget;
 } trove_cycle_plan_params;
 
 /* The planned lists: user u's list is rows[u * n_predictions ...], of which
@@ -112,6 +136,16 @@ typedef struct trove_cycle_run_params {
     const char *export_csv;     /* write the assignments here, or NULL */
     trove_cycle_eligible_fn eligible;  /* NULL = the config's simple rules */
     void       *eligible_ud;
+    /* The market's rule file (trove_rule_set_load of rules/<market>.yaml),
+     * or NULL. With rules, the eligible offers above are compiled into a
+     * rules engine and every user's list goes through it (see
+     * trove_cycle_plan_params.rules), with the user's categorical features
+     * (and "segment=<tag>" features as segments), the user's assignments in
+     * the market's cycles of the last frequency_window_days (frequency
+     * caps), and offers' remaining budgets (budget caps: the numeric item
+     * feature "budget" minus the value of the offer's redemptions in the
+     * market; each assignment in this cycle takes 1). Borrowed. */
+    const trove_rule_set *rules;
 } trove_cycle_run_params;
 
 trove_cycle_run_params trove_cycle_run_default_params(void);
@@ -125,6 +159,9 @@ typedef struct trove_cycle_summary {
     uint64_t eligible_offers, new_offers;
     uint64_t assignments;
     uint64_t model_rows, popularity_rows, random_rows, new_offer_rows;
+    uint64_t rule_rows;          /* placed by a pin or bundle rule */
+    int      rules_applied;      /* 1 if params->rules was used */
+    uint64_t budgeted_offers;    /* offers whose budget the rules checked */
     int      replaced;           /* 1 if an existing cycle was replaced */
     double   read_seconds;       /* wall time reading the store and model */
     double   plan_seconds;       /* planning (scores, rules, lists) */

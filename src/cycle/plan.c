@@ -7,6 +7,14 @@
  * candidates (every offer, or only the offers that are not new when new
  * slots are configured); the last k positions hold new offers.
  *
+ * With a rules engine (params->rules), the arm's ranking becomes the scores
+ * of one trove_rules_apply request per user (docs/rules.md has the order in
+ * which rules act), over the same offers (the rules are compiled against
+ * the offers array); offers kept for new-offer slots are not ranked, and
+ * each reserved slot takes the next new offer in the user's rotation that
+ * trove_rules_check finds eligible for that user. Budgets (when given) are
+ * consumed user by user, so those plans run on one thread.
+ *
  * Invariants: a list never holds an offer twice; users are processed in
  * contiguous ranges by threads, and nothing a user gets depends on which
  * thread computed it (the random control lists are seeded from the cycle key
@@ -32,8 +40,18 @@ typedef struct plan_ctx {
     const uint32_t *new_offers; /* offers launched since the last cycle */
     uint32_t n_new, k_new;      /* count, slots per user */
     uint64_t key_hash;
+    size_t n_offers;
+    size_t rules_scratch;       /* trove_rules_scratch_size, 0 = no rules */
     trove_cycle_plan_result *r;
 } plan_ctx;
+
+/* Per-thread buffers of the rules path. */
+typedef struct rules_buf {
+    void *scratch;
+    float *rank;                /* [n_offers] the request's scores */
+    uint32_t *items;            /* [n_predictions] the rules' list */
+    uint8_t *sources;
+} rules_buf;
 
 typedef struct plan_job {
     plan_ctx *ctx;
@@ -129,6 +147,123 @@ static void fill_model(const plan_ctx *c, size_t u, uint32_t want,
                                            : TROVE_SOURCE_MODEL;
 }
 
+/* A rule hit that makes an offer ineligible (trove_rules_check). */
+static int ineligible(const trove_rule_hit *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].action >= TROVE_ACTION_INACTIVE &&
+            h[i].action <= TROVE_ACTION_BUDGET_EXHAUSTED)
+            return 1;
+    return 0;
+}
+
+/* User u's list through the rules engine. b->rank holds the arm's ranking
+ * over the offers (NaN = not ranked); source is the arm's source for
+ * ranked offers (model, popularity or random). */
+static int fill_rules(const plan_ctx *c, size_t u, rules_buf *b, int source)
+{
+    const trove_cycle_plan_params *p = c->p;
+    trove_cycle_plan_result *r = c->r;
+    size_t base = u * r->n_predictions;
+    uint32_t k = c->k_new, n = 0;
+    trove_rules_user ru;
+    trove_rules_request q;
+    trove_rules_result res;
+    trove_rule_hit hits[32];
+    int st;
+
+    memset(&ru, 0, sizeof ru);
+    if (p->rules_user != NULL)
+        p->rules_user(p->rules_user_ud, u, &ru);
+    if (ru.key == 0)
+        ru.key = trove_hash64(c->users[u].ext_id, strlen(c->users[u].ext_id), 0);
+    memset(&q, 0, sizeof q);
+    q.user = &ru;
+    q.now = p->now;
+    q.scores = b->rank;
+    q.remaining_budget = p->remaining_budget;
+    q.ranked_source = source == TROVE_SOURCE_MODEL ? TROVE_RULES_SOURCE_MODEL
+                                                   : TROVE_RULES_SOURCE_POPULAR;
+    q.n = r->n_predictions - k;
+    memset(&res, 0, sizeof res);
+    res.items = b->items;
+    res.sources = b->sources;
+    if ((st = trove_rules_apply(p->rules, &q, b->scratch, &res)) != TROVE_OK)
+        return st;
+    for (size_t j = 0; j < res.n; j++) {
+        uint32_t o = b->items[j];
+        int src;
+        switch (b->sources[j]) {
+        case TROVE_RULES_SOURCE_MODEL:   src = TROVE_SOURCE_MODEL; break;
+        case TROVE_RULES_SOURCE_EXPLORE: src = TROVE_SOURCE_NEW_OFFER; break;
+        case TROVE_RULES_SOURCE_POPULAR: src = source; break;
+        default:                         src = TROVE_SOURCE_RULE; break;
+        }
+        r->offer[base + n] = o;
+        r->score[base + n] = src == TROVE_SOURCE_MODEL ? b->rank[o] : NAN;
+        r->source[base + n] = (uint8_t)src;
+        n++;
+    }
+    /* Reserved slots: the user's rotation of new offers, skipping those the
+     * rules make ineligible for this user and those already listed. */
+    for (uint32_t j = 0, t = 0; j < k && t < c->n_new; t++) {
+        uint32_t o = c->new_offers[(uint32_t)(((uint64_t)u * k + j + t) % c->n_new)];
+        size_t nh = 0;
+        int dup = 0;
+        for (uint32_t x = 0; x < n && !dup; x++)
+            dup = r->offer[base + x] == o;
+        if (dup)
+            continue;
+        if (trove_rules_check(p->rules, &q, o, hits, 32, &nh) != TROVE_OK ||
+            ineligible(hits, nh))
+            continue;
+        r->offer[base + n] = o;
+        r->score[base + n] = NAN;
+        r->source[base + n] = TROVE_SOURCE_NEW_OFFER;
+        n++;
+        j++;
+        t--;   /* the next slot starts from its own place in the rotation */
+    }
+    if (p->remaining_budget != NULL)
+        for (uint32_t j = 0; j < n; j++)
+            p->remaining_budget[r->offer[base + j]] -= 1.0;
+    r->n_rows[u] = n;
+    return TROVE_OK;
+}
+
+/* The arm's ranking as request scores over the offers: model scores,
+ * popularity (higher = more popular) or a random order. Offers outside the
+ * main candidates (reserved for new-offer slots) are not ranked. */
+static int rules_rank(const plan_ctx *c, size_t u, int arm, const float *scores,
+                      float *rank)
+{
+    const trove_cycle_user *us = &c->users[u];
+    int source;
+    if (arm == TROVE_ARM_TEST && scores != NULL) {
+        source = TROVE_SOURCE_MODEL;
+        for (size_t o = 0; o < c->n_offers; o++) {
+            uint32_t mi = c->offers[o].model_index;
+            float v = mi != TROVE_CYCLE_NO_INDEX ? scores[mi] : NAN;
+            rank[o] = c->pop_rank[o] != UINT32_MAX && isfinite(v) ? v : NAN;
+        }
+    } else if (arm == TROVE_ARM_TEST || c->p->control_policy != TROVE_CONTROL_RANDOM) {
+        source = TROVE_SOURCE_POPULARITY;
+        for (size_t o = 0; o < c->n_offers; o++)
+            rank[o] = c->pop_rank[o] != UINT32_MAX
+                      ? (float)(c->n_main - c->pop_rank[o]) : NAN;
+    } else {
+        trove_rng rng;
+        source = TROVE_SOURCE_RANDOM;
+        trove_rng_seed(&rng, c->key_hash ^ trove_hash64(us->ext_id, strlen(us->ext_id),
+                                                        0x7472u));
+        for (size_t o = 0; o < c->n_offers; o++) {
+            float v = trove_rng_uniformf(&rng);
+            rank[o] = c->pop_rank[o] != UINT32_MAX ? v : NAN;
+        }
+    }
+    return source;
+}
+
 static void *plan_range(void *arg)
 {
     plan_job *job = arg;
@@ -139,8 +274,18 @@ static void *plan_range(void *arg)
     uint32_t want = n_pred - k < c->n_main ? n_pred - k : c->n_main;
     float *scores = NULL;
     uint32_t *scratch = NULL;
+    rules_buf rb = {NULL, NULL, NULL, NULL};
 
     job->status = TROVE_OK;
+    if (c->rules_scratch > 0) {
+        rb.scratch = trove_malloc(c->rules_scratch);
+        rb.rank = trove_malloc(c->n_offers * sizeof *rb.rank);
+        rb.items = trove_malloc(n_pred * sizeof *rb.items);
+        rb.sources = trove_malloc(n_pred);
+        if (rb.scratch == NULL || rb.rank == NULL || rb.items == NULL ||
+            rb.sources == NULL)
+            goto nomem;
+    }
     if (c->scorer != NULL && c->scorer->n_items > 0) {
         scores = trove_malloc((size_t)c->scorer->n_items * sizeof *scores);
         if (scores == NULL)
@@ -161,6 +306,29 @@ static void *plan_range(void *arg)
             goto done;
         }
         r->arm[u] = (uint8_t)arm;
+        if (c->rules_scratch > 0) {
+            const float *sc = NULL;
+            int st;
+            if (arm == TROVE_ARM_TEST && scores != NULL &&
+                us->model_index != TROVE_CYCLE_NO_INDEX &&
+                us->model_index < c->scorer->n_users) {
+                st = c->scorer->score_user(c->scorer->ctx, us->model_index,
+                                           scores, &job->err);
+                if (st != TROVE_OK) {
+                    job->status = st;
+                    goto done;
+                }
+                sc = scores;
+            }
+            st = fill_rules(c, u, &rb, rules_rank(c, u, arm, sc, rb.rank));
+            if (st != TROVE_OK) {
+                job->status = trove_error_set(&job->err, st, "cycle: rules "
+                                              "refused the request of user '%s'",
+                                              us->ext_id);
+                goto done;
+            }
+            continue;
+        }
         if (arm == TROVE_ARM_TEST) {
             if (scores != NULL && us->model_index != TROVE_CYCLE_NO_INDEX &&
                 us->model_index < c->scorer->n_users) {
@@ -194,6 +362,10 @@ nomem:
 done:
     trove_free(scores);
     trove_free(scratch);
+    trove_free(rb.scratch);
+    trove_free(rb.rank);
+    trove_free(rb.items);
+    trove_free(rb.sources);
     return NULL;
 }
 
@@ -248,6 +420,16 @@ int trove_cycle_plan(const trove_cycle_user *users, size_t n_users,
         status = trove_error_set(err, TROVE_EEMPTY, "cycle plan: no eligible offers");
         goto fail;
     }
+    if (params->rules != NULL) {
+        trove_rules_info ri;
+        trove_rules_info_get(params->rules, &ri);
+        if (ri.n_items != n_offers) {
+            status = trove_error_set(err, TROVE_EINVAL, "cycle plan: the rules "
+                                     "were compiled for %zu offers, not %zu",
+                                     ri.n_items, n_offers);
+            goto fail;
+        }
+    }
     main_pop = trove_malloc(n_offers * sizeof *main_pop);
     pop_rank = trove_malloc(n_offers * sizeof *pop_rank);
     new_offers = trove_malloc(n_offers * sizeof *new_offers);
@@ -290,9 +472,14 @@ int trove_cycle_plan(const trove_cycle_user *users, size_t n_users,
     c.n_new = n_new;
     c.k_new = params->new_slots < n_new ? params->new_slots : n_new;
     c.key_hash = trove_hash64(params->cycle_key, strlen(params->cycle_key), 0x6379u);
+    c.n_offers = n_offers;
+    c.rules_scratch = params->rules != NULL
+                      ? trove_rules_scratch_size(params->rules) + 8 : 0;
     c.r = r;
 
     threads = params->threads < 1 ? 1 : params->threads;
+    if (params->rules != NULL && params->remaining_budget != NULL)
+        threads = 1;   /* budgets are consumed in user order */
     if ((size_t)threads > n_users / 1024 + 1)
         threads = (int)(n_users / 1024 + 1);
     jobs = trove_calloc((size_t)threads, sizeof *jobs);

@@ -10,7 +10,7 @@
  * Invariant: users and offers are processed in store id order, so the same
  * store contents and parameters give the same assignments.
  */
-#include "trove/cycle.h"
+#include "cycle/cycle_int.h"
 #include "trove/dataset.h"
 #include "trove/experiment.h"
 #include "trove/recommender.h"
@@ -256,6 +256,9 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     trove_assignment *batch = NULL;
     trove_cycle_summary sum;
     trove_event_filter ef;
+    trove__cycle_rules rc;
+    trove_item *item_flags = NULL;
+    int have_rules = 0;
     trove_cycle row;
     char tmp_csv[4200];
     int64_t market_id;
@@ -266,6 +269,7 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     memset(&il, 0, sizeof il);
     memset(&am, 0, sizeof am);
     memset(&sum, 0, sizeof sum);
+    memset(&rc, 0, sizeof rc);
     t_start = mono_now();
     if (s == NULL || cfg == NULL || params == NULL || params->cycle_key == NULL ||
         params->cycle_key[0] == '\0' || strlen(params->cycle_key) > 63 ||
@@ -395,6 +399,27 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
         }
     }
 
+    memset(&pp, 0, sizeof pp);
+    if (params->rules != NULL) {
+        item_flags = trove_calloc(n_offers + 1, sizeof *item_flags);
+        if (item_flags == NULL)
+            goto nomem;
+        for (size_t o = 0; o < n_offers; o++)
+            item_flags[o] = il.v[offer_row[o]].it;
+        if ((status = trove__cycle_rules_prepare(s, cfg, params->rules, market_id,
+                                                 params->now, params->cycle_key,
+                                                 ul.v, ul.n, offers, item_flags,
+                                                 n_offers, &rc, err)) != TROVE_OK)
+            goto done;
+        have_rules = 1;
+        pp.rules = rc.rules;
+        pp.rules_user = trove__cycle_rules_user;
+        pp.rules_user_ud = &rc;
+        pp.now = params->now;
+        pp.remaining_budget = rc.n_budgeted > 0 ? rc.budget : NULL;
+        sum.rules_applied = 1;
+        sum.budgeted_offers = rc.n_budgeted;
+    }
     pp.n_predictions = (uint32_t)cfg->number_of_predictions;
     pp.new_slots = (uint32_t)cfg->new_offer_exposure;
     pp.control_policy = cfg->control_policy;
@@ -463,6 +488,7 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
                 case TROVE_SOURCE_MODEL: sum.model_rows++; break;
                 case TROVE_SOURCE_POPULARITY: sum.popularity_rows++; break;
                 case TROVE_SOURCE_RANDOM: sum.random_rows++; break;
+                case TROVE_SOURCE_RULE: sum.rule_rows++; break;
                 default: sum.new_offer_rows++; break;
                 }
             }
@@ -501,6 +527,9 @@ done:
     if (have_tmp)
         remove(tmp_csv);
     trove_free(batch);
+    if (have_rules)
+        trove__cycle_rules_release(&rc);
+    trove_free(item_flags);
     trove_cycle_plan_free(plan);
     trove_recommender_free(reco);
     trove_idmap_free(mu);

@@ -2,4 +2,5 @@
 list(APPEND TROVE_SOURCES
   src/cycle/plan.c
   src/cycle/run.c
+  src/cycle/rules_inputs.c
 )
