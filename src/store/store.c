@@ -378,6 +378,20 @@ int trove_store_events_foreach(trove_store *s, const trove_event_filter *filter,
     return s->ops->events_foreach(s, filter, fn, ud, err);
 }
 
+int trove_store_events_count(trove_store *s, const trove_event_filter *filter,
+                             uint64_t *count, trove_error *err)
+{
+    const unsigned all = ((1u << (TROVE_EVENT_TYPE_MAX + 1)) - 1) & ~1u;
+    CHECK(s != NULL && count != NULL, "events count: no store or no output");
+    if (filter != NULL) {
+        CHECK(filter->market_id >= 0, "%s: events count: bad market id %lld",
+              s->name, (long long)filter->market_id);
+        CHECK((filter->type_mask & ~all) == 0,
+              "%s: events count: bad type mask 0x%x", s->name, filter->type_mask);
+    }
+    return s->ops->events_count(s, filter, count, err);
+}
+
 /* ----------------------------------------------------------------- stats */
 
 int trove_store_stats_get(trove_store *s, trove_store_stats *out,

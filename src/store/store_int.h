@@ -70,6 +70,8 @@ typedef struct trove__store_ops {
                      trove_error *err);
     int (*events_foreach)(trove_store *s, const trove_event_filter *filter,
                           trove_event_fn fn, void *ud, trove_error *err);
+    int (*events_count)(trove_store *s, const trove_event_filter *filter,
+                        uint64_t *count, trove_error *err);
 
     int (*stats_get)(trove_store *s, trove_store_stats *out, trove_error *err);
 

@@ -1359,43 +1359,32 @@ static int sq_event_add(trove_store *base, const trove_event *ev, int *inserted,
     return TROVE_OK;
 }
 
-static int sq_events_foreach(trove_store *base, const trove_event_filter *filter,
-                             trove_event_fn fn, void *ud, trove_error *err)
+/* Append the WHERE clause of filter f to sql (n bytes used of size);
+ * parameters ?1..?4 as bound by events_filter_bind. Returns the new n. */
+static size_t events_filter_sql(const trove_event_filter *f, char *sql,
+                                size_t n, size_t size)
 {
-    sqlite_store *s = (sqlite_store *)base;
-    trove_event_filter none = {0, 0, 0, 0};
-    const trove_event_filter *f = filter ? filter : &none;
-    char sql[512];
     const char *sep = " WHERE ";
-    size_t n;
-    sqlite3_stmt *st = NULL;
-    int rc, status = TROVE_OK;
-
-    n = (size_t)snprintf(sql, sizeof sql, "%s",
-                         "SELECT id, user_id, item_id, type, value, ts, "
-                         "ifnull(market_id, 0) FROM events");
     if (f->market_id != 0) {
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%smarket_id = ?1", sep);
+        n += (size_t)snprintf(sql + n, size - n, "%smarket_id = ?1", sep);
         sep = " AND ";
     }
     if (f->ts_from != 0) {
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%sts >= ?2", sep);
+        n += (size_t)snprintf(sql + n, size - n, "%sts >= ?2", sep);
         sep = " AND ";
     }
     if (f->ts_to != 0) {
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%sts < ?3", sep);
+        n += (size_t)snprintf(sql + n, size - n, "%sts < ?3", sep);
         sep = " AND ";
     }
     if (f->type_mask != 0)
-        n += (size_t)snprintf(sql + n, sizeof sql - n,
-                              "%s((1 << type) & ?4) != 0", sep);
-    snprintf(sql + n, sizeof sql - n, " ORDER BY ts, id");
+        n += (size_t)snprintf(sql + n, size - n, "%s((1 << type) & ?4) != 0",
+                              sep);
+    return n;
+}
 
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        status = sql_fail(s, rc, err, "list events");
-        goto done;
-    }
+static void events_filter_bind(const trove_event_filter *f, sqlite3_stmt *st)
+{
     if (f->market_id != 0)
         sqlite3_bind_int64(st, 1, f->market_id);
     if (f->ts_from != 0)
@@ -1404,6 +1393,31 @@ static int sq_events_foreach(trove_store *base, const trove_event_filter *filter
         sqlite3_bind_int64(st, 3, f->ts_to);
     if (f->type_mask != 0)
         sqlite3_bind_int64(st, 4, (int64_t)f->type_mask);
+}
+
+static int sq_events_foreach(trove_store *base, const trove_event_filter *filter,
+                             trove_event_fn fn, void *ud, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    trove_event_filter none = {0, 0, 0, 0};
+    const trove_event_filter *f = filter ? filter : &none;
+    char sql[512];
+    size_t n;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+
+    n = (size_t)snprintf(sql, sizeof sql, "%s",
+                         "SELECT id, user_id, item_id, type, value, ts, "
+                         "ifnull(market_id, 0) FROM events");
+    n = events_filter_sql(f, sql, n, sizeof sql);
+    snprintf(sql + n, sizeof sql - n, " ORDER BY ts, id");
+
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "list events");
+        goto done;
+    }
+    events_filter_bind(f, st);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         trove_event ev;
         ev.id = (uint64_t)sqlite3_column_int64(st, 0);
@@ -1418,6 +1432,39 @@ static int sq_events_foreach(trove_store *base, const trove_event_filter *filter
     }
     if (rc != SQLITE_DONE)
         status = sql_fail(s, rc, err, "list events");
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* A time window alone is counted on the events_ts index without reading
+ * the rows; a market or type condition reads them. */
+static int sq_events_count(trove_store *base, const trove_event_filter *filter,
+                           uint64_t *count, trove_error *err)
+{
+    sqlite_store *s = (sqlite_store *)base;
+    trove_event_filter none = {0, 0, 0, 0};
+    const trove_event_filter *f = filter ? filter : &none;
+    char sql[512];
+    size_t n;
+    sqlite3_stmt *st = NULL;
+    int rc, status = TROVE_OK;
+
+    n = (size_t)snprintf(sql, sizeof sql, "SELECT count(*) FROM events");
+    events_filter_sql(f, sql, n, sizeof sql);
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        status = sql_fail(s, rc, err, "count events");
+        goto done;
+    }
+    events_filter_bind(f, st);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        status = sql_fail(s, rc == SQLITE_DONE ? SQLITE_ERROR : rc, err,
+                          "count events");
+        goto done;
+    }
+    *count = (uint64_t)sqlite3_column_int64(st, 0);
 done:
     sqlite3_finalize(st);
     return status;
@@ -3126,6 +3173,7 @@ static const trove__store_ops sqlite_ops = {
     .features_foreach = sq_features_foreach,
     .event_add = sq_event_add,
     .events_foreach = sq_events_foreach,
+    .events_count = sq_events_count,
     .stats_get = sq_stats_get,
     .model_register = sq_model_register,
     .models_foreach = sq_models_foreach,
