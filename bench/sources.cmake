@@ -13,4 +13,5 @@ list(APPEND TROVE_BENCH_SOURCES
   bench_eval.c
   bench_ab.c
   bench_cycle.c
+  bench_dashboard.c
 )

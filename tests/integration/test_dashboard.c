@@ -660,6 +660,36 @@ static void test_cycles(void **state)
         }
         reply_free(&r);
     }
+
+    /* a late redemption in closed cycle c1 and one now in open cycle c3,
+     * both of control user u2 (assigned i2..i4 in c1, i4..i6 in c3): seen
+     * at once, the cache notwithstanding */
+    long long before[3], after[3];
+    r = get("/v1/cycles?market=DE", TOKEN);
+    for (int c = 0; c < 3; c++)
+        before[c] = jint(json_object_get(json_object_get(json_array_get(
+            json_object_get(r.json, "cycles"), (size_t)c), "arms"), "control"),
+            "redemptions");
+    reply_free(&r);
+    char batch[512];
+    snprintf(batch, sizeof batch,
+             "{\"events\":[{\"user\":\"u2\",\"item\":\"i3\",\"type\":"
+             "\"redemption\",\"ts\":%d,\"market\":\"DE\"},{\"user\":\"u2\","
+             "\"item\":\"i5\",\"type\":\"redemption\",\"market\":\"DE\"}]}",
+             T0 + 7200);
+    r = request(trove_server_port(server), "POST", "/v1/events", NULL,
+                "application/json", batch);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    r = get("/v1/cycles?market=DE", TOKEN);
+    for (int c = 0; c < 3; c++)
+        after[c] = jint(json_object_get(json_object_get(json_array_get(
+            json_object_get(r.json, "cycles"), (size_t)c), "arms"), "control"),
+            "redemptions");
+    reply_free(&r);
+    assert_int_equal(after[0], before[0] + 1);
+    assert_int_equal(after[1], before[1]);
+    assert_int_equal(after[2], before[2] + 1);
 }
 
 static void test_public_read(void **state)
@@ -724,7 +754,7 @@ static void test_out_of_memory(void **state)
     }
 }
 
-static void test_users_count(void **state)
+static void test_store_counts(void **state)
 {
     trove_error err;
     trove_store *st = NULL;
@@ -741,6 +771,16 @@ static void test_users_count(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(trove_store_users_count(st, 0, &n, &err), TROVE_OK);
     assert_int_equal(n, N_USERS);
+    /* cycle 1's window holds its redemptions: odd users and multiples of 3 */
+    trove_event_filter f = { .ts_from = T0, .ts_to = T0 + WEEK };
+    assert_int_equal(trove_store_events_count(st, &f, &n, &err), TROVE_OK);
+    assert_int_equal(n, 14 + 1);   /* + the late one of test_cycles */
+    f = (trove_event_filter){ .market_id = de,
+                              .type_mask = TROVE_EVENT_MASK(TROVE_EVENT_CLICK) };
+    assert_int_equal(trove_store_events_count(st, &f, &n, &err), TROVE_OK);
+    assert_int_equal(n, 4 * N_USERS);
+    assert_int_equal(trove_store_events_count(st, NULL, &n, &err), TROVE_OK);
+    assert_int_equal(n, 4 * N_USERS + 3 * 14 + 2);
     trove_store_close(st);
 }
 
@@ -754,7 +794,7 @@ int main(void)
         cmocka_unit_test(test_upload),
         cmocka_unit_test(test_public_read),
         cmocka_unit_test(test_out_of_memory),
-        cmocka_unit_test(test_users_count),
+        cmocka_unit_test(test_store_counts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,318 @@
+/*
+ * bench_dashboard.c - `trove-bench dashboard`: the dashboard's JSON API over
+ * loopback on a synthetic store the size the dashboard is specified for:
+ * 10k offers (title, category, brand, price) and 20 weekly cycles in which every user got 10 offers (test share 0.5,
+ * redemption rates 6% test / 5% control).
+ *
+ * The server runs in this process (2 threads). Each figure is the median of
+ * --runs requests on fresh connections, measured by the client (connect to
+ * last byte):
+ *   cold  the caches are stale: before each timed request an untimed
+ *         PATCH /v1/items/{id} changes one flag, which publishes a new
+ *         catalog generation (item cache rebuilt, every cycle recounted);
+ *   warm  the same request again right after.
+ * The pages: overview = /v1/session + /v1/markets, offers = /v1/items
+ * (first page, and a search), A/B = /v1/cycles. Target: < 300 ms a page.
+ *
+ *   trove-bench dashboard [--items N] [--users N] [--cycles N] [--offers K]
+ *                         [--runs R]
+ */
+#include "bench.h"
+#include "trove/serve.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN "bench-token"
+#define WEEK  (7 * 86400)
+
+/* One request on a fresh connection: the status (or -1); *bytes receives
+ * the size of the answer. */
+static int http_call(uint16_t port, const char *method, const char *path,
+                     const char *body, size_t *bytes)
+{
+    static char buf[1 << 22];
+    char req[1024];
+    struct sockaddr_in a;
+    size_t blen = body ? strlen(body) : 0, n = 0;
+    int len = snprintf(req, sizeof req,
+                       "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Authorization: Bearer " TOKEN "\r\n"
+                       "Content-Length: %zu\r\n\r\n%s", method, path, blen,
+                       body ? body : "");
+    int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t got = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    buf[n] = '\0';
+    close(fd);
+    if (n > 12)
+        status = atoi(buf + 9);
+    if (bytes != NULL) {
+        const char *b = strstr(buf, "\r\n\r\n");
+        *bytes = b ? n - (size_t)(b + 4 - buf) : 0;
+    }
+    return status;
+}
+
+/* xorshift64*: reproducible draws for the synthetic data. */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static int build_store(const char *db, long n_items, long n_users, long n_cycles,
+                       long per_user, int64_t t0, trove_error *err)
+{
+    static const char *const words[] = { "Coffee", "Bakery", "Cinema", "Fuel",
+                                         "Books", "Garden", "Sports", "Toys" };
+    trove_store *st = NULL;
+    int64_t de, fid_cat[8], fid_brand[50], fid_price, *items = NULL,
+            *users = NULL;
+    trove_assignment *rows = NULL;
+    uint64_t rng = 0x9E3779B97F4A7C15ULL;
+    char id[64], title[96];
+    int rc = trove_store_open(db, TROVE_STORE_CREATE | TROVE_STORE_FAST, &st, err);
+    if (rc != TROVE_OK)
+        return rc;
+    items = malloc((size_t)n_items * sizeof *items);
+    users = malloc((size_t)n_users * sizeof *users);
+    rows = malloc((size_t)per_user * sizeof *rows);
+    if (items == NULL || users == NULL || rows == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = trove_store_begin(st, err)) != TROVE_OK ||
+        (rc = trove_store_market_upsert(st, "DE", "Germany", "Europe/Berlin",
+                                        &de, NULL, err)) != TROVE_OK ||
+        (rc = trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, "price",
+                                         TROVE_FEATURE_NUMERIC, &fid_price,
+                                         err)) != TROVE_OK)
+        goto done;
+    for (int k = 0; k < 8 && rc == TROVE_OK; k++) {
+        snprintf(id, sizeof id, "category=%s", words[k]);
+        rc = trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, id,
+                                        TROVE_FEATURE_CATEGORICAL, &fid_cat[k], err);
+    }
+    for (int k = 0; k < 50 && rc == TROVE_OK; k++) {
+        snprintf(id, sizeof id, "brand=b%02d", k);
+        rc = trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, id,
+                                        TROVE_FEATURE_CATEGORICAL, &fid_brand[k],
+                                        err);
+    }
+    for (long i = 0; i < n_items && rc == TROVE_OK; i++) {
+        snprintf(id, sizeof id, "o%ld", i);
+        snprintf(title, sizeof title, "%s offer %ld", words[i % 8], i);
+        rc = trove_store_item_upsert(st, id, title, &items[i], NULL, err);
+        if (rc == TROVE_OK)
+            rc = trove_store_item_feature_set(st, items[i], fid_cat[i % 8], 1, err);
+        if (rc == TROVE_OK)
+            rc = trove_store_item_feature_set(st, items[i], fid_brand[i % 50], 1,
+                                              err);
+        if (rc == TROVE_OK)
+            rc = trove_store_item_feature_set(st, items[i], fid_price,
+                                              1.0 + (double)(i % 97), err);
+    }
+    for (long u = 0; u < n_users && rc == TROVE_OK; u++) {
+        snprintf(id, sizeof id, "u%ld", u);
+        rc = trove_store_user_upsert(st, id, de, &users[u], NULL, err);
+    }
+    if (rc == TROVE_OK)
+        rc = trove_store_commit(st, err);
+    for (long c = 0; c < n_cycles && rc == TROVE_OK; c++) {
+        trove_cycle cy = { .market_id = de, .created_ts = t0 + c * WEEK,
+                           .salt = "bench", .test_share = 0.5 };
+        int64_t cid;
+        snprintf(id, sizeof id, "2025-W%02ld", c + 1);
+        cy.key = id;
+        if ((rc = trove_store_begin(st, err)) != TROVE_OK ||
+            (rc = trove_store_cycle_create(st, &cy, 0, &cid, err)) != TROVE_OK)
+            break;
+        for (long u = 0; u < n_users && rc == TROVE_OK; u++) {
+            int arm = (int)(u % 2);
+            for (long k = 0; k < per_user; k++) {
+                long it = (u * 7 + c * 13 + k * 101) % n_items;
+                rows[k] = (trove_assignment){ .cycle_id = cid, .user_id = users[u],
+                                              .item_id = items[it], .rank = (int)k,
+                                              .arm = arm, .score = 0.5,
+                                              .source = TROVE_SOURCE_MODEL };
+                double p = arm ? 0.06 : 0.05;
+                if ((double)(next_rand(&rng) >> 11) * 0x1.0p-53 < p) {
+                    trove_event ev = {
+                        .id = (uint64_t)(c * 1000000000L + u * 1000 + k + 1),
+                        .user_id = users[u], .item_id = items[it],
+                        .type = TROVE_EVENT_REDEMPTION, .value = 1,
+                        .ts = cy.created_ts + 3600 + (int64_t)(k * 600),
+                        .market_id = de };
+                    rc = trove_store_event_add(st, &ev, NULL, err);
+                }
+            }
+            if (rc == TROVE_OK)
+                rc = trove_store_assignments_add(st, rows, (size_t)per_user, err);
+        }
+        if (rc == TROVE_OK)
+            rc = trove_store_commit(st, err);
+    }
+done:
+    if (rc != TROVE_OK)
+        trove_store_rollback(st, NULL);
+    trove_store_close(st);
+    free(items);
+    free(users);
+    free(rows);
+    return rc;
+}
+
+typedef struct figure {
+    const char *name, *path;
+    double cold_ms, warm_ms;
+    size_t bytes;
+    int status;
+} figure;
+
+/* Median cold and warm times of GET path over `runs` rounds. */
+static void measure(uint16_t port, figure *f, long runs, long n_items)
+{
+    double cold[256], warm[256];
+    char patch[128];
+    if (runs > 256)
+        runs = 256;
+    for (long r = 0; r < runs; r++) {
+        /* a flag change: new catalog generation, caches stale */
+        snprintf(patch, sizeof patch, "/v1/items/o%ld", (r * 37) % n_items);
+        http_call(port, "PATCH", patch, r % 2 ? "{\"pinned\":false}"
+                                              : "{\"blocked\":false}", NULL);
+        double t = bench_now();
+        f->status = http_call(port, "GET", f->path, NULL, &f->bytes);
+        cold[r] = (bench_now() - t) * 1e3;
+        t = bench_now();
+        http_call(port, "GET", f->path, NULL, NULL);
+        warm[r] = (bench_now() - t) * 1e3;
+    }
+    f->cold_ms = bench_median(cold, (size_t)runs);
+    f->warm_ms = bench_median(warm, (size_t)runs);
+}
+
+int bench_dashboard(int argc, char **argv);
+
+int bench_dashboard(int argc, char **argv)
+{
+    long items = 10000, users = 5000, cycles = 20, per_user = 10, runs = 9;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        long v = atol(argv[i + 1]);
+        if (strcmp(argv[i], "--items") == 0) items = v;
+        else if (strcmp(argv[i], "--users") == 0) users = v;
+        else if (strcmp(argv[i], "--cycles") == 0) cycles = v;
+        else if (strcmp(argv[i], "--offers") == 0) per_user = v;
+        else if (strcmp(argv[i], "--runs") == 0) runs = v;
+        else {
+            fprintf(stderr, "dashboard: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (items < 200 || users < 10 || cycles < 1 || cycles > 52 || per_user < 1 ||
+        per_user > 50 || runs < 1) {
+        fprintf(stderr, "dashboard: bad option value\n");
+        return 2;
+    }
+    char dir[] = "/tmp/trove-bench-dashboard-XXXXXX", db[256];
+    trove_error err;
+    trove_server *server = NULL;
+    int rc = 1;
+    figure figs[] = {
+        { "session", "/v1/session", 0, 0, 0, 0 },
+        { "markets", "/v1/markets", 0, 0, 0, 0 },
+        { "items", "/v1/items?limit=50", 0, 0, 0, 0 },
+        { "items_search", "/v1/items?q=coffee%20offer%2012&flag=active&limit=50",
+          0, 0, 0, 0 },
+        { "cycles", "/v1/cycles?market=DE", 0, 0, 0, 0 },
+    };
+    const size_t n_figs = sizeof figs / sizeof *figs;
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(db, sizeof db, "%s/dash.db", dir);
+    int64_t t0 = (int64_t)time(NULL) - cycles * WEEK + 3 * 86400;
+    double t = bench_now();
+    if (build_store(db, items, users, cycles, per_user, t0, &err) != TROVE_OK) {
+        fprintf(stderr, "dashboard: set-up: %s\n", err.msg);
+        goto done;
+    }
+    double setup_s = bench_now() - t;
+    trove_serve_params p = trove_serve_default_params();
+    p.store_uri = db;
+    p.admin_token = TOKEN;
+    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
+        fprintf(stderr, "dashboard: %s\n", err.msg);
+        goto done;
+    }
+    uint16_t port = trove_server_port(server);
+    for (size_t i = 0; i < n_figs; i++)
+        measure(port, &figs[i], runs, items);
+    for (size_t i = 0; i < n_figs; i++)
+        if (figs[i].status != 200) {
+            fprintf(stderr, "dashboard: %s answered %d\n", figs[i].path,
+                    figs[i].status);
+            goto done;
+        }
+
+    double page_overview_cold = figs[0].cold_ms + figs[1].cold_ms;
+    double page_overview_warm = figs[0].warm_ms + figs[1].warm_ms;
+    printf("dashboard: %ld offers, %ld users, %ld cycles x %ld offers per user "
+           "(%ld assignments), median of %ld runs, set-up %.1fs\n", items, users,
+           cycles, per_user, users * per_user * cycles, runs, setup_s);
+    printf("%-14s %10s %10s %10s\n", "request", "cold ms", "warm ms", "bytes");
+    for (size_t i = 0; i < n_figs; i++)
+        printf("%-14s %10.2f %10.2f %10zu\n", figs[i].name, figs[i].cold_ms,
+               figs[i].warm_ms, figs[i].bytes);
+    printf("pages (target < 300 ms): overview %.2f / %.2f ms, offers %.2f / %.2f "
+           "ms, A/B %.2f / %.2f ms (cold / warm)\n", page_overview_cold,
+           page_overview_warm, figs[2].cold_ms, figs[2].warm_ms, figs[4].cold_ms,
+           figs[4].warm_ms);
+    printf("{\"bench\":\"dashboard\",\"commit\":\"%s\",\"cpu\":\"%s\",\"items\":%ld,"
+           "\"users\":%ld,\"cycles\":%ld,\"offers_per_user\":%ld,\"runs\":%ld",
+           bench_commit(), bench_cpu_features(), items, users, cycles, per_user,
+           runs);
+    for (size_t i = 0; i < n_figs; i++)
+        printf(",\"%s\":{\"cold_ms\":%.3f,\"warm_ms\":%.3f,\"bytes\":%zu}",
+               figs[i].name, figs[i].cold_ms, figs[i].warm_ms, figs[i].bytes);
+    printf(",\"page_ms\":{\"overview_cold\":%.3f,\"offers_cold\":%.3f,"
+           "\"ab_cold\":%.3f},\"worst_page_vs_target_300ms\":%.3f}\n",
+           page_overview_cold, figs[2].cold_ms, figs[4].cold_ms,
+           (page_overview_cold > figs[4].cold_ms
+                ? (page_overview_cold > figs[2].cold_ms ? page_overview_cold
+                                                        : figs[2].cold_ms)
+                : (figs[4].cold_ms > figs[2].cold_ms ? figs[4].cold_ms
+                                                     : figs[2].cold_ms)) / 300.0);
+    rc = 0;
+done:
+    trove_server_stop(server);
+    {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            rc = 1;
+    }
+    return rc;
+}
