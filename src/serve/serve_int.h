@@ -49,6 +49,7 @@ typedef struct serve_market {
     trove_rules *rules;         /* compiled against this snapshot's catalog,
                                    NULL without a rules file */
     size_t       rules_scratch; /* bytes apply needs */
+    int          frequency_days;/* window of its frequency caps, 0 = none */
     uint32_t    *model_to_cat;  /* per scored row (n_scored): catalog index
                                    or NONE */
     uint32_t     n_scored;      /* model items + extra rows */
@@ -103,6 +104,44 @@ typedef struct serve_popularity {
     uint32_t *count;            /* [n_markets + 1][cap]; row n_markets =
                                    all markets */
 } serve_popularity;
+
+/* Inputs of the frequency and budget caps (trove/rules.h), counted from
+ * the store at start and kept up to date by POST /v1/events; unlike the
+ * snapshot they change under readers, so each part has its own lock.
+ * Exposures: impressions per user, offer (store id) and UTC day, kept for
+ * the longest frequency window of the rule sets (older days are dropped
+ * when the user is next written). Spent: the value of the redemptions of
+ * each offer (store id) over all time and markets. */
+#define SERVE_CAP_SHARDS 64
+#define SERVE_MAX_EXPOSURES 256   /* per user and request */
+
+typedef struct serve_exposure {
+    int64_t  item;      /* store id */
+    int32_t  day;       /* UTC day (Unix seconds / 86400) */
+    uint32_t count;
+} serve_exposure;
+
+typedef struct serve_exp_user {
+    uint64_t        hash;      /* 0 = empty slot */
+    char           *user;      /* external id */
+    serve_exposure *e;
+    uint32_t        n, cap;
+} serve_exp_user;
+
+typedef struct serve_exp_shard {
+    pthread_mutex_t lock;
+    serve_exp_user *slot;      /* open addressing, power-of-two size */
+    size_t          n, cap;
+} serve_exp_shard;
+
+typedef struct serve_caps {
+    int             frequency;     /* some rule set has a frequency cap */
+    int             window_days;   /* the longest frequency window */
+    serve_exp_shard shard[SERVE_CAP_SHARDS];
+    pthread_mutex_t budget_lock;
+    double         *spent;         /* by store item id < spent_cap */
+    size_t          spent_cap;
+} serve_caps;
 
 /* ----------------------------------------------------------- metrics */
 enum serve_endpoint {
@@ -175,6 +214,7 @@ struct trove_server {
     trove_rule_set      *rule_sets[SERVE_MAX_MARKETS];
     serve_popularity     pop;
     serve_users          users;
+    serve_caps           caps;
 
     pthread_mutex_t      snap_lock;    /* guards `snap` pointer swaps */
     serve_snapshot      *snap;
@@ -210,6 +250,30 @@ int  trove__serve_load_version(trove_server *s, size_t mi, int version,
                                serve_model **out, trove_error *err);
 /* Count a stored event into the popularity counts (admin lock held). */
 void trove__serve_popularity_add(trove_server *s, const trove_event *ev);
+/* Caps: set up the locks (before anything can fail, so that free is
+ * always safe), then count impressions in the longest frequency window and
+ * redemption values from the store (start, admin lock held or no threads
+ * yet). */
+void trove__serve_caps_init(serve_caps *c);
+int  trove__serve_caps_load(trove_server *s, trove_error *err);
+void trove__serve_caps_free(serve_caps *c);
+/* Count a stored event of external user `user` (impressions and
+ * redemptions; others are ignored). TROVE_OK or TROVE_ENOMEM (the count
+ * is lost, logged by the caller). */
+int  trove__serve_caps_add(trove_server *s, const char *user,
+                           const trove_event *ev);
+/* The user's impressions in the window_days UTC days up to now's, summed
+ * per offer: up to cap (store item id, count) pairs; returns how many. */
+size_t trove__serve_exposures(trove_server *s, const char *user, int64_t now,
+                              int window_days, int64_t *items,
+                              uint32_t *counts, size_t cap);
+/* Remaining budget of every budgeted catalog item of snap into
+ * remaining[] (catalog index; other entries untouched). */
+void trove__serve_budgets(trove_server *s, const serve_snapshot *snap,
+                          double *remaining);
+/* Catalog index of store item id `id` in snap (sorted by store id), or -1. */
+int64_t trove__serve_catalog_index(const serve_snapshot *snap, int64_t id);
+
 /* Load rules_dir/<code>.yaml of every market that has one. */
 int  trove__serve_rules_load(trove_server *s, trove_error *err);
 /* The store's markets (read once at start) and every active model. */

@@ -641,10 +641,18 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     size_t n_model = mk->model ? mk->n_scored : 0;
     uint32_t label = mi + 1;
     int mode = TROVE_SERVE_MODEL;
-    *sc = scratch_get(s, n_model + snap->n_items + 1, mk->rules_scratch + 8,
-                      scores, rbuf);
+    /* rules scratch, then (budget caps) a remaining budget per item */
+    size_t rules_bytes = (mk->rules_scratch + 15) & ~(size_t)15;
+    size_t budget_bytes = snap->n_budgeted ? snap->n_items * sizeof(double) : 0;
+    *sc = scratch_get(s, n_model + snap->n_items + 1,
+                      rules_bytes + budget_bytes + 8, scores, rbuf);
     if (*scores == NULL || *rbuf == NULL)
         return TROVE_ENOMEM;
+    double *remaining = NULL;
+    if (budget_bytes > 0) {
+        remaining = (double *)(void *)((char *)*rbuf + rules_bytes);
+        trove__serve_budgets(s, snap, remaining);
+    }
     float *cs = *scores + n_model;
     if (arm == TROVE_ARM_TEST) {
         if (mk->model == NULL) {
@@ -690,9 +698,29 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     if (row >= 0)
         for (uint32_t x = u->off[row]; x < u->off[row + 1] && nf < 64; x++)
             fnames[nf++] = trove_idmap_name(u->names, u->feat[x], NULL);
+    /* the user's impressions in the market's frequency window */
+    int64_t exp_ids[SERVE_MAX_EXPOSURES];
+    uint32_t exp_items[SERVE_MAX_EXPOSURES], exp_counts[SERVE_MAX_EXPOSURES];
+    size_t n_exp = 0;
+    if (mk->frequency_days > 0) {
+        size_t got = trove__serve_exposures(s, user, now, mk->frequency_days,
+                                            exp_ids, exp_counts,
+                                            SERVE_MAX_EXPOSURES);
+        for (size_t e = 0; e < got; e++) {
+            int64_t c = trove__serve_catalog_index(snap, exp_ids[e]);
+            if (c >= 0) {
+                exp_items[n_exp] = (uint32_t)c;
+                exp_counts[n_exp++] = exp_counts[e];
+            }
+        }
+    }
     trove_rules_user ru = { .key = trove_hash64(user, strlen(user), 0),
-                            .features = fnames, .n_features = nf };
+                            .features = fnames, .n_features = nf,
+                            .exposed_items = exp_items,
+                            .exposure_counts = exp_counts,
+                            .n_exposures = n_exp };
     trove_rules_request rq = { .user = &ru, .now = now, .scores = cs,
+                               .remaining_budget = remaining,
                                .ranked_source = mode == TROVE_SERVE_MODEL
                                    ? TROVE_RULES_SOURCE_MODEL
                                    : TROVE_RULES_SOURCE_POPULAR,
@@ -1023,6 +1051,7 @@ typedef struct event_in {
     int         type;
     double      value;
     int64_t     ts;
+    int         inserted;   /* new in the store (not a duplicate) */
 } event_in;
 
 static int event_validate(const trove_server *s, json_t *o, size_t i,
@@ -1168,6 +1197,7 @@ static enum MHD_Result handle_events(trove_server *s, struct MHD_Connection *con
         if (st == TROVE_OK)
             st = trove_store_event_add(s->store, &ev, &inserted, &err);
         if (st == TROVE_OK) {
+            evs[i].inserted = inserted;
             if (inserted)
                 stored++;
             else
@@ -1179,15 +1209,24 @@ static enum MHD_Result handle_events(trove_server *s, struct MHD_Connection *con
     if (st != TROVE_OK) {
         trove_store_rollback(s->store, NULL);
     } else {
-        /* counted only once durable; used by the next snapshot */
+        /* counted only once durable, and once (a retried batch is not
+         * counted again); popularity is used by the next snapshot, the
+         * caps by the next request */
         for (size_t j = 0; j < n; j++) {
             const event_in *e = &evs[j];
+            if (!e->inserted)
+                continue;
             int mi = e->market ? market_index(s, e->market) : -1;
-            trove_event ev = { .type = e->type,
+            trove_event ev = { .type = e->type, .value = e->value,
+                               .ts = e->ts,
                                .market_id = mi >= 0 ? s->market_id[mi] : 0 };
-            if (trove_store_item_find(s->store, e->item, &ev.item_id, NULL) ==
+            if (trove_store_item_find(s->store, e->item, &ev.item_id, NULL) !=
                 TROVE_OK)
-                trove__serve_popularity_add(s, &ev);
+                continue;
+            trove__serve_popularity_add(s, &ev);
+            if (trove__serve_caps_add(s, e->user, &ev) != TROVE_OK)
+                trove_log(TROVE_LOG_WARN, "serve: events[%zu]: out of memory "
+                          "counting it for the caps", j);
         }
     }
     pthread_mutex_unlock(&s->admin_lock);
@@ -1786,6 +1825,7 @@ void trove_server_stop(trove_server *s)
         trove_rule_set_free(s->rule_sets[i]);
     trove__serve_metrics_free(&s->metrics);
     trove__serve_popularity_free(&s->pop);
+    trove__serve_caps_free(&s->caps);
     trove__serve_users_free(&s->users);
     trove_market_configs_free(s->configs, s->n_configs);
     trove_store_close(s->store);
@@ -1834,6 +1874,7 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
         return trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
     pthread_mutex_init(&s->admin_lock, NULL);
     pthread_mutex_init(&s->snap_lock, NULL);
+    trove__serve_caps_init(&s->caps);
     for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++)
         atomic_flag_clear(&s->scratch[i].busy);
     s->params = *p;
@@ -1860,6 +1901,8 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
         rc = trove__serve_markets_load(s, err);
     if (rc == TROVE_OK)
         rc = trove__serve_rules_load(s, err);
+    if (rc == TROVE_OK)
+        rc = trove__serve_caps_load(s, err);
     if (rc == TROVE_OK)
         rc = trove__serve_popularity_load(s, err);
     if (rc == TROVE_OK)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------- models */
@@ -228,6 +229,302 @@ void trove__serve_popularity_add(trove_server *s, const trove_event *ev)
     if (ev->type == TROVE_EVENT_IMPRESSION || ev->type == TROVE_EVENT_RETURN)
         return;
     count_event(s, ev);
+}
+
+/* --------------------------------------------------------------- caps */
+void trove__serve_caps_init(serve_caps *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < SERVE_CAP_SHARDS; i++)
+        pthread_mutex_init(&c->shard[i].lock, NULL);
+    pthread_mutex_init(&c->budget_lock, NULL);
+}
+
+void trove__serve_caps_free(serve_caps *c)
+{
+    for (int i = 0; i < SERVE_CAP_SHARDS; i++) {
+        serve_exp_shard *sh = &c->shard[i];
+        for (size_t k = 0; k < sh->cap; k++) {
+            trove_free(sh->slot[k].user);
+            trove_free(sh->slot[k].e);
+        }
+        trove_free(sh->slot);
+        pthread_mutex_destroy(&sh->lock);
+    }
+    trove_free(c->spent);
+    pthread_mutex_destroy(&c->budget_lock);
+    memset(c, 0, sizeof *c);
+}
+
+static uint64_t user_hash(const char *user)
+{
+    uint64_t h = trove_hash64(user, strlen(user), 0x5e7e);
+    return h ? h : 1;   /* 0 marks an empty slot */
+}
+
+/* Slot of (h, user) in sh (shard lock held): the user's, or the empty one
+ * where it would go. */
+static serve_exp_user *shard_slot(serve_exp_shard *sh, uint64_t h,
+                                  const char *user)
+{
+    size_t mask = sh->cap - 1;
+    /* the low bits chose the shard: probe from the high ones */
+    for (size_t k = (size_t)(h >> 20) & mask;; k = (k + 1) & mask) {
+        serve_exp_user *u = &sh->slot[k];
+        if (u->hash == 0 || (u->hash == h && strcmp(u->user, user) == 0))
+            return u;
+    }
+}
+
+/* Room for one more user in sh (lock held): TROVE_OK or TROVE_ENOMEM. */
+static int shard_reserve(serve_exp_shard *sh)
+{
+    if (sh->cap != 0 && 2 * (sh->n + 1) <= sh->cap)
+        return TROVE_OK;
+    size_t cap = sh->cap ? 2 * sh->cap : 64;
+    serve_exp_shard grown = { .cap = cap, .n = sh->n };
+    grown.slot = trove_calloc(cap, sizeof *grown.slot);
+    if (grown.slot == NULL)
+        return TROVE_ENOMEM;
+    for (size_t k = 0; k < sh->cap; k++)
+        if (sh->slot[k].hash != 0)
+            *shard_slot(&grown, sh->slot[k].hash, sh->slot[k].user) = sh->slot[k];
+    trove_free(sh->slot);
+    sh->slot = grown.slot;
+    sh->cap = cap;
+    return TROVE_OK;
+}
+
+static int exposure_add(serve_caps *c, const char *user, int64_t item,
+                        int32_t day)
+{
+    uint64_t h = user_hash(user);
+    serve_exp_shard *sh = &c->shard[h % SERVE_CAP_SHARDS];
+    int rc = TROVE_ENOMEM;
+    pthread_mutex_lock(&sh->lock);
+    if (shard_reserve(sh) != TROVE_OK)
+        goto done;
+    serve_exp_user *u = shard_slot(sh, h, user);
+    if (u->hash == 0) {
+        u->user = trove_strdup(user);
+        if (u->user == NULL)
+            goto done;
+        u->hash = h;
+        sh->n++;
+    }
+    /* drop the days no window reaches any more, then count */
+    uint32_t kept = 0;
+    serve_exposure *hit = NULL;
+    for (uint32_t k = 0; k < u->n; k++) {
+        if (u->e[k].day <= day - c->window_days)
+            continue;
+        u->e[kept] = u->e[k];
+        if (u->e[kept].item == item && u->e[kept].day == day)
+            hit = &u->e[kept];
+        kept++;
+    }
+    u->n = kept;
+    if (hit == NULL) {
+        if (u->n == u->cap) {
+            uint32_t cap = u->cap ? 2 * u->cap : 4;
+            serve_exposure *e = trove_realloc(u->e, cap * sizeof *e);
+            if (e == NULL)
+                goto done;
+            u->e = e;
+            u->cap = cap;
+        }
+        hit = &u->e[u->n++];
+        *hit = (serve_exposure){ item, day, 0 };
+    }
+    hit->count++;
+    rc = TROVE_OK;
+done:
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+static int spent_add(serve_caps *c, int64_t item, double value)
+{
+    int rc = TROVE_OK;
+    if (item <= 0 || !isfinite(value))
+        return TROVE_OK;
+    pthread_mutex_lock(&c->budget_lock);
+    if ((size_t)item >= c->spent_cap) {
+        size_t cap = c->spent_cap ? c->spent_cap : 1024;
+        while (cap <= (size_t)item)
+            cap *= 2;
+        double *sp = trove_realloc(c->spent, cap * sizeof *sp);
+        if (sp == NULL) {
+            rc = TROVE_ENOMEM;
+            goto done;
+        }
+        for (size_t k = c->spent_cap; k < cap; k++)
+            sp[k] = 0.0;
+        c->spent = sp;
+        c->spent_cap = cap;
+    }
+    c->spent[item] += value;
+done:
+    pthread_mutex_unlock(&c->budget_lock);
+    return rc;
+}
+
+int trove__serve_caps_add(trove_server *s, const char *user,
+                          const trove_event *ev)
+{
+    if (ev->type == TROVE_EVENT_IMPRESSION && s->caps.frequency)
+        return exposure_add(&s->caps, user, ev->item_id,
+                            (int32_t)(ev->ts / 86400));
+    if (ev->type == TROVE_EVENT_REDEMPTION)
+        return spent_add(&s->caps, ev->item_id, ev->value);
+    return TROVE_OK;
+}
+
+size_t trove__serve_exposures(trove_server *s, const char *user, int64_t now,
+                              int window_days, int64_t *items,
+                              uint32_t *counts, size_t cap)
+{
+    serve_caps *c = &s->caps;
+    uint64_t h;
+    size_t n = 0;
+    int32_t today = (int32_t)(now / 86400);
+    if (!c->frequency)
+        return 0;
+    h = user_hash(user);
+    serve_exp_shard *sh = &c->shard[h % SERVE_CAP_SHARDS];
+    pthread_mutex_lock(&sh->lock);
+    if (sh->cap > 0) {
+        const serve_exp_user *u = shard_slot(sh, h, user);
+        for (uint32_t k = 0; u->hash != 0 && k < u->n; k++) {
+            const serve_exposure *e = &u->e[k];
+            size_t j = 0;
+            if (e->day <= today - window_days || e->day > today)
+                continue;
+            while (j < n && items[j] != e->item)
+                j++;
+            if (j == n) {
+                if (n == cap)
+                    continue;
+                items[n] = e->item;
+                counts[n++] = 0;
+            }
+            counts[j] += e->count;
+        }
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return n;
+}
+
+int64_t trove__serve_catalog_index(const serve_snapshot *snap, int64_t id)
+{
+    uint32_t lo = 0, hi = snap->n_items;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (snap->items[mid].store_id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < snap->n_items && snap->items[lo].store_id == id ? (int64_t)lo : -1;
+}
+
+void trove__serve_budgets(trove_server *s, const serve_snapshot *snap,
+                          double *remaining)
+{
+    serve_caps *c = &s->caps;
+    pthread_mutex_lock(&c->budget_lock);
+    for (uint32_t k = 0; k < snap->n_budgeted; k++) {
+        const serve_item *it = &snap->items[snap->budgeted[k]];
+        size_t id = (size_t)it->store_id;
+        remaining[snap->budgeted[k]] =
+            it->budget - (id < c->spent_cap ? c->spent[id] : 0.0);
+    }
+    pthread_mutex_unlock(&c->budget_lock);
+}
+
+/* Users by store id, for the start-up count of impressions. */
+typedef struct caps_walk {
+    trove_server *s;
+    int64_t      *ids;
+    char        **ext;
+    size_t        n, cap;
+} caps_walk;
+
+static int caps_user(void *ud, const trove_user *u)
+{
+    caps_walk *w = ud;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 1024;
+        int64_t *ids = trove_realloc(w->ids, cap * sizeof *ids);
+        if (ids == NULL)
+            return TROVE_ENOMEM;
+        w->ids = ids;
+        char **ext = trove_realloc(w->ext, cap * sizeof *ext);
+        if (ext == NULL)
+            return TROVE_ENOMEM;
+        w->ext = ext;
+        w->cap = cap;
+    }
+    w->ext[w->n] = trove_strdup(u->ext_id);
+    if (w->ext[w->n] == NULL)
+        return TROVE_ENOMEM;
+    w->ids[w->n++] = u->id;
+    return 0;
+}
+
+static int caps_event(void *ud, const trove_event *ev)
+{
+    caps_walk *w = ud;
+    size_t lo = 0, hi = w->n;   /* users in id order */
+    if (ev->type == TROVE_EVENT_REDEMPTION)
+        return spent_add(&w->s->caps, ev->item_id, ev->value);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->ids[mid] < ev->user_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == w->n || w->ids[lo] != ev->user_id)
+        return 0;
+    return exposure_add(&w->s->caps, w->ext[lo], ev->item_id,
+                        (int32_t)(ev->ts / 86400));
+}
+
+int trove__serve_caps_load(trove_server *s, trove_error *err)
+{
+    serve_caps *c = &s->caps;
+    caps_walk w = { .s = s };
+    int rc = TROVE_OK;
+    for (size_t m = 0; m < SERVE_MAX_MARKETS; m++) {
+        const trove_rule_set *rs = s->rule_sets[m];
+        for (size_t r = 0; rs != NULL && r < rs->n_rules; r++)
+            if (rs->rules[r].kind == TROVE_RULE_FREQUENCY_CAP) {
+                c->frequency = 1;
+                if (rs->frequency_window_days > c->window_days)
+                    c->window_days = rs->frequency_window_days;
+            }
+    }
+    trove_event_filter rf = {
+        .type_mask = TROVE_EVENT_MASK(TROVE_EVENT_REDEMPTION) };
+    rc = trove_store_events_foreach(s->store, &rf, caps_event, &w, err);
+    if (rc == TROVE_OK && c->frequency) {
+        /* impressions from the start of the oldest day a window reaches */
+        int64_t today = (int64_t)time(NULL) / 86400;
+        trove_event_filter f = {
+            .ts_from = (today - c->window_days + 1) * 86400,
+            .type_mask = TROVE_EVENT_MASK(TROVE_EVENT_IMPRESSION) };
+        rc = trove_store_users_foreach(s->store, caps_user, &w, err);
+        if (rc == TROVE_OK)
+            rc = trove_store_events_foreach(s->store, &f, caps_event, &w, err);
+    }
+    if (rc == TROVE_ENOMEM)
+        trove_error_set(err, rc, "caps: out of memory");
+    for (size_t k = 0; k < w.n; k++)
+        trove_free(w.ext[k]);
+    trove_free(w.ext);
+    trove_free(w.ids);
+    return rc;
 }
 
 /* ------------------------------------------------------ user features */
@@ -851,6 +1148,9 @@ static int compile_rules(trove_server *s, serve_snapshot *snap,
             goto done;
         snap->markets[m].rules_scratch =
             trove_rules_scratch_size(snap->markets[m].rules);
+        for (size_t r = 0; r < rs->n_rules; r++)
+            if (rs->rules[r].kind == TROVE_RULE_FREQUENCY_CAP)
+                snap->markets[m].frequency_days = rs->frequency_window_days;
     }
     rc = TROVE_OK;
 done:
