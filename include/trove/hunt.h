@@ -187,7 +187,9 @@ typedef struct trove_hunt_request {
     const float    *scores;
     size_t          n_candidates;
     int             source;    /* enum trove_hunt_source, reported */
-    /* Catalog items the user interacted with, ascending (for novelty). */
+    /* Catalog items the user interacted with, ascending (for novelty).
+     * trove_hunt_store_obtain reads them from the store when history is
+     * NULL; any non-NULL pointer with n_history 0 means "no history". */
     const uint32_t *history;
     size_t          n_history;
     /* Optional: the market's rules compiled against this catalog, the
