@@ -5,6 +5,11 @@
  *      lists from a factor scorer (d = 32 dot products over the catalog),
  *      GrowthBook arms (90% test), popularity control, 2 new-offer slots;
  *      1 and 2 threads, checked to give the same plan;
+ *   1b. the same plan through a rules engine per user (trove/rules.h): an
+ *      eligibility rule on a segment (a quarter of the users), a
+ *      frequency cap with exposures for a tenth of the users, a boost, a
+ *      bury, an exclusive group and a diversity cap of 3 per category over
+ *      5 categories; 1 and 2 threads;
  *   2. the whole `trove cycle run` path (trove_cycle_run) on a fresh SQLite
  *      store holding the market's users and offers: read users, catalog
  *      and flags, plan, write the cycle and every assignment in one
@@ -40,6 +45,86 @@ static int dot_scores(void *ctx, uint32_t user, float *scores, trove_error *err)
         scores[j] = s;
     }
     return TROVE_OK;
+}
+
+static const char *const RULES_YAML =
+    "market: BM\n"
+    "timezone: UTC\n"
+    "rules:\n"
+    "  - name: no-c0-for-kids\n"
+    "    kind: eligibility\n"
+    "    items: [category=c0]\n"
+    "    exclude_segments: [kid]\n"
+    "  - name: three-per-week\n"
+    "    kind: frequency_cap\n"
+    "    max: 3\n"
+    "  - name: c1-up\n"
+    "    kind: boost\n"
+    "    items: [category=c1]\n"
+    "    factor: 1.2\n"
+    "  - name: c4-down\n"
+    "    kind: bury\n"
+    "    items: [category=c4]\n"
+    "  - name: one-c2\n"
+    "    kind: exclusive\n"
+    "    items: [category=c2]\n"
+    "    max: 1\n"
+    "  - name: spread\n"
+    "    kind: diversity\n"
+    "    field: category\n"
+    "    max: 3\n";
+
+static const char *const KID[] = {"kid"};
+static const uint32_t EXPOSED[] = {3, 7};
+static const uint32_t EXPOSED_N[] = {4, 1};
+
+/* A quarter of the users are kids; a tenth were shown offer 3 four times. */
+static void bench_rules_user(void *ud, size_t u, trove_rules_user *out)
+{
+    (void)ud;
+    out->key = (uint64_t)u * 0x9E3779B97F4A7C15ull + 1;
+    if (u % 4 == 0) {
+        out->segments = KID;
+        out->n_segments = 1;
+    }
+    if (u % 10 == 0) {
+        out->exposed_items = EXPOSED;
+        out->exposure_counts = EXPOSED_N;
+        out->n_exposures = 2;
+    }
+}
+
+static int compile_rules(int n_offers, trove_rules **out, trove_error *err)
+{
+    static const char *const cats[] = {"category=c0", "category=c1", "category=c2",
+                                       "category=c3", "category=c4"};
+    trove_rule_set *rs = NULL;
+    trove_rules_item *items = calloc((size_t)n_offers, sizeof *items);
+    char (*names)[24] = calloc((size_t)n_offers, sizeof *names);
+    int rc = TROVE_ENOMEM;
+    if (items == NULL || names == NULL)
+        goto done;
+    for (int k = 0; k < n_offers; k++) {
+        snprintf(names[k], sizeof names[k], "offer-%d", k);
+        items[k].ext_id = names[k];
+        items[k].features = &cats[k % 5];
+        items[k].n_features = 1;
+        items[k].active = 1;
+        items[k].created_ts = 1700000000;
+    }
+    if ((rc = trove_rule_set_parse(RULES_YAML, strlen(RULES_YAML), "bench-rules.yaml",
+                                   &rs, err)) == TROVE_OK) {
+        trove_rules_catalog cat;
+        memset(&cat, 0, sizeof cat);
+        cat.items = items;
+        cat.n_items = (size_t)n_offers;
+        rc = trove_rules_compile(rs, &cat, out, err);
+    }
+done:
+    trove_rule_set_free(rs);
+    free(items);
+    free(names);
+    return rc;
 }
 
 static void rm_store(const char *path)
@@ -97,7 +182,9 @@ int bench_cycle(int argc, char **argv)
     trove_error err;
     trove_rng rng;
     double plan1[16], plan2[16], runt[16], readt[16], plant[16], writet[16];
-    double build_s, m1, m2, mr, mread, mplan, mwrite;
+    double rules1[16], rules2[16];
+    double build_s, m1, m2, mr, mread, mplan, mwrite, mr1, mr2;
+    trove_rules *rules = NULL;
     int same = 1;
     uint64_t rows = 0;
     static const char *yaml =
@@ -181,6 +268,35 @@ int bench_cycle(int argc, char **argv)
     m1 = bench_median(plan1, (size_t)runs);
     m2 = bench_median(plan2, (size_t)runs);
 
+    /* 1b. The same plan through the rules engine, per user. */
+    if (compile_rules(n_offers, &rules, &err) != TROVE_OK)
+        goto fail;
+    pp.rules = rules;
+    pp.rules_user = bench_rules_user;
+    pp.now = 1800000000;
+    for (int r = 0; r < runs; r++) {
+        trove_cycle_plan_result *a = NULL, *b = NULL;
+        double t = bench_now();
+        pp.threads = 1;
+        if (trove_cycle_plan(users, n_users, offers, (size_t)n_offers, &sc, &pp, &a, &err))
+            goto fail;
+        rules1[r] = bench_now() - t;
+        t = bench_now();
+        pp.threads = 2;
+        if (trove_cycle_plan(users, n_users, offers, (size_t)n_offers, &sc, &pp, &b, &err)) {
+            trove_cycle_plan_free(a);
+            goto fail;
+        }
+        rules2[r] = bench_now() - t;
+        same &= memcmp(a->offer, b->offer, n_users * 10 * sizeof *a->offer) == 0 &&
+                memcmp(a->n_rows, b->n_rows, n_users * sizeof *a->n_rows) == 0;
+        trove_cycle_plan_free(a);
+        trove_cycle_plan_free(b);
+    }
+    mr1 = bench_median(rules1, (size_t)runs);
+    mr2 = bench_median(rules2, (size_t)runs);
+    pp.rules = NULL;
+
     /* 2. The whole run against a store. */
     snprintf(path, sizeof path, "%s/trove-bench-cycle.db", dir);
     {
@@ -226,6 +342,8 @@ int bench_cycle(int argc, char **argv)
     printf("%-34s %12s %14s\n", "step", "median s", "users/s");
     printf("%-34s %12.3f %14.0f\n", "plan, d=32 scorer, 1 thread", m1, (double)n_users / m1);
     printf("%-34s %12.3f %14.0f\n", "plan, d=32 scorer, 2 threads", m2, (double)n_users / m2);
+    printf("%-34s %12.3f %14.0f\n", "plan + rules, 1 thread", mr1, (double)n_users / mr1);
+    printf("%-34s %12.3f %14.0f\n", "plan + rules, 2 threads", mr2, (double)n_users / mr2);
     printf("%-34s %12.3f %14.0f\n", "cycle run on SQLite (write all)", mr,
            (double)store_users / mr);
     printf("%-34s %12.3f\n", "  of which: read store", mread);
@@ -236,12 +354,13 @@ int bench_cycle(int argc, char **argv)
            "store build %.1f s\n", same ? "yes" : "NO", (unsigned long long)rows, build_s);
     printf("{\"bench\":\"cycle\",\"commit\":\"%s\",\"cpu\":\"%s\",\"runs\":%d,"
            "\"users\":%zu,\"offers\":%d,\"plan_s_1t\":%.4f,\"plan_s_2t\":%.4f,"
-           "\"speedup_2t\":%.2f,\"store_users\":%zu,\"run_s\":%.3f,"
+           "\"speedup_2t\":%.2f,\"plan_rules_s_1t\":%.4f,\"plan_rules_s_2t\":%.4f,"
+           "\"rules_cost_1t\":%.2f,\"store_users\":%zu,\"run_s\":%.3f,"
            "\"read_s\":%.3f,\"run_plan_s\":%.3f,\"write_s\":%.3f,"
            "\"assignment_rows\":%llu,\"rows_per_s\":%.0f,\"same_plan\":%s,"
            "\"peak_rss_mib\":%.1f}\n",
            bench_commit(), bench_cpu_features(), runs, n_users, n_offers, m1, m2, m1 / m2,
-           store_users, mr, mread, mplan, mwrite, (unsigned long long)rows,
+           mr1, mr2, mr1 / m1, store_users, mr, mread, mplan, mwrite, (unsigned long long)rows,
            (double)rows / mwrite,
            same ? "true" : "false", bench_peak_rss_mib());
     rc = same ? 0 : 1;
@@ -252,6 +371,7 @@ done:
     if (path[0] != '\0' && rc == 0)
         rm_store(path);
     trove_market_config_free(cfg);
+    trove_rules_free(rules);
     free(users);
     free(offers);
     free(names);
