@@ -235,7 +235,8 @@ static int build_user_context(walk *w, trove__cycle_rules *c)
 static int build_exposures(walk *w, trove__cycle_rules *c)
 {
     size_t n = 0;
-    qsort(w->exposed.v, w->exposed.n, sizeof *w->exposed.v, u64_cmp);
+    if (w->exposed.n > 1)
+        qsort(w->exposed.v, w->exposed.n, sizeof *w->exposed.v, u64_cmp);
     c->exp_off = trove_calloc(w->n_users + 1, sizeof *c->exp_off);
     c->exp_item = trove_malloc((w->exposed.n + 1) * sizeof *c->exp_item);
     c->exp_count = trove_malloc((w->exposed.n + 1) * sizeof *c->exp_count);
