@@ -1,6 +1,6 @@
 /*
- * bench_hunt.c - `trove-bench hunt [--items N] [--runs R] [--requests Q]`:
- * the time to generate one treasure hunt in process, against the 2 ms p99
+ * bench_hunt.c - `trove-bench hunt [--items N] [--runs R] [--requests Q]
+ * [--http U]`: the time to generate one treasure hunt in process, against the 2 ms p99
  * target of the serving path (GET /v1/hunts on a first call of the day).
  *
  * A synthetic catalog of N offers (default 10000) in 40 categories with
@@ -14,13 +14,25 @@
  * and of both (wall clock), and the CPU time of both (the thread's clock:
  * what the request costs without preemption by other processes), as p50 and
  * p99 per run, and the median over R runs.
+ *
+ * With --http U: the same through trove serve on loopback. A store with the
+ * catalog (category and price features), 2000 users with 20 clicks each and
+ * a d=64 model trained on them (registered and active); the server started
+ * in process; then U users ask GET /v1/hunts one after the other on fresh
+ * connections: first calls (generate + store the hunt) and repeats (read the
+ * stored hunt, replay progress). Client-side latency p50/p99 per kind.
  */
 #include "bench.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define N_CATS 40
 #define N_USERS 2000
@@ -90,11 +102,207 @@ static size_t top_k(const float *scores, size_t n, size_t k, uint32_t *cand,
     return m;
 }
 
+
+/* ------------------------------------------------------------ --http */
+/* GET path on a fresh connection; the status or -1. */
+static int http_get(uint16_t port, const char *path)
+{
+    static char buf[1 << 16];
+    char req[512];
+    struct sockaddr_in a;
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n"
+                       "Connection: close\r\n\r\n", path);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
+    size_t n = 0;
+    if (fd < 0)
+        return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t got = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+        if (n + 1 >= sizeof buf)
+            n = 0;   /* only the status line matters */
+    }
+    close(fd);
+    buf[n] = '\0';
+    if (n > 12)
+        status = atoi(buf + 9);
+    return status;
+}
+
+/* The store of --http: n_items offers, N_USERS users with PER_USER clicks,
+ * and an active d=64 model trained on them. */
+static int http_store(const char *db, const char *model_path, size_t n_items,
+                      trove_error *err)
+{
+    trove_store *st = NULL;
+    trove_dataset *ds = NULL;
+    trove_model *m = NULL;
+    int64_t de, price, cats[N_CATS], *items = malloc(n_items * sizeof *items);
+    uint64_t seed = 7;
+    char id[32];
+    int rc = items ? trove_store_open(db, TROVE_STORE_CREATE | TROVE_STORE_FAST,
+                                      &st, err) : TROVE_ENOMEM;
+    if (rc != TROVE_OK ||
+        (rc = trove_store_begin(st, err)) != TROVE_OK ||
+        (rc = trove_store_market_upsert(st, "DE", NULL, "Europe/Berlin", &de,
+                                        NULL, err)) != TROVE_OK ||
+        (rc = trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, "price",
+                                         TROVE_FEATURE_NUMERIC, &price, err)) != TROVE_OK)
+        goto done;
+    for (int c = 0; c < N_CATS; c++) {
+        snprintf(id, sizeof id, "category=c%d", c);
+        if ((rc = trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, id,
+                                             TROVE_FEATURE_CATEGORICAL, &cats[c],
+                                             err)) != TROVE_OK)
+            goto done;
+    }
+    for (size_t i = 0; i < n_items; i++) {
+        snprintf(id, sizeof id, "o%zu", i);
+        if ((rc = trove_store_item_upsert(st, id, NULL, &items[i], NULL, err)) != TROVE_OK ||
+            (rc = trove_store_item_feature_set(st, items[i], cats[lcg(&seed) % N_CATS],
+                                               1, err)) != TROVE_OK ||
+            (rc = trove_store_item_feature_set(st, items[i], price,
+                                               1.5 + (double)(lcg(&seed) % 1250) / 100,
+                                               err)) != TROVE_OK)
+            goto done;
+    }
+    for (uint32_t u = 0; u < N_USERS; u++) {
+        int64_t uid;
+        snprintf(id, sizeof id, "u%u", u);
+        if ((rc = trove_store_user_upsert(st, id, de, &uid, NULL, err)) != TROVE_OK)
+            goto done;
+        for (int k = 0; k < PER_USER; k++) {
+            trove_event ev = { .id = (uint64_t)u * 64 + (uint64_t)k + 1,
+                               .user_id = uid,
+                               .item_id = items[lcg(&seed) % n_items],
+                               .type = TROVE_EVENT_CLICK, .value = 1,
+                               .ts = 1700000000 + k, .market_id = de };
+            if ((rc = trove_store_event_add(st, &ev, NULL, err)) != TROVE_OK)
+                goto done;
+        }
+    }
+    if ((rc = trove_store_commit(st, err)) != TROVE_OK ||
+        (rc = trove_dataset_from_store(st, NULL, &ds, err)) != TROVE_OK)
+        goto done;
+    trove_model_params p = trove_model_default_params();
+    p.no_components = 64;
+    p.loss = TROVE_LOSS_WARP;
+    p.seed = 1;
+    if ((rc = trove_model_new(&p, trove_dataset_user_features(ds)->n_cols,
+                              trove_dataset_item_features(ds)->n_cols, &m,
+                              err)) != TROVE_OK ||
+        (rc = trove_model_fit(m, trove_dataset_interactions(ds),
+                              trove_dataset_user_features(ds),
+                              trove_dataset_item_features(ds), 1, err)) != TROVE_OK ||
+        (rc = trove_model_set_ids(m, trove_dataset_user_ids(ds),
+                                  trove_dataset_item_ids(ds),
+                                  trove_dataset_user_feature_names(ds),
+                                  trove_dataset_item_feature_names(ds),
+                                  err)) != TROVE_OK ||
+        (rc = trove_model_save(m, model_path, err)) != TROVE_OK)
+        goto done;
+    trove_model_version mv = { .market_id = de, .created_ts = 1700000000,
+                               .family = "hybrid", .path = model_path,
+                               .config_hash = "0000000000000000",
+                               .data_fingerprint = "bench" };
+    int version;
+    if ((rc = trove_store_model_register(st, &mv, &version, NULL, err)) == TROVE_OK)
+        rc = trove_store_model_activate(st, de, version, err);
+done:
+    trove_model_free(m);
+    trove_dataset_free(ds);
+    trove_store_close(st);
+    free(items);
+    return rc;
+}
+
+static int bench_http(size_t n_items, size_t users)
+{
+    char dir[] = "/tmp/trove-bench-hunt-XXXXXX", db[128], model[128], path[128];
+    trove_error err;
+    trove_server *server = NULL;
+    double *first = malloc(users * sizeof *first);
+    double *again = malloc(users * sizeof *again);
+    int status = 1;
+    size_t bad = 0;
+    if (first == NULL || again == NULL || mkdtemp(dir) == NULL) {
+        fprintf(stderr, "trove-bench hunt: no memory or temporary directory\n");
+        goto done;
+    }
+    snprintf(db, sizeof db, "%s/hunt.db", dir);
+    snprintf(model, sizeof model, "%s/hunt.model", dir);
+    double t0 = bench_now();
+    if (http_store(db, model, n_items, &err) != TROVE_OK) {
+        fprintf(stderr, "trove-bench hunt: store: %s\n", err.msg);
+        goto done;
+    }
+    trove_serve_params p = trove_serve_default_params();
+    p.store_uri = db;
+    p.port = 0;
+    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
+        fprintf(stderr, "trove-bench hunt: server: %s\n", err.msg);
+        goto done;
+    }
+    uint16_t port = trove_server_port(server);
+    printf("hunt --http: %zu offers, %d users, d=64 model; store and server "
+           "ready in %.1f s\n", n_items, N_USERS, bench_now() - t0);
+    /* the first hunt request reads every user's history: not timed */
+    snprintf(path, sizeof path, "/v1/hunts?user=warmup&market=DE");
+    if (http_get(port, path) != 200)
+        bad++;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t q = 0; q < users; q++) {
+            snprintf(path, sizeof path, "/v1/hunts?user=u%zu&market=DE",
+                     q % N_USERS);
+            double a = bench_now();
+            if (http_get(port, path) != 200)
+                bad++;
+            (pass ? again : first)[q] = (bench_now() - a) * 1e6;
+        }
+    double f50 = quantile(first, users, 0.5), f99 = quantile(first, users, 0.99);
+    double a50 = quantile(again, users, 0.5), a99 = quantile(again, users, 0.99);
+    printf("\n%-34s %10s %10s\n", "GET /v1/hunts (client side)", "p50 us", "p99 us");
+    printf("%-34s %10.0f %10.0f\n", "first call (generate + store)", f50, f99);
+    printf("%-34s %10.0f %10.0f\n", "repeat (stored hunt + progress)", a50, a99);
+    printf("\nnon-200 answers: %zu\n", bad);
+    printf("{\"bench\":\"hunt_http\",\"commit\":\"%s\",\"cpu\":\"%s\",\"items\":%zu,"
+           "\"users\":%zu,\"first_p50_us\":%.0f,\"first_p99_us\":%.0f,"
+           "\"repeat_p50_us\":%.0f,\"repeat_p99_us\":%.0f,\"errors\":%zu}\n",
+           bench_commit(), bench_cpu_features(), n_items, users, f50, f99, a50,
+           a99, bad);
+    status = bad == 0 ? 0 : 1;
+done:
+    trove_server_stop(server);
+    if (dir[sizeof dir - 7] != 'X') {
+        char f[160];
+        const char *names[] = { "hunt.db", "hunt.db-wal", "hunt.db-shm", "hunt.model" };
+        for (size_t i = 0; i < 4; i++) {
+            snprintf(f, sizeof f, "%s/%s", dir, names[i]);
+            unlink(f);
+        }
+        rmdir(dir);
+    }
+    free(first);
+    free(again);
+    return status;
+}
+
 int bench_hunt(int argc, char **argv);
 
 int bench_hunt(int argc, char **argv)
 {
-    size_t n_items = 10000, requests = 2000;
+    size_t n_items = 10000, requests = 2000, http_users = 0;
     int runs = 5, status = 1;
     trove_error err;
     uint64_t seed = 42;
@@ -120,9 +328,11 @@ int bench_hunt(int argc, char **argv)
             runs = atoi(argv[++a]);
         else if (strcmp(argv[a], "--requests") == 0 && a + 1 < argc)
             requests = (size_t)strtoul(argv[++a], NULL, 10);
+        else if (strcmp(argv[a], "--http") == 0 && a + 1 < argc)
+            http_users = (size_t)strtoul(argv[++a], NULL, 10);
         else {
             fprintf(stderr, "usage: trove-bench hunt [--items N] [--runs R] "
-                    "[--requests Q]\n");
+                    "[--requests Q] [--http USERS]\n");
             return 2;
         }
     }
@@ -131,6 +341,8 @@ int bench_hunt(int argc, char **argv)
                 "--requests >= 100\n");
         return 2;
     }
+    if (http_users > 0)
+        return bench_http(n_items, http_users > N_USERS ? N_USERS : http_users);
 
     ids = malloc(n_items * sizeof *ids);
     feat = malloc(n_items * sizeof *feat);

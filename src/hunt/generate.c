@@ -227,9 +227,14 @@ static int rank(gen *g, trove_error *err)
                                    "item %u, the catalog has %zu", i,
                                    req->candidates[i], g->cat->n_items);
     if (req->rules != NULL) {
+        /* the rules never rank a NaN score: without finite scores for
+         * every candidate, the candidates' order is the score */
         float cs[TROVE_HUNT_MAX_CANDIDATES];
+        int finite = req->scores != NULL;
+        for (size_t i = 0; i < k && finite; i++)
+            finite = isfinite(req->scores[i]);
         for (size_t i = 0; i < k; i++)
-            cs[i] = req->scores ? req->scores[i] : (float)(k - i);
+            cs[i] = finite ? req->scores[i] : (float)(k - i);
         trove_rules_request rq = { .user = req->rules_user, .now = req->now,
                                    .candidates = req->candidates,
                                    .candidate_scores = cs, .n_candidates = k,

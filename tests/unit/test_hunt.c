@@ -362,6 +362,14 @@ static void test_rule_bundle(void **state)
     assert_string_equal(h.steps[0].category, "burger");
     assert_string_equal(h.steps[0].partner_category, "drinks");
     assert_int_equal(h.steps[0].pair_source, TROVE_HUNT_PAIR_RULE);
+    /* candidates without scores (catalog order) still rank through rules */
+    float nan_scores[20];
+    for (int i = 0; i < 20; i++)
+        nan_scores[i] = NAN;
+    r.scores = nan_scores;
+    assert_int_equal(trove_hunt_generate(t, &cat, &r, &h, &err), TROVE_OK);
+    assert_int_equal(h.steps[0].pair_source, TROVE_HUNT_PAIR_RULE);
+    r.scores = NULL;
 
     /* co-purchase lists when no rule pairs it */
     uint32_t off[N_ITEMS + 1], co[1] = { 3 };
