@@ -565,7 +565,8 @@ static int target_drift(const feat_table *t, int target, const mon_event *ev,
                     miss[(size_t)w * nf + f]++;
         }
     }
-    qsort(obs.o, obs.n, sizeof *obs.o, cmp_obs);
+    if (obs.n > 1)
+        qsort(obs.o, obs.n, sizeof *obs.o, cmp_obs);
     vals = trove_malloc((obs.n ? obs.n : 1) * sizeof *vals);
     if (vals == NULL)
         goto fail;
@@ -860,6 +861,14 @@ done:
 }
 
 /* ------------------------------------------------------------ report */
+/* End of the training window: the version's creation, or the start of the
+ * latest window for a version created after `now` (a store on a historical
+ * or simulated clock, where creation times are wall-clock times). */
+static int64_t training_end(int64_t created, int64_t now, int64_t len)
+{
+    return created > now ? now - len : created;
+}
+
 static int cmp_drift(const void *a, const void *b)
 {
     const trove_monitor_drift *x = a, *y = b;
@@ -967,9 +976,9 @@ int trove_monitor_run(trove_store *s, const char *market,
         int64_t lo = now - (int64_t)(p.volume_windows + 1) * len;
         int64_t hi = now;
         if (r->model_version > 0) {
-            int64_t tf = r->model_created_ts - (int64_t)p.train_days * DAY;
+            int64_t tf = training_end(r->model_created_ts, now, len) -
+                         (int64_t)p.train_days * DAY;
             lo = tf < lo ? tf : lo;
-            hi = r->model_created_ts > hi ? r->model_created_ts : hi;
         }
         r->now = now;
         f.ts_from = lo > 0 ? lo : 0;
@@ -992,8 +1001,8 @@ int trove_monitor_run(trove_store *s, const char *market,
     r->latest_from = r->now - len;
     if (r->model_version > 0) {
         r->ref_is_training = 1;
-        r->ref_to = r->model_created_ts;
-        r->ref_from = r->model_created_ts - (int64_t)p.train_days * DAY;
+        r->ref_to = training_end(r->model_created_ts, r->now, len);
+        r->ref_from = r->ref_to - (int64_t)p.train_days * DAY;
         r->model_age = r->now - r->model_created_ts;
     } else {
         r->ref_to = r->latest_from;

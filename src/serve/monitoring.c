@@ -274,19 +274,44 @@ int trove__serve_monitoring_handle(trove_server *s, const serve_req *r,
                    : rc == TROVE_EINVAL ? 400 : 500, "%s", err.msg);
         cache_put(s, mi, p.now, p.latest_days, p.train_days, t0, text);
     }
-    json_t *root = json_loads(text, 0, NULL);
-    trove_free(text);
-    if (root == NULL)
-        return trove__serve_reply_json(out, 500, NULL);
-    json_t *lat = latency_json(s, mi);
-    if (lat == NULL || json_object_set_new(root, "latency", lat) != 0 ||
-        json_object_set_new(root, "cached", json_boolean(cached)) != 0 ||
-        json_object_set_new(root, "compute_ms",
+    /* the report's text with the fresh members spliced in before its
+     * closing brace (no second parse; the report keeps its number format) */
+    json_t *extra = json_object();
+    char *more = NULL, *body = NULL;
+    size_t tlen = strlen(text);
+    /* set_new steals the value even when it fails */
+    if (extra == NULL ||
+        json_object_set_new(extra, "latency", latency_json(s, mi)) != 0 ||
+        json_object_set_new(extra, "cached", json_boolean(cached)) != 0 ||
+        json_object_set_new(extra, "compute_ms",
                             json_real((double)(trove__serve_now_ns() - t0) *
-                                      1e-6)) != 0) {
-        json_decref(root);
+                                      1e-6)) != 0 ||
+        (more = json_dumps(extra, JSON_COMPACT | JSON_REAL_PRECISION(6))) == NULL ||
+        tlen < 2 || text[tlen - 1] != '}') {
+        json_decref(extra);
+        free(more);
+        trove_free(text);
         return trove__serve_reply_json(out, 500, NULL);
     }
+    json_decref(extra);
+    /* text "{...}" + more "{...}" -> "{..." "," "...}" "\n" */
+    size_t mlen = strlen(more);
+    body = trove_malloc(tlen + mlen + 2);
+    if (body != NULL) {
+        memcpy(body, text, tlen - 1);
+        body[tlen - 1] = ',';
+        memcpy(body + tlen, more + 1, mlen - 1);
+        body[tlen + mlen - 1] = '\n';
+        body[tlen + mlen] = '\0';
+    }
+    free(more);
+    trove_free(text);
+    if (body == NULL)
+        return trove__serve_reply_json(out, 500, NULL);
+    out->status = 200;
+    out->body = body;
+    out->len = tlen + mlen;
+    out->content_type = "application/json";
     out->cache_control = "no-store";
-    return trove__serve_reply_json(out, 200, root);
+    return 1;
 }
