@@ -21,7 +21,9 @@ const result = await build({
   format: 'esm',
   target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
   outdir: path.join(out, 'assets'),
+  splitting: true,
   entryNames: '[name]-[hash]',
+  chunkNames: 'chunk-[hash]',
   assetNames: '[name]-[hash]',
   legalComments: 'linked',
   metafile: true,
@@ -30,15 +32,20 @@ const result = await build({
 
 let js = null;
 let css = null;
+let preload = [];
 for (const [file, info] of Object.entries(result.metafile.outputs)) {
   if (info.entryPoint === 'src/main.ts') {
     js = path.basename(file);
     if (info.cssBundle) css = path.basename(info.cssBundle);
+    /* the chunks main imports statically: fetched at once, not after main */
+    preload = info.imports.filter((i) => i.kind === 'import-statement')
+      .map((i) => path.basename(i.path)).sort();
   }
 }
 if (!js) throw new Error('build: no JavaScript output for src/main.ts');
 const html = (await readFile(path.join(here, 'index.html'), 'utf8'))
   .replace('<!--assets-->',
     (css ? `<link rel="stylesheet" href="/assets/${css}">\n` : '') +
+    preload.map((p) => `<link rel="modulepreload" href="/assets/${p}">\n`).join('') +
     `<script type="module" src="/assets/${js}"></script>`);
 await writeFile(path.join(out, 'index.html'), html);

@@ -5,8 +5,9 @@
  * (static_assets.h, sorted by path). Every path outside /v1/ that server.c
  * and the other handlers did not take is ours:
  *   - an embedded file: its bytes, with its content type;
- *   - a path without a file extension (/, /offers, /ab?market=DE ...): the
- *     dashboard's client-side routes, answered with /index.html;
+ *   - a path outside /assets/ without a file extension (/, /offers,
+ *     /ab?market=DE ...): the dashboard's client-side routes, answered with
+ *     /index.html;
  *   - anything else: 404.
  * Cache: names under /assets/ carry a content hash and never change
  * ("immutable", one year); index.html is "no-cache" so that a new build is
@@ -48,11 +49,12 @@ static const serve_asset *find_asset(const char *path)
     return NULL;
 }
 
-/* A client-side route: no "." in the last path segment. */
+/* A client-side route: outside /assets/, no "." in the last segment. */
 static int is_page_route(const char *url)
 {
     const char *last = strrchr(url, '/');
-    return strchr(last != NULL ? last : url, '.') == NULL;
+    return strncmp(url, "/assets/", 8) != 0 &&
+           strchr(last != NULL ? last : url, '.') == NULL;
 }
 
 /* 1 when Accept-Encoding lists gzip without q=0. */

@@ -88,6 +88,7 @@ test('serves the dashboard with cache headers and gzip', async () => {
   const route = await fetch(`${server.url}/offers`);
   assert.equal(route.status, 200, 'client-side routes answer index.html');
   assert.equal((await fetch(`${server.url}/assets/missing.js`)).status, 404);
+  assert.equal((await fetch(`${server.url}/assets/`)).status, 404);
 });
 
 test('logs in with the admin token', async () => {

@@ -4,12 +4,6 @@
 import './style.css';
 import { h, clear, note } from './dom';
 import { ApiError, Session, session, setToken, token } from './api';
-import { overviewPage } from './pages/overview';
-import { offersPage } from './pages/offers';
-import { abPage } from './pages/ab';
-import { coveragePage } from './pages/coverage';
-import { modelsPage } from './pages/models';
-import { monitoringPage } from './pages/monitoring';
 
 export interface Ctx {
   session: Session;
@@ -20,13 +14,15 @@ export interface Ctx {
 
 type Page = (root: HTMLElement, ctx: Ctx) => Promise<void>;
 
-const routes: { path: string; title: string; page: Page }[] = [
-  { path: '/', title: 'Markets', page: overviewPage },
-  { path: '/offers', title: 'Offers', page: offersPage },
-  { path: '/ab', title: 'A/B results', page: abPage },
-  { path: '/coverage', title: 'Coverage', page: coveragePage },
-  { path: '/models', title: 'Models', page: modelsPage },
-  { path: '/monitoring', title: 'Monitoring', page: monitoringPage },
+/* Each page is its own chunk (Chart.js only in the pages that chart), loaded
+ * while the session is asked for. */
+const routes: { path: string; title: string; load: () => Promise<Page> }[] = [
+  { path: '/', title: 'Markets', load: () => import('./pages/overview').then((m) => m.overviewPage) },
+  { path: '/offers', title: 'Offers', load: () => import('./pages/offers').then((m) => m.offersPage) },
+  { path: '/ab', title: 'A/B results', load: () => import('./pages/ab').then((m) => m.abPage) },
+  { path: '/coverage', title: 'Coverage', load: () => import('./pages/coverage').then((m) => m.coveragePage) },
+  { path: '/models', title: 'Models', load: () => import('./pages/models').then((m) => m.modelsPage) },
+  { path: '/monitoring', title: 'Monitoring', load: () => import('./pages/monitoring').then((m) => m.monitoringPage) },
 ];
 
 const MARKET_KEY = 'trove.market';
@@ -125,6 +121,8 @@ async function render(forceLogin = false): Promise<void> {
   renderNav(path);
   let s: Session | null = null;
   let why: string | null = null;
+  const page = route ? route.load() : null;
+  page?.catch(() => undefined);
   try {
     s = await session();
   } catch (e) {
@@ -153,8 +151,9 @@ async function render(forceLogin = false): Promise<void> {
   const body = h('div', { class: 'page', 'data-page': route.path });
   root.appendChild(body);
   try {
-    await route.page(body, ctx);
+    await (await page!)(body, ctx);
     body.setAttribute('data-ready', '1');
+    performance.mark('trove-ready');
   } catch (e) {
     body.appendChild(note('error', `Could not load this page: ${(e as Error).message}`));
     body.setAttribute('data-ready', 'error');

@@ -72,14 +72,24 @@ function row(it: any, admin: boolean, status: HTMLElement): HTMLElement {
       void patch(id, { [f]: box.checked }, status, () => { box.checked = !box.checked; });
     },
   }));
+  /* Dates as "YYYY-MM-DD HH:MM" (UTC) in plain text fields: light to draw
+   * in a long table; empty clears the date. */
   const date = (key: 'start_ts' | 'end_ts') => {
     const v = Number(it[key] ?? 0);
+    const shown = v > 0 ? fmtDateTime(v) : '';
     const input = h('input', {
-      type: 'datetime-local', class: `date ${key}`, disabled: !admin, 'data-item': id,
-      value: v > 0 ? new Date(v * 1000).toISOString().slice(0, 16) : '',
+      type: 'text', class: `date ${key}`, disabled: !admin, 'data-item': id, value: shown,
+      placeholder: admin ? 'YYYY-MM-DD HH:MM' : '', size: 16, 'aria-label': `${key} ${id}`,
       onchange: () => {
-        const t = input.value ? Math.floor(Date.parse(`${input.value}:00Z`) / 1000) : null;
-        void patch(id, { [key]: t }, status, () => { /* the field keeps what was typed */ });
+        const text = input.value.trim();
+        const t = text === '' ? null : parseUtc(text);
+        if (t === undefined) {
+          clear(status);
+          status.appendChild(note('error', `Offer ${id}: "${text}" is not a date (YYYY-MM-DD or YYYY-MM-DD HH:MM, UTC).`));
+          input.value = shown;
+          return;
+        }
+        void patch(id, { [key]: t }, status, () => { input.value = shown; });
       },
     });
     return h('td', null, input);
@@ -90,6 +100,15 @@ function row(it: any, admin: boolean, status: HTMLElement): HTMLElement {
     sw('active'), sw('pinned'), sw('blocked'),
     date('start_ts'), date('end_ts'),
     h('td', { class: 'muted small' }, fmtDateTime(it.created_ts)));
+}
+
+/* "2026-05-01" or "2026-05-01 12:30" (UTC) -> Unix seconds; undefined when
+ * it is not a date. */
+function parseUtc(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}))?$/.exec(text);
+  if (!m) return undefined;
+  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], m[4] ? +m[4] : 0, m[5] ? +m[5] : 0);
+  return Number.isFinite(t) && t >= 0 ? t / 1000 : undefined;
 }
 
 async function patch(id: string, body: Record<string, unknown>, status: HTMLElement,
