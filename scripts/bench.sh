@@ -9,11 +9,15 @@ if [ ! -x "$bin" ]; then
     echo "bench: $bin not built (run 'make')" >&2
     exit 1
 fi
-if [ $# -eq 0 ]; then
-    exec "$bin" all
-fi
+# "dashboard": page loads of the dashboard in headless Chromium (node; see
+# bench/dashboard_load.mjs); run after the others when no benchmark is named.
+[ $# -eq 0 ] && set -- all dashboard
 rc=0
 for b in "$@"; do
-    "$bin" "$b" || rc=1
+    if [ "$b" = dashboard ]; then
+        node "$(dirname "$0")/../bench/dashboard_load.mjs" "$build" || rc=1
+    else
+        "$bin" "$b" || rc=1
+    fi
 done
 exit $rc
