@@ -4,18 +4,27 @@
  * 10k offers (title, category, brand, price) and 20 weekly cycles in which every user got 10 offers (test share 0.5,
  * redemption rates 6% test / 5% control).
  *
- * The server runs in this process (2 threads). Each figure is the median of
- * --runs requests on fresh connections, measured by the client (connect to
- * last byte):
- *   cold  the caches are stale: before each timed request an untimed
- *         PATCH /v1/items/{id} changes one flag, which publishes a new
- *         catalog generation (item cache rebuilt, every cycle recounted);
- *   warm  the same request again right after.
+ * Half of the assigned offers have an impression event (--impressions).
+ *
+ * The server runs in this process (2 threads). Each figure is the median
+ * over --runs rounds of one request on a fresh connection, timed by the
+ * client (connect to last byte). A round starts a server and measures:
+ *   start   the first request after the start: nothing cached (every
+ *           cycle counted, the item cache built);
+ *   change  right after an untimed PATCH /v1/items/{id} (a new catalog
+ *           generation: item cache rebuilt, the open cycle recounted,
+ *           closed cycles checked by their window's event count);
+ *   event   right after an untimed POST /v1/events of one redemption now
+ *           (the open cycle recounted);
+ *   warm    the same request again.
  * The pages: overview = /v1/session + /v1/markets, offers = /v1/items
  * (first page, and a search), A/B = /v1/cycles. Target: < 300 ms a page.
  *
  *   trove-bench dashboard [--items N] [--users N] [--cycles N] [--offers K]
- *                         [--runs R]
+ *                         [--impressions SHARE] [--runs R] [--store PATH]
+ *
+ * --store keeps the synthetic store at PATH (built there when PATH does not
+ * exist, reused as it is when it does: the other size options must match).
  */
 #include "bench.h"
 #include "trove/serve.h"
@@ -84,7 +93,8 @@ static uint64_t next_rand(uint64_t *s)
 }
 
 static int build_store(const char *db, long n_items, long n_users, long n_cycles,
-                       long per_user, int64_t t0, trove_error *err)
+                       long per_user, double imp_share, int64_t t0,
+                       trove_error *err)
 {
     static const char *const words[] = { "Coffee", "Bakery", "Cinema", "Fuel",
                                          "Books", "Garden", "Sports", "Toys" };
@@ -159,7 +169,17 @@ static int build_store(const char *db, long n_items, long n_users, long n_cycles
                                               .arm = arm, .score = 0.5,
                                               .source = TROVE_SOURCE_MODEL };
                 double p = arm ? 0.06 : 0.05;
-                if ((double)(next_rand(&rng) >> 11) * 0x1.0p-53 < p) {
+                if ((double)(next_rand(&rng) >> 11) * 0x1.0p-53 < imp_share) {
+                    trove_event ev = {
+                        .id = (uint64_t)(c * 1000000000L + u * 1000 + 500 + k),
+                        .user_id = users[u], .item_id = items[it],
+                        .type = TROVE_EVENT_IMPRESSION, .value = 1,
+                        .ts = cy.created_ts + 1800 + (int64_t)(k * 600),
+                        .market_id = de };
+                    rc = trove_store_event_add(st, &ev, NULL, err);
+                }
+                if (rc == TROVE_OK &&
+                    (double)(next_rand(&rng) >> 11) * 0x1.0p-53 < p) {
                     trove_event ev = {
                         .id = (uint64_t)(c * 1000000000L + u * 1000 + k + 1),
                         .user_id = users[u], .item_id = items[it],
@@ -185,47 +205,75 @@ done:
     return rc;
 }
 
+enum { AT_START = 0, AT_CHANGE, AT_EVENT, AT_WARM, N_AT };
+static const char *const at_name[N_AT] = { "start", "change", "event", "warm" };
+
 typedef struct figure {
     const char *name, *path;
-    double cold_ms, warm_ms;
-    size_t bytes;
-    int status;
+    double      ms[N_AT][64];   /* per round */
+    double      median[N_AT];
+    size_t      bytes;
+    int         status;
 } figure;
 
-/* Median cold and warm times of GET path over `runs` rounds. */
-static void measure(uint16_t port, figure *f, long runs, long n_items)
+static double timed_get(uint16_t port, figure *f)
 {
-    double cold[256], warm[256];
-    char patch[128];
-    if (runs > 256)
-        runs = 256;
-    for (long r = 0; r < runs; r++) {
-        /* a flag change: new catalog generation, caches stale */
-        snprintf(patch, sizeof patch, "/v1/items/o%ld", (r * 37) % n_items);
-        http_call(port, "PATCH", patch, r % 2 ? "{\"pinned\":false}"
-                                              : "{\"blocked\":false}", NULL);
-        double t = bench_now();
-        f->status = http_call(port, "GET", f->path, NULL, &f->bytes);
-        cold[r] = (bench_now() - t) * 1e3;
-        t = bench_now();
-        http_call(port, "GET", f->path, NULL, NULL);
-        warm[r] = (bench_now() - t) * 1e3;
+    double t = bench_now();
+    f->status = http_call(port, "GET", f->path, NULL, &f->bytes);
+    return (bench_now() - t) * 1e3;
+}
+
+/* One round on a fresh server: every figure at start, then after a
+ * change, after an event, and warm. */
+static int round_run(const char *db, figure *figs, size_t n_figs, long round,
+                     long n_items, long n_users, trove_error *err)
+{
+    trove_server *server = NULL;
+    trove_serve_params p = trove_serve_default_params();
+    char path[128], body[256];
+    p.store_uri = db;
+    p.admin_token = TOKEN;
+    int rc = trove_server_start(&p, &server, err);
+    if (rc != TROVE_OK)
+        return rc;
+    uint16_t port = trove_server_port(server);
+    for (size_t i = 0; i < n_figs; i++)
+        figs[i].ms[AT_START][round] = timed_get(port, &figs[i]);
+    for (size_t i = 0; i < n_figs; i++) {
+        long k = (long)((size_t)round * n_figs + i);
+        snprintf(path, sizeof path, "/v1/items/o%ld", (k * 37) % n_items);
+        http_call(port, "PATCH", path, k % 2 ? "{\"pinned\":false}"
+                                            : "{\"blocked\":false}", NULL);
+        figs[i].ms[AT_CHANGE][round] = timed_get(port, &figs[i]);
+        snprintf(body, sizeof body, "{\"events\":[{\"user\":\"u%ld\",\"item\":"
+                 "\"o%ld\",\"type\":\"redemption\",\"market\":\"DE\"}]}",
+                 (k * 13) % n_users, (k * 101) % n_items);
+        http_call(port, "POST", "/v1/events", body, NULL);
+        figs[i].ms[AT_EVENT][round] = timed_get(port, &figs[i]);
+        figs[i].ms[AT_WARM][round] = timed_get(port, &figs[i]);
     }
-    f->cold_ms = bench_median(cold, (size_t)runs);
-    f->warm_ms = bench_median(warm, (size_t)runs);
+    trove_server_stop(server);
+    return TROVE_OK;
 }
 
 int bench_dashboard(int argc, char **argv);
 
 int bench_dashboard(int argc, char **argv)
 {
-    long items = 10000, users = 5000, cycles = 20, per_user = 10, runs = 9;
+    long items = 10000, users = 5000, cycles = 20, per_user = 10, runs = 5;
+    double imp_share = 0.5;
+    const char *keep = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         long v = atol(argv[i + 1]);
+        if (strcmp(argv[i], "--store") == 0) {
+            keep = argv[i + 1];
+            continue;
+        }
         if (strcmp(argv[i], "--items") == 0) items = v;
         else if (strcmp(argv[i], "--users") == 0) users = v;
         else if (strcmp(argv[i], "--cycles") == 0) cycles = v;
         else if (strcmp(argv[i], "--offers") == 0) per_user = v;
+        else if (strcmp(argv[i], "--impressions") == 0) imp_share = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--runs") == 0) runs = v;
         else {
             fprintf(stderr, "dashboard: unknown option %s\n", argv[i]);
@@ -233,81 +281,98 @@ int bench_dashboard(int argc, char **argv)
         }
     }
     if (items < 200 || users < 10 || cycles < 1 || cycles > 52 || per_user < 1 ||
-        per_user > 50 || runs < 1) {
+        per_user > 50 || runs < 1 || runs > 64 || !(imp_share >= 0) ||
+        imp_share > 1) {
         fprintf(stderr, "dashboard: bad option value\n");
         return 2;
     }
     char dir[] = "/tmp/trove-bench-dashboard-XXXXXX", db[256];
     trove_error err;
-    trove_server *server = NULL;
     int rc = 1;
-    figure figs[] = {
-        { "session", "/v1/session", 0, 0, 0, 0 },
-        { "markets", "/v1/markets", 0, 0, 0, 0 },
-        { "items", "/v1/items?limit=50", 0, 0, 0, 0 },
+    static figure figs[] = {
+        { "session", "/v1/session", {{0}}, {0}, 0, 0 },
+        { "markets", "/v1/markets", {{0}}, {0}, 0, 0 },
+        { "items", "/v1/items?limit=50", {{0}}, {0}, 0, 0 },
         { "items_search", "/v1/items?q=coffee%20offer%2012&flag=active&limit=50",
-          0, 0, 0, 0 },
-        { "cycles", "/v1/cycles?market=DE", 0, 0, 0, 0 },
+          {{0}}, {0}, 0, 0 },
+        { "cycles", "/v1/cycles?market=DE", {{0}}, {0}, 0, 0 },
     };
     const size_t n_figs = sizeof figs / sizeof *figs;
     if (mkdtemp(dir) == NULL)
         return 1;
     snprintf(db, sizeof db, "%s/dash.db", dir);
+    if (keep != NULL)
+        snprintf(db, sizeof db, "%s", keep);
     int64_t t0 = (int64_t)time(NULL) - cycles * WEEK + 3 * 86400;
     double t = bench_now();
-    if (build_store(db, items, users, cycles, per_user, t0, &err) != TROVE_OK) {
+    if ((keep == NULL || access(keep, F_OK) != 0) &&
+        build_store(db, items, users, cycles, per_user, imp_share, t0,
+                    &err) != TROVE_OK) {
         fprintf(stderr, "dashboard: set-up: %s\n", err.msg);
         goto done;
     }
     double setup_s = bench_now() - t;
-    trove_serve_params p = trove_serve_default_params();
-    p.store_uri = db;
-    p.admin_token = TOKEN;
-    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
-        fprintf(stderr, "dashboard: %s\n", err.msg);
-        goto done;
-    }
-    uint16_t port = trove_server_port(server);
-    for (size_t i = 0; i < n_figs; i++)
-        measure(port, &figs[i], runs, items);
-    for (size_t i = 0; i < n_figs; i++)
+    for (long r = 0; r < runs; r++)
+        if (round_run(db, figs, n_figs, r, items, users, &err) != TROVE_OK) {
+            fprintf(stderr, "dashboard: %s\n", err.msg);
+            goto done;
+        }
+    for (size_t i = 0; i < n_figs; i++) {
         if (figs[i].status != 200) {
             fprintf(stderr, "dashboard: %s answered %d\n", figs[i].path,
                     figs[i].status);
             goto done;
         }
+        for (int a = 0; a < N_AT; a++)
+            figs[i].median[a] = bench_median(figs[i].ms[a], (size_t)runs);
+    }
 
-    double page_overview_cold = figs[0].cold_ms + figs[1].cold_ms;
-    double page_overview_warm = figs[0].warm_ms + figs[1].warm_ms;
     printf("dashboard: %ld offers, %ld users, %ld cycles x %ld offers per user "
-           "(%ld assignments), median of %ld runs, set-up %.1fs\n", items, users,
-           cycles, per_user, users * per_user * cycles, runs, setup_s);
-    printf("%-14s %10s %10s %10s\n", "request", "cold ms", "warm ms", "bytes");
+           "(%ld assignments, impressions on %.0f%%), median of %ld rounds, "
+           "set-up %.1fs\n", items, users, cycles, per_user,
+           users * per_user * cycles, 100 * imp_share, runs, setup_s);
+    printf("%-14s %10s %10s %10s %10s %8s\n", "request (ms)", at_name[0],
+           at_name[1], at_name[2], at_name[3], "bytes");
     for (size_t i = 0; i < n_figs; i++)
-        printf("%-14s %10.2f %10.2f %10zu\n", figs[i].name, figs[i].cold_ms,
-               figs[i].warm_ms, figs[i].bytes);
-    printf("pages (target < 300 ms): overview %.2f / %.2f ms, offers %.2f / %.2f "
-           "ms, A/B %.2f / %.2f ms (cold / warm)\n", page_overview_cold,
-           page_overview_warm, figs[2].cold_ms, figs[2].warm_ms, figs[4].cold_ms,
-           figs[4].warm_ms);
+        printf("%-14s %10.2f %10.2f %10.2f %10.2f %8zu\n", figs[i].name,
+               figs[i].median[AT_START], figs[i].median[AT_CHANGE],
+               figs[i].median[AT_EVENT], figs[i].median[AT_WARM], figs[i].bytes);
+    double page[3][N_AT];
+    for (int a = 0; a < N_AT; a++) {
+        page[0][a] = figs[0].median[a] + figs[1].median[a];
+        page[1][a] = figs[2].median[a];
+        page[2][a] = figs[4].median[a];
+    }
+    static const char *const page_name[3] = { "overview", "offers", "ab" };
+    printf("pages (target < 300 ms):");
+    for (int g = 0; g < 3; g++)
+        printf(" %s %.1f/%.1f/%.1f/%.1f%s", page_name[g], page[g][0], page[g][1],
+               page[g][2], page[g][3], g < 2 ? "," : " ms (start/change/event/warm)\n");
     printf("{\"bench\":\"dashboard\",\"commit\":\"%s\",\"cpu\":\"%s\",\"items\":%ld,"
-           "\"users\":%ld,\"cycles\":%ld,\"offers_per_user\":%ld,\"runs\":%ld",
+           "\"users\":%ld,\"cycles\":%ld,\"offers_per_user\":%ld,"
+           "\"impressions\":%.2f,\"runs\":%ld",
            bench_commit(), bench_cpu_features(), items, users, cycles, per_user,
-           runs);
-    for (size_t i = 0; i < n_figs; i++)
-        printf(",\"%s\":{\"cold_ms\":%.3f,\"warm_ms\":%.3f,\"bytes\":%zu}",
-               figs[i].name, figs[i].cold_ms, figs[i].warm_ms, figs[i].bytes);
-    printf(",\"page_ms\":{\"overview_cold\":%.3f,\"offers_cold\":%.3f,"
-           "\"ab_cold\":%.3f},\"worst_page_vs_target_300ms\":%.3f}\n",
-           page_overview_cold, figs[2].cold_ms, figs[4].cold_ms,
-           (page_overview_cold > figs[4].cold_ms
-                ? (page_overview_cold > figs[2].cold_ms ? page_overview_cold
-                                                        : figs[2].cold_ms)
-                : (figs[4].cold_ms > figs[2].cold_ms ? figs[4].cold_ms
-                                                     : figs[2].cold_ms)) / 300.0);
+           imp_share, runs);
+    for (size_t i = 0; i < n_figs; i++) {
+        printf(",\"%s_ms\":{", figs[i].name);
+        for (int a = 0; a < N_AT; a++)
+            printf("%s\"%s\":%.3f", a ? "," : "", at_name[a], figs[i].median[a]);
+        printf("}");
+    }
+    double worst_after_start = 0;
+    for (int g = 0; g < 3; g++) {
+        printf(",\"page_%s_ms\":{", page_name[g]);
+        for (int a = 0; a < N_AT; a++) {
+            printf("%s\"%s\":%.3f", a ? "," : "", at_name[a], page[g][a]);
+            if (a != AT_START && page[g][a] > worst_after_start)
+                worst_after_start = page[g][a];
+        }
+        printf("}");
+    }
+    printf(",\"worst_page_after_start_vs_300ms\":%.3f}\n",
+           worst_after_start / 300.0);
     rc = 0;
 done:
-    trove_server_stop(server);
     {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
