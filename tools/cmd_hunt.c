@@ -86,8 +86,18 @@ static size_t model_candidates(trove_store *st, int64_t market,
     trove_error err;
     if (trove_store_model_active(st, market, &a.version, &err) != TROVE_OK ||
         trove_store_models_foreach(st, market, find_version, &a, &err) != 1 ||
-        !a.hybrid || trove_model_load(a.path, &m, &err) != TROVE_OK)
+        !a.hybrid)
         goto done;
+    if (trove_model_load(a.path, &m, &err) != TROVE_OK) {
+        /* a recommender file (trove train --store) wrapping a hybrid model */
+        trove_recommender *r = NULL;
+        if (trove_recommender_load(a.path, &r, &err) == TROVE_OK &&
+            trove_recommender_take_hybrid(r, &m, &err) != TROVE_OK)
+            m = NULL;
+        trove_recommender_free(r);
+        if (m == NULL)
+            goto done;
+    }
     const trove_idmap *uids = trove_model_user_ids(m);
     const trove_idmap *iids = trove_model_item_ids(m);
     int64_t row = uids ? trove_idmap_find(uids, user, strlen(user)) : -1;
