@@ -604,6 +604,13 @@ static void add_event(trove_store *st, int64_t market, const char *item, int typ
     assert_int_equal(trove_store_event_add(st, &ev, NULL, &err), TROVE_OK);
 }
 
+static int count_events(void *ud, const trove_event *ev)
+{
+    (void)ev;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
 static void test_store_round_trip(void **state)
 {
     trove_error err;
@@ -640,6 +647,31 @@ static void test_store_round_trip(void **state)
     assert_int_equal(trove_hunt_store_history(st, c, "nobody", 0, now, &hist, &nh,
                                               &err), TROVE_OK);
     assert_int_equal(nh, 0);
+    /* the per-user event walk: window, type and market filters */
+    add_event(st, market, "o1", TROVE_EVENT_IMPRESSION, now - 10);
+    int64_t uid;
+    assert_int_equal(trove_store_user_find(st, "u1", &uid, &err), TROVE_OK);
+    size_t seen = 0;
+    trove_event_filter f = { 0, now - 86400, now, 0 };
+    assert_int_equal(trove_store_user_events_foreach(st, uid, &f, count_events, &seen,
+                                                     &err), TROVE_OK);
+    assert_int_equal(seen, 2);
+    seen = 0;
+    f.type_mask = TROVE_EVENT_MASK(TROVE_EVENT_IMPRESSION);
+    assert_int_equal(trove_store_user_events_foreach(st, uid, &f, count_events, &seen,
+                                                     &err), TROVE_OK);
+    assert_int_equal(seen, 1);
+    seen = 0;
+    f.market_id = market + 1;
+    assert_int_equal(trove_store_user_events_foreach(st, uid, &f, count_events, &seen,
+                                                     &err), TROVE_OK);
+    assert_int_equal(seen, 0);
+    seen = 0;
+    assert_int_equal(trove_store_user_events_foreach(st, uid, NULL, count_events, &seen,
+                                                     &err), TROVE_OK);
+    assert_int_equal(seen, 2);
+    assert_int_equal(trove_store_user_events_foreach(st, 0, NULL, count_events, &seen,
+                                                     &err), TROVE_EINVAL);
 
     trove_hunt_template *t = parse("steps: 3\nconstraints:\n"
                                    "  novelty: {min_share: 1}\n"
@@ -735,6 +767,26 @@ static void test_out_of_memory(void **state)
             assert_int_equal(rc, TROVE_ENOMEM);
             assert_null(t);
         }
+    }
+    assert_true(ok);
+
+    /* the stored form and the clock */
+    trove_hunt h0 = fixed_hunt();
+    ok = 0;
+    for (long k = 0; k < 100 && !ok; k++) {
+        char *text = NULL;
+        trove_hunt_clock *ck = NULL;
+        testutil_fail_alloc_after(k);
+        int rc = trove_hunt_encode(&h0, &text, NULL);
+        if (rc == TROVE_OK)
+            rc = trove_hunt_clock_new("Europe/Berlin", &ck, &err);
+        testutil_fail_alloc_after(-1);
+        trove_free(text);
+        trove_hunt_clock_free(ck);
+        if (rc == TROVE_OK)
+            ok = 1;
+        else
+            assert_int_equal(rc, TROVE_ENOMEM);
     }
     assert_true(ok);
 
