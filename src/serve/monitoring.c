@@ -5,9 +5,9 @@
  * endpoint, estimated from the metrics histograms (docs/monitoring.md).
  *
  * The report reads the store, so it is computed under the admin lock with
- * the market's current model, and kept as JSON text for CACHE_NS per
- * (server, market, now, days, train_days); the latency part is read fresh
- * on every request (relaxed atomic loads of the counters). A read-only
+ * the market's current model, and kept as JSON text for CACHE_NS after it
+ * was computed, per (server, market, now, days, train_days); the latency
+ * part is read fresh on every request (relaxed atomic loads of the counters). A read-only
  * admin view: it needs the admin token unless the server runs with
  * --public-read.
  *
@@ -168,7 +168,8 @@ static char *cache_get(const trove_server *s, int mi, int64_t now, int days,
         const cache_entry *c = &cache[i];
         if (c->json != NULL && c->s == s && c->boot_id == s->boot_id &&
             c->market == mi && c->now == now && c->days == days &&
-            c->train_days == train_days && t - c->at_ns < CACHE_NS) {
+            c->train_days == train_days &&
+            (c->at_ns > t || t - c->at_ns < CACHE_NS)) {
             copy = trove_strdup(c->json);
             break;
         }
@@ -272,7 +273,8 @@ int trove__serve_monitoring_handle(trove_server *s, const serve_req *r,
             return trove__serve_reply_error(
                 out, rc == TROVE_ENOTFOUND || rc == TROVE_EEMPTY ? 404
                    : rc == TROVE_EINVAL ? 400 : 500, "%s", err.msg);
-        cache_put(s, mi, p.now, p.latest_days, p.train_days, t0, text);
+        cache_put(s, mi, p.now, p.latest_days, p.train_days,
+                  trove__serve_now_ns(), text);
     }
     /* the report's text with the fresh members spliced in before its
      * closing brace (no second parse; the report keeps its number format) */
