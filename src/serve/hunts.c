@@ -60,17 +60,33 @@ static struct {
     const trove_server *owner;
     uint64_t            boot_id;
     market_hunts        m[SERVE_MAX_MARKETS];
-    /* Users' histories for novelty, by store user id: read whole on first
-     * use, then only the events at or after hist_ts (the time index makes
+    /* Users' histories for novelty, by store user id: read from hist_from
+     * (the history window) on first use, then only the events at or after
+     * hist_ts (the time index makes
      * that cheap); the ids of the events at hist_ts already counted are in
      * edge, so the overlap is not counted twice. */
     user_hist          *hist;
     size_t              n_hist;
     int                 hist_loaded;
+    int64_t             hist_from;     /* oldest event time held */
     int64_t             hist_ts;
     uint64_t            edge[MAX_EDGE];
     size_t              n_edge;
 } state;
+
+static void hist_drop(void)
+{
+    for (size_t i = 0; i < state.n_hist; i++) {
+        trove_free(state.hist[i].item);
+        trove_free(state.hist[i].ts);
+    }
+    trove_free(state.hist);
+    state.hist = NULL;
+    state.n_hist = 0;
+    state.hist_loaded = 0;
+    state.hist_ts = 0;
+    state.n_edge = 0;
+}
 
 static void state_reset(void)
 {
@@ -79,11 +95,7 @@ static void state_reset(void)
         trove_hunt_clock_free(state.m[i].clock);
         trove_hunt_store_catalog_free(state.m[i].cat);
     }
-    for (size_t i = 0; i < state.n_hist; i++) {
-        trove_free(state.hist[i].item);
-        trove_free(state.hist[i].ts);
-    }
-    trove_free(state.hist);
+    hist_drop();
     memset(&state, 0, sizeof state);
 }
 
@@ -147,24 +159,22 @@ static int hist_note(void *ud, const trove_event *ev)
     return 0;
 }
 
-/* Bring the histories up to the store's newest events (admin lock held).
- * On failure the histories are dropped and read whole next time. */
-static int hist_update(trove_server *s, trove_error *err)
+/* Bring the histories up to the store's newest events, holding at least
+ * the events from `from` on (admin lock held): the first call reads the
+ * log from `from`, a call wanting an older start reads it again from
+ * there. On failure the histories are dropped and read again next time. */
+static int hist_update(trove_server *s, int64_t from, trove_error *err)
 {
     edge_scan e = { INT64_MIN, {0}, 0, 0 };
-    trove_event_filter f = { 0, state.hist_loaded ? state.hist_ts : 0, 0,
-                             HIST_MASK };
+    if (state.hist_loaded && from < state.hist_from)
+        hist_drop();
+    if (!state.hist_loaded)
+        state.hist_from = from > 0 ? from : 1;
+    trove_event_filter f = { 0, state.hist_loaded ? state.hist_ts
+                                                  : state.hist_from, 0, HIST_MASK };
     int rc = trove_store_events_foreach(s->store, &f, hist_note, &e, err);
     if (rc != TROVE_OK) {
-        for (size_t i = 0; i < state.n_hist; i++) {
-            trove_free(state.hist[i].item);
-            trove_free(state.hist[i].ts);
-        }
-        trove_free(state.hist);
-        state.hist = NULL;
-        state.n_hist = 0;
-        state.hist_loaded = 0;
-        state.n_edge = 0;
+        hist_drop();
         if (rc == TROVE_ENOMEM)
             trove_error_set(err, rc, "hunt histories: out of memory");
         return rc;
@@ -205,7 +215,7 @@ static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
     int64_t uid;
     uint32_t *items = NULL;
     size_t m = 0;
-    int rc = hist_update(s, err);
+    int rc = hist_update(s, from, err);
     *out = NULL;
     *n = 0;
     if (rc != TROVE_OK)

@@ -178,6 +178,7 @@ static int setup(void **state)
     mkdir(testutil_tmp_path("hunts"), 0755);
     if (testutil_write_file(testutil_tmp_path("hunts/CH.yaml"),
                             "name: ch-short\nsteps: 2\n"
+                            "constraints: {novelty: {min_share: 1}}\n"
                             "rewards: [{id: ch-prize, title: Chocolate}]\n") != 0)
         return -1;
     trove_serve_params p = trove_serve_default_params();
@@ -321,6 +322,40 @@ static void test_bad_input(void **state)
     free(r.body);
 }
 
+/* Novelty sees events posted after the server read the histories: u4
+ * clicks the first item of every category, then its hunt avoids them all. */
+static void test_novelty_after_start(void **state)
+{
+    char batch[4096], item[64];
+    size_t n = 0;
+    (void)state;
+    reply r = http("GET", "/v1/hunts?user=u8&market=CH", NULL);   /* reads them */
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    long long now = (long long)time(NULL);
+    n += (size_t)snprintf(batch + n, sizeof batch - n, "{\"events\":[");
+    for (int i = 0; i < N_CATS; i++)
+        n += (size_t)snprintf(batch + n, sizeof batch - n,
+                              "%s{\"user\":\"u4\",\"item\":\"i%d\",\"type\":"
+                              "\"click\",\"ts\":%lld,\"market\":\"CH\"}",
+                              i ? "," : "", i, now);
+    snprintf(batch + n, sizeof batch - n, "]}");
+    r = http("POST", "/v1/events", batch);
+    assert_true(r.status >= 200 && r.status < 300);
+    free(r.body);
+    r = http("GET", "/v1/hunts?user=u4&market=CH", NULL);
+    assert_int_equal(r.status, 200);
+    for (int k = 0; k < 2; k++) {
+        assert_true(json_str(r.body, "item", k, item, sizeof item));
+        for (int i = 0; i < N_CATS; i++) {
+            char clicked[16];
+            snprintf(clicked, sizeof clicked, "i%d", i);
+            assert_string_not_equal(item, clicked);
+        }
+    }
+    free(r.body);
+}
+
 /* `trove hunt` on the same store: generates and stores, repeats, and the
  * server then answers the hunt the command stored. */
 static void test_cli(void **state)
@@ -366,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_today_and_repeat),
         cmocka_unit_test(test_progress_and_reward),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_novelty_after_start),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
