@@ -203,3 +203,12 @@ test('monitoring page renders what the server has', async () => {
   assert.ok(/Monitoring/.test(text));
   await shot('monitoring');
 });
+
+test('the server stops cleanly (no sanitizer report in the ASan build)', async () => {
+  await browser.close();
+  browser = null;
+  const code = await server.stop();
+  const log = server.log();
+  server = null;
+  assert.equal(code, 0, `trove serve exited with ${code}: ${log.slice(-2000)}`);
+});
