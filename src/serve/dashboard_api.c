@@ -30,7 +30,8 @@
  *     (about 200 ms of CPU for a cycle of 50k assignments and 25k events,
  *     docs/dashboard-api.md).
  * Invariants: the cache table is only touched under dash_lock; store reads
- * happen under s->admin_lock (taken before dash_lock, never after).
+ * go through trove__serve_dashboard_store_enter/leave (dashboard_int.h),
+ * whose lock is taken before dash_lock, never after.
  */
 #include "dashboard_int.h"
 #include "trove/ab.h"
@@ -54,23 +55,42 @@ typedef struct dash_cycle {
     trove_ab_cycle_counts counts;
 } dash_cycle;
 
+struct dash_reader {
+    atomic_int      refs;
+    pthread_mutex_t lock;     /* one request at a time on st */
+    trove_store    *st;       /* read-only */
+};
+
 typedef struct dash_slot {
     const trove_server *server;   /* compared, never dereferenced */
-    uint64_t    boot_id;
-    uint64_t    used;
-    dash_items *items;
-    dash_cycle *cycles;
-    size_t      n_cycles, cap_cycles;
+    uint64_t     boot_id;
+    uint64_t     used;
+    dash_items  *items;
+    dash_cycle  *cycles;
+    size_t       n_cycles, cap_cycles;
+    dash_reader *reader;
+    int          reader_failed;   /* fall back to the server's handle */
 } dash_slot;
 
 static pthread_mutex_t dash_lock = PTHREAD_MUTEX_INITIALIZER;
 static dash_slot dash_slots[DASH_SLOTS];
 static uint64_t dash_clock;
 
+static void reader_release(dash_reader *r)
+{
+    if (r == NULL ||
+        atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    trove_store_close(r->st);
+    pthread_mutex_destroy(&r->lock);
+    trove_free(r);
+}
+
 static void slot_clear(dash_slot *sl)
 {
     trove__serve_dashboard_items_release(sl->items);
     trove_free(sl->cycles);
+    reader_release(sl->reader);
     memset(sl, 0, sizeof *sl);
 }
 
@@ -125,11 +145,80 @@ void trove__serve_dashboard_slot_set_items(const trove_server *s,
     trove__serve_dashboard_items_release(old);
 }
 
+/* ------------------------------------------------------- store reads */
+/* The read-only handle of s (retained), opened on first use; NULL when it
+ * cannot be opened (then never tried again for this server). */
+static dash_reader *reader_get(trove_server *s)
+{
+    dash_reader *r = NULL, *fresh = NULL;
+    trove_store *st = NULL;
+    trove_error err;
+    int failed;
+    pthread_mutex_lock(&dash_lock);
+    dash_slot *sl = slot_of(s, 1);
+    if ((r = sl->reader) != NULL)
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    failed = sl->reader_failed;
+    pthread_mutex_unlock(&dash_lock);
+    if (r != NULL || failed)
+        return r;
+
+    trove_error_clear(&err);
+    if (trove_store_open(s->store_uri, TROVE_STORE_READONLY, &st, &err) == TROVE_OK &&
+        (fresh = trove_calloc(1, sizeof *fresh)) != NULL) {
+        atomic_init(&fresh->refs, 1);
+        pthread_mutex_init(&fresh->lock, NULL);
+        fresh->st = st;
+        st = NULL;
+    }
+    trove_store_close(st);
+    pthread_mutex_lock(&dash_lock);
+    sl = slot_of(s, 1);
+    if (sl->reader == NULL && fresh != NULL) {
+        atomic_fetch_add_explicit(&fresh->refs, 1, memory_order_relaxed);
+        sl->reader = fresh;   /* the slot's reference and the caller's */
+        r = fresh;
+        fresh = NULL;
+    } else if (sl->reader != NULL) {
+        r = sl->reader;       /* opened by another request meanwhile */
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    } else if (err.code != TROVE_OK && err.code != TROVE_ENOMEM) {
+        sl->reader_failed = 1;   /* not for want of memory: don't retry */
+    }
+    pthread_mutex_unlock(&dash_lock);
+    reader_release(fresh);
+    if (r == NULL && err.code != TROVE_OK)
+        trove_log(TROVE_LOG_WARN, "serve: dashboard: no read-only store handle, "
+                  "reading under the admin lock: %s", err.msg);
+    return r;
+}
+
+void trove__serve_dashboard_store_enter(trove_server *s, dash_store *d)
+{
+    d->reader = reader_get(s);
+    if (d->reader != NULL) {
+        d->st = d->reader->st;
+        d->lock = &d->reader->lock;
+    } else {
+        d->st = s->store;
+        d->lock = &s->admin_lock;
+    }
+    pthread_mutex_lock(d->lock);
+}
+
+void trove__serve_dashboard_store_leave(dash_store *d)
+{
+    pthread_mutex_unlock(d->lock);
+    reader_release(d->reader);
+    d->reader = NULL;
+}
+
+/* ------------------------------------------------------- A/B counts */
 /* Counts of cycle_id from the cache when still valid (see the top of the
  * file), else from the store. next_start: created_ts of the market's next
- * cycle, or -1 for the latest one. s->admin_lock held. */
-static int cycle_counts(trove_server *s, int64_t cycle_id, int64_t start,
-                        int64_t next_start, int64_t now,
+ * cycle, or -1 for the latest one. st: the entered store. */
+static int cycle_counts(trove_server *s, trove_store *st, int64_t cycle_id,
+                        int64_t start, int64_t next_start, int64_t now,
                         trove_ab_cycle_counts *out, trove_error *err)
 {
     uint64_t events = 0;
@@ -138,7 +227,7 @@ static int cycle_counts(trove_server *s, int64_t cycle_id, int64_t start,
 
     if (!open && start > 0 && next_start > start) {
         trove_event_filter f = { .ts_from = start, .ts_to = next_start };
-        if ((rc = trove_store_events_count(s->store, &f, &events, err)) != TROVE_OK)
+        if ((rc = trove_store_events_count(st, &f, &events, err)) != TROVE_OK)
             return rc;
     }
     pthread_mutex_lock(&dash_lock);
@@ -162,7 +251,7 @@ static int cycle_counts(trove_server *s, int64_t cycle_id, int64_t start,
 
     /* the open window includes the current second: an event stored just
      * now counts at once */
-    rc = trove_store_ab_counts(s->store, cycle_id, now + 1, &k, err);
+    rc = trove_store_ab_counts(st, cycle_id, now + 1, &k, err);
     if (rc != TROVE_OK)
         return rc;
     pthread_mutex_lock(&dash_lock);
@@ -288,12 +377,11 @@ static int collect_cycle(void *ud, const trove_cycle *c)
     return 0;
 }
 
-/* The cycles of market_id in window order (admin lock held). */
-static int list_cycles(trove_server *s, int64_t market_id, cycle_list *l,
+/* The cycles of market_id in window order (st entered). */
+static int list_cycles(trove_store *st, int64_t market_id, cycle_list *l,
                        trove_error *err)
 {
-    int rc = trove_store_cycles_foreach(s->store, market_id, collect_cycle, l,
-                                        err);
+    int rc = trove_store_cycles_foreach(st, market_id, collect_cycle, l, err);
     if (rc == TROVE_ENOMEM)
         trove_error_set(err, rc, "cycles: out of memory");
     return rc;
@@ -346,6 +434,7 @@ static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
     name_walk w;
     trove_error err;
     cycle_list cl = { 0 };
+    dash_store ds;
     json_t *root = NULL, *markets;
     uint64_t active = 0, offers;
     int rc = TROVE_OK, bad;
@@ -363,8 +452,8 @@ static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
     for (uint32_t i = 0; i < snap->n_items; i++)
         active += (uint64_t)eligible_now(&snap->items[i], now);
 
-    pthread_mutex_lock(&s->admin_lock);
-    rc = trove_store_markets_foreach(s->store, collect_name, &w, &err);
+    trove__serve_dashboard_store_enter(s, &ds);
+    rc = trove_store_markets_foreach(ds.st, collect_name, &w, &err);
     if (rc == TROVE_ENOMEM)
         trove_error_set(&err, rc, "markets: out of memory");
     for (size_t i = 0; rc == TROVE_OK && !bad && i < s->n_markets; i++) {
@@ -373,15 +462,15 @@ static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
         const serve_model *sm = i < snap->n_markets ? snap->markets[i].model
                                                     : NULL;
         cl.n = 0;
-        if ((rc = trove_store_users_count(s->store, s->market_id[i], &users,
+        if ((rc = trove_store_users_count(ds.st, s->market_id[i], &users,
                                           &err)) != TROVE_OK ||
-            (rc = list_cycles(s, s->market_id[i], &cl, &err)) != TROVE_OK) {
+            (rc = list_cycles(ds.st, s->market_id[i], &cl, &err)) != TROVE_OK) {
             json_decref(m);
             break;
         }
         if (cl.n > 0) {
             trove_ab_cycle_counts k;
-            rc = cycle_counts(s, cl.rows[cl.n - 1].id,
+            rc = cycle_counts(s, ds.st, cl.rows[cl.n - 1].id,
                               cl.rows[cl.n - 1].created_ts, -1, now, &k, &err);
             if (rc != TROVE_OK) {
                 json_decref(m);
@@ -412,7 +501,7 @@ static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
         jset(&bad, m, "latest_cycle", latest);
         jpush(&bad, markets, m);
     }
-    pthread_mutex_unlock(&s->admin_lock);
+    trove__serve_dashboard_store_leave(&ds);
     trove__serve_snapshot_release(snap);
     for (size_t i = 0; i < SERVE_MAX_MARKETS; i++)
         json_decref(w.names[i]);
@@ -521,6 +610,7 @@ static int handle_cycles(trove_server *s, const serve_req *r, serve_resp *out)
     int64_t now = (int64_t)time(NULL);
     cycle_list cl = { 0 };
     version_map vm = { 0 };
+    dash_store ds;
     trove_ab_cycle_counts acc;
     trove_error err;
     json_t *cycles = NULL, *cumul = NULL, *root = NULL;
@@ -541,10 +631,10 @@ static int handle_cycles(trove_server *s, const serve_req *r, serve_resp *out)
     cumul = json_array();
     bad = cycles == NULL || cumul == NULL;
 
-    pthread_mutex_lock(&s->admin_lock);
-    rc = list_cycles(s, s->market_id[mi], &cl, &err);
+    trove__serve_dashboard_store_enter(s, &ds);
+    rc = list_cycles(ds.st, s->market_id[mi], &cl, &err);
     if (rc == TROVE_OK) {
-        rc = trove_store_models_foreach(s->store, s->market_id[mi],
+        rc = trove_store_models_foreach(ds.st, s->market_id[mi],
                                         collect_version, &vm, &err);
         if (rc == TROVE_ENOMEM)
             trove_error_set(&err, rc, "models: out of memory");
@@ -552,8 +642,8 @@ static int handle_cycles(trove_server *s, const serve_req *r, serve_resp *out)
     for (size_t i = 0; rc == TROVE_OK && !bad && i < cl.n; i++) {
         trove_ab_cycle_counts k;
         int64_t next = i + 1 < cl.n ? cl.rows[i + 1].created_ts : -1;
-        rc = cycle_counts(s, cl.rows[i].id, cl.rows[i].created_ts, next, now,
-                          &k, &err);
+        rc = cycle_counts(s, ds.st, cl.rows[i].id, cl.rows[i].created_ts, next,
+                          now, &k, &err);
         if (rc != TROVE_OK)
             break;
         trove_ab_accumulate(&acc, &k);
@@ -568,7 +658,7 @@ static int handle_cycles(trove_server *s, const serve_req *r, serve_resp *out)
         jpush(&bad, cycles, c);
         jpush(&bad, cumul, cu);
     }
-    pthread_mutex_unlock(&s->admin_lock);
+    trove__serve_dashboard_store_leave(&ds);
     trove_free(cl.rows);
     trove_free(vm.id);
     trove_free(vm.version);

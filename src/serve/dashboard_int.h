@@ -14,13 +14,36 @@
  * struct has no slot for them; an evicted or stale cache is freed with its
  * last reference.
  *
- * Lock order: s->admin_lock before the dashboard's own lock, never the
- * other way round. Store access happens only with s->admin_lock held.
+ * Store reads go through a read-only handle of the server's store, opened
+ * once per server (WAL: its readers neither wait for the server's writes
+ * nor hold them up, so counting A/B figures for seconds never stalls event
+ * intake or flag changes), used by one request at a time. Writes (the CSV
+ * upload) use the server's own handle under s->admin_lock, as the other
+ * admin endpoints do.
+ *
+ * Lock order: s->admin_lock or the read handle's lock, then the dashboard's
+ * cache lock; never the other way round.
  */
 #ifndef TROVE_SERVE_DASHBOARD_INT_H
 #define TROVE_SERVE_DASHBOARD_INT_H
 
 #include "serve_int.h"
+
+/* ------------------------------------------------------- store reads */
+typedef struct dash_reader dash_reader;
+
+/* A store handle for reading, held between enter and leave. */
+typedef struct dash_store {
+    trove_store     *st;
+    pthread_mutex_t *lock;
+    dash_reader     *reader;  /* NULL: the server's handle (fallback) */
+} dash_store;
+
+/* Lock a store handle to read from: the server's read-only handle (opened
+ * on first use), or, when it cannot be opened, s->store under
+ * s->admin_lock. */
+void trove__serve_dashboard_store_enter(trove_server *s, dash_store *d);
+void trove__serve_dashboard_store_leave(dash_store *d);
 
 /* ------------------------------------------------------------ items */
 typedef struct dash_item {
@@ -62,7 +85,7 @@ static inline const char *dash_item_title(const dash_items *c,
 
 /* The item cache of the current catalog generation (built if the cached
  * one is older), retained for the caller, who releases it. NULL with *err
- * set when reading the store fails. Takes s->admin_lock when it builds. */
+ * set when reading the store fails. Enters the store when it builds. */
 dash_items *trove__serve_dashboard_items(trove_server *s, trove_error *err);
 void trove__serve_dashboard_items_release(dash_items *c);
 /* The cached item cache of s (retained) or NULL; and the swap that installs

@@ -156,8 +156,10 @@ static int collect_feature(void *ud, const trove_feature_value *fv)
     return 0;
 }
 
-/* Read the catalog (admin lock held). */
-static dash_items *items_build_new(trove_server *s, trove_error *err)
+/* Read the catalog from the entered store st as of generation gen (or
+ * newer). */
+static dash_items *items_build_new(trove_store *st, uint64_t gen,
+                                   trove_error *err)
 {
     items_build b = { 0 };
     int rc = TROVE_ENOMEM;
@@ -165,15 +167,15 @@ static dash_items *items_build_new(trove_server *s, trove_error *err)
     if (c == NULL)
         goto fail;
     atomic_init(&c->refs, 1);
-    c->generation = s->generation;
+    c->generation = gen;
     c->ids = trove_idmap_new();
     c->names = trove_idmap_new();
     if (c->ids == NULL || c->names == NULL)
         goto fail;
     b.c = c;
-    rc = trove_store_items_foreach(s->store, collect_item, &b, err);
+    rc = trove_store_items_foreach(st, collect_item, &b, err);
     if (rc == TROVE_OK)
-        rc = trove_store_features_foreach(s->store, TROVE_FEATURE_ITEM,
+        rc = trove_store_features_foreach(st, TROVE_FEATURE_ITEM,
                                           collect_feature, &b, err);
     if (rc != TROVE_OK)
         goto fail;
@@ -191,16 +193,20 @@ dash_items *trove__serve_dashboard_items(trove_server *s, trove_error *err)
     uint64_t gen = snap->generation;
     trove__serve_snapshot_release(snap);
     dash_items *c = trove__serve_dashboard_slot_items(s);
+    dash_store ds;
     if (c != NULL && c->generation >= gen)
         return c;
     trove__serve_dashboard_items_release(c);
-    pthread_mutex_lock(&s->admin_lock);
+    /* The store holds at least what generation gen published (a write
+     * commits before its snapshot is published); reading it now may see
+     * later writes too, which only makes the copy newer than its tag. */
+    trove__serve_dashboard_store_enter(s, &ds);
     c = trove__serve_dashboard_slot_items(s);   /* built meanwhile? */
-    if (c == NULL || c->generation != s->generation) {
+    if (c == NULL || c->generation < gen) {
         trove__serve_dashboard_items_release(c);
-        c = items_build_new(s, err);
+        c = items_build_new(ds.st, gen, err);
     }
-    pthread_mutex_unlock(&s->admin_lock);
+    trove__serve_dashboard_store_leave(&ds);
     if (c != NULL)
         trove__serve_dashboard_slot_set_items(s, c);
     return c;
