@@ -336,8 +336,10 @@ int trove_hunt_store_history(trove_store *s, const trove_hunt_store_catalog *c,
                              const char *user, int64_t from, int64_t to,
                              uint32_t **items, size_t *n, trove_error *err);
 
-/* Today's hunt of req->user in market market_id (> 0): the stored hunt
- * req->user/market/day if there is one (whatever the candidates say now),
+/* Today's hunt of req->user in market market_id (> 0): a stored hunt of
+ * an earlier day still valid at req->now (templates with validity_days >
+ * 1), else the stored hunt of req->day if there is one (whatever the
+ * candidates say now),
  * else trove_hunt_generate() with the user's history of the template's
  * history_days when req->history is NULL, stored at once (when another
  * writer stored it first, theirs is returned). Then its progress is

@@ -396,8 +396,20 @@ int trove_hunt_store_obtain(trove_store *s, int64_t market_id,
     if (s == NULL || market_id <= 0 || t == NULL || c == NULL || req == NULL ||
         req->user == NULL || req->market == NULL || out == NULL)
         return trove_error_set(err, TROVE_EINVAL, "hunt: missing argument");
-    trove_hunt_id(req->user, req->market, req->day, id);
-    rc = trove_hunt_store_find(s, id, &h, err);
+    /* a hunt of an earlier day still valid now (validity_days > 1) is the
+     * user's current hunt */
+    rc = TROVE_ENOTFOUND;
+    for (int k = t->validity_days - 1; k > 0 && rc == TROVE_ENOTFOUND; k--) {
+        trove_hunt_id(req->user, req->market, req->day - k, id);
+        rc = trove_hunt_store_find(s, id, &h, err);
+        if (rc == TROVE_OK && h.expires_ts <= req->now)
+            rc = TROVE_ENOTFOUND;
+    }
+    if (rc == TROVE_ENOTFOUND) {
+        trove_error_clear(err);
+        trove_hunt_id(req->user, req->market, req->day, id);
+        rc = trove_hunt_store_find(s, id, &h, err);
+    }
     if (rc == TROVE_ENOTFOUND) {
         trove_hunt_request r = *req;
         trove_error_clear(err);

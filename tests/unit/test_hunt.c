@@ -733,6 +733,34 @@ static void test_store_round_trip(void **state)
     assert_string_equal(row.user, "u1");
     assert_int_equal(row.market_id, market);
 
+    /* a two-day hunt is still the user's hunt the next day, not the day after */
+    trove_hunt_template *t2 = parse("steps: 2\nvalidity_days: 2\n"
+                                    "rewards: [{id: r2}]\n");
+    trove_hunt d1, d2, d3;
+    r.user = "u2";
+    r.candidates = cand;
+    r.day = day + 10;
+    r.now = trove_hunt_clock_midnight(clock, r.day) + 3600;
+    r.expires_ts = trove_hunt_clock_midnight(clock, r.day + 2);
+    assert_int_equal(trove_hunt_store_obtain(st, market, t2, clock, c, &r, &d1,
+                                             &created, &err), TROVE_OK);
+    assert_true(created);
+    r.day++;
+    r.now += 86400;
+    r.expires_ts = trove_hunt_clock_midnight(clock, r.day + 2);
+    assert_int_equal(trove_hunt_store_obtain(st, market, t2, clock, c, &r, &d2,
+                                             &created, &err), TROVE_OK);
+    assert_false(created);
+    assert_string_equal(d1.id, d2.id);
+    r.day++;
+    r.now += 86400;
+    r.expires_ts = trove_hunt_clock_midnight(clock, r.day + 2);
+    assert_int_equal(trove_hunt_store_obtain(st, market, t2, clock, c, &r, &d3,
+                                             &created, &err), TROVE_OK);
+    assert_true(created);
+    assert_string_not_equal(d1.id, d3.id);
+    trove_hunt_template_free(t2);
+
     assert_int_equal(trove_hunt_store_find(st, "0000000000000000", &b, &err),
                      TROVE_ENOTFOUND);
     assert_int_equal(trove_store_hunt_update(st, "0000000000000000", 1, "", "x",
