@@ -769,6 +769,25 @@ static void test_store_round_trip(void **state)
     bad.market_id = 999;
     bad.key = "1111111111111111";
     assert_int_equal(trove_store_hunt_add(st, &bad, NULL, &err), TROVE_ENOTFOUND);
+    bad.market_id = market;
+    bad.steps_done = bad.steps + 1;
+    assert_int_equal(trove_store_hunt_add(st, &bad, NULL, &err), TROVE_EINVAL);
+    bad.steps_done = 0;
+    bad.expires_ts = bad.created_ts;
+    assert_int_equal(trove_store_hunt_add(st, &bad, NULL, &err), TROVE_EINVAL);
+    assert_int_equal(trove_store_hunt_find(st, "", &row, &err), TROVE_EINVAL);
+    assert_int_equal(trove_store_hunt_update(st, a.id, 1, NULL, "x", &err),
+                     TROVE_EINVAL);
+    /* a read-only handle reads hunts and refuses to write them */
+    trove_store *ro = NULL;
+    assert_int_equal(trove_store_open(testutil_tmp_path("hunts.db"),
+                                      TROVE_STORE_READONLY, &ro, &err), TROVE_OK);
+    assert_int_equal(trove_hunt_store_find(ro, a.id, &b, &err), TROVE_OK);
+    assert_int_equal(trove_store_hunt_update(ro, a.id, 0, "", "x", &err),
+                     TROVE_EUNSUPPORTED);
+    bad.expires_ts = bad.created_ts + 10;
+    assert_int_equal(trove_store_hunt_add(ro, &bad, NULL, &err), TROVE_EUNSUPPORTED);
+    trove_store_close(ro);
 
     trove_hunt_template_free(t);
     trove_hunt_clock_free(clock);
