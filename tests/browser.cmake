@@ -13,3 +13,7 @@ if(TROVE_DASHBOARD)
     PROCESSORS 2
     ENVIRONMENT "TROVE_BIN=$<TARGET_FILE:trove_cli>;TROVE_SOURCE_DIR=${PROJECT_SOURCE_DIR};TROVE_BROWSER_OUT=${CMAKE_BINARY_DIR}/browser-screenshots")
 endif()
+
+# The HTTP side of the same files, in C (runs in every build, with or
+# without the dashboard): bytes, gzip, headers, routes, out of memory.
+trove_add_test(test_static integration/test_static.c LABELS cli)
