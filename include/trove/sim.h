@@ -55,7 +55,20 @@ typedef struct trove_world_market {
     size_t   n_cities;
     char   **languages;     /* user feature "language" values (>= 1) */
     size_t   n_languages;
+    /* Taste that depends on a user feature, differently in each market:
+     * every value of the feature (enum trove_world_segment) adds its own
+     * offset ~ N(0, segment_taste_sd) per category to its users' tastes,
+     * drawn per market. 0 / TROVE_WORLD_SEGMENT_NONE = none. */
+    int      segment_feature;
+    double   segment_taste_sd;
 } trove_world_market;
+
+enum trove_world_segment {
+    TROVE_WORLD_SEGMENT_NONE     = 0,
+    TROVE_WORLD_SEGMENT_AGE_BAND = 1,
+    TROVE_WORLD_SEGMENT_CITY     = 2,
+    TROVE_WORLD_SEGMENT_LANGUAGE = 3
+};
 
 typedef struct trove_world {
     char    *path;            /* file name used in messages */

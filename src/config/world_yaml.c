@@ -304,6 +304,21 @@ static int market_pair(wctx *x, void *ud, const char *key, const yaml_node_t *k,
         return get_list(x, v, key, 64, &m->languages, &m->n_languages);
     if (strcmp(key, "taste") == 0)
         return walk(x, v, "taste", taste_pair, m);
+    if (strcmp(key, "segment_taste_sd") == 0)
+        return get_double(x, v, key, 0, 10, &m->segment_taste_sd);
+    if (strcmp(key, "segment_feature") == 0) {
+        static const char *const names[] = {"none", "age_band", "city", "language"};
+        int st = want_scalar(x, v, key);
+        if (st != TROVE_OK)
+            return st;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(sval(v), names[i]) == 0) {
+                m->segment_feature = i;
+                return TROVE_OK;
+            }
+        return wfail(x, v, "'segment_feature' must be none, age_band, city or "
+                     "language, got '%s'", sval(v));
+    }
     return unknown(x, k, "markets");
 }
 

@@ -68,6 +68,21 @@ static void user_make(const trove_world *w, size_t m, uint32_t idx,
     u->age_band = AGE_BANDS[trove_rng_below(&rng, N_AGE_BANDS)];
     u->city = mk->cities[trove_rng_below(&rng, (uint32_t)mk->n_cities)];
     u->language = mk->languages[trove_rng_below(&rng, (uint32_t)mk->n_languages)];
+    if (mk->segment_feature != TROVE_WORLD_SEGMENT_NONE && mk->segment_taste_sd > 0) {
+        /* the same feature value means the same taste offset for every
+         * user of the market, and another one in another market */
+        const char *value = mk->segment_feature == TROVE_WORLD_SEGMENT_AGE_BAND
+                            ? u->age_band
+                            : mk->segment_feature == TROVE_WORLD_SEGMENT_CITY
+                            ? u->city : u->language;
+        for (size_t c = 0; c < w->n_categories; c++) {
+            trove_rng seg;
+            trove_rng_seed(&seg, seed_of(w, "segment|%s|%d|%s|%s", mk->code,
+                                         mk->segment_feature, value,
+                                         w->categories[c]));
+            u->taste[c] += mk->segment_taste_sd * trove_rng_normal(&seg);
+        }
+    }
 }
 
 typedef struct offer_profile {

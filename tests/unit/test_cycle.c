@@ -544,6 +544,10 @@ static void test_world_errors(void **state)
         {"world: {seed: 1}\nmarkets:\n  - {code: X, users: 3}\n", "w.yaml:1:1: missing section 'offers'"},
         {"offers: {categories: [a, b], new_per_cycle: 0}\nmarkets: []\n",
          "w.yaml:1:45: 'new_per_cycle' must be in [1,"},
+        {"offers: {categories: [a, b]}\nmarkets:\n  - {code: X, users: 3, segment_feature: shoe}\n",
+         "w.yaml:3:42: 'segment_feature' must be none, age_band, city or language"},
+        {"offers: {categories: [a, b]}\nmarkets:\n  - {code: X, users: 3, segment_taste_sd: -1}\n",
+         "w.yaml:3:43: 'segment_taste_sd' must be in [0, 10]"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

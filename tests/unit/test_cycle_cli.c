@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *slurp(const char *path)
@@ -126,6 +127,31 @@ static void test_closed_loop(void **state)
     free(b);
     snprintf(args, sizeof args, "--markets-dir '%s' --now %lld --json", mdir, now);
     expect(0, "\"users\":40", "cycle run --store '%s' --market BB --cycle c1 %s", store, args);
+
+    /* With a rules file (an hour before c1, so the simulator still shows
+     * c1): applied per user; a broken file is refused with its place. */
+    {
+        char rdir[1024], rfile[1200];
+        snprintf(rdir, sizeof rdir, "%s", testutil_tmp_path("rules"));
+        mkdir(rdir, 0700);
+        snprintf(rfile, sizeof rfile, "%s/AA.yaml", rdir);
+        assert_int_equal(testutil_write_file(rfile, "market: AA\nrules:\n"
+                                             "  - name: spread\n"
+                                             "    kind: diversity\n"
+                                             "    field: category\n"
+                                             "    max: 2\n"), 0);
+        snprintf(args, sizeof args, "--markets-dir '%s' --now %lld --rules '%s'", mdir,
+                 now - 3600, rdir);
+        expect(0, "(rules applied)", "cycle run --store '%s' --market AA --cycle r1 %s",
+               store, args);
+        expect(0, "\"rules\":false", "cycle run --store '%s' --market BB --cycle r1 %s --json",
+               store, args);
+        assert_int_equal(testutil_write_file(rfile, "market: AA\nrules:\n"
+                                             "  - name: x\n"
+                                             "    kind: nope\n"), 0);
+        expect(1, "AA.yaml:4", "cycle run --store '%s' --market AA --cycle r2 %s", store,
+               args);
+    }
 
     /* Users react; the next period's offers are launched. */
     expect(0, "\"market\":\"AA\",\"cycle\":\"c1\",\"users_shown\":60,\"impressions\":180",
