@@ -206,6 +206,15 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
                   "trove_events_duplicate_total %llu\n",
               (unsigned long long)atomic_load(&mx->events_stored),
               (unsigned long long)atomic_load(&mx->events_duplicate));
+    tb_printf(&t, "# HELP trove_ranking_candidates_total Model rankings "
+                  "through the rules started from the int16 candidates: "
+                  "result=\"used\" answered from them, result=\"rescored\" "
+                  "needed the whole catalog.\n"
+                  "# TYPE trove_ranking_candidates_total counter\n"
+                  "trove_ranking_candidates_total{result=\"used\"} %llu\n"
+                  "trove_ranking_candidates_total{result=\"rescored\"} %llu\n",
+              (unsigned long long)atomic_load(&mx->candidates_used),
+              (unsigned long long)atomic_load(&mx->candidates_rescored));
     tb_printf(&t, "# HELP trove_rule_actions_total What the rules engine did "
                   "to recommendation lists, by action.\n"
                   "# TYPE trove_rule_actions_total counter\n");

@@ -24,9 +24,32 @@
 #define SERVE_MAX_MARKETS 64
 #define SERVE_NONE UINT32_MAX
 
+/* score.c: a model's item representations in int16 (blocks of 16 items)
+ * and float32, for the candidates of a request. */
+typedef struct serve_qmat serve_qmat;
+#define SERVE_CANDIDATES_MAX 2048
+
+/* Build from a trained model (TROVE_OK or TROVE_ENOMEM); free (NULL ok). */
+int  trove__serve_qmat_build(const trove_model *m, serve_qmat **out);
+void trove__serve_qmat_free(serve_qmat *qm);
+/* Floats of a user representation the functions below read (the model's
+ * dimension rounded up to 16, zero padded). */
+uint32_t trove__serve_qmat_dim16(const serve_qmat *qm);
+/* The items that may be in the float32 top k of the user (q, bu): at most
+ * cap model item indices in cand with their float32 scores in exact, in
+ * index order; *upper receives a bound on the score of any other item.
+ * Scratch: approx of n_items rounded up to 16 floats, bmax of that / 16,
+ * heap of k floats. Returns the count, or 0 when more than cap items
+ * qualify (then score every item). Thread-safe, allocation-free. */
+size_t trove__serve_qmat_candidates(const serve_qmat *qm, const float *q,
+                                    float bu, size_t k, float *approx,
+                                    float *bmax, float *heap, uint32_t *cand,
+                                    float *exact, size_t cap, float *upper);
+
 typedef struct serve_model {
     atomic_int   refs;
     trove_model *m;
+    serve_qmat  *qm;            /* NULL: scored in float32 only */
     int          version;
     int64_t      created_ts;
     char         family[32];
@@ -50,6 +73,10 @@ typedef struct serve_market {
                                    NULL without a rules file */
     size_t       rules_scratch; /* bytes apply needs */
     int          frequency_days;/* window of its frequency caps, 0 = none */
+    int          candidates;    /* rankings may start from the candidates
+                                   of score.c (rules without pins or
+                                   bundles, boosts with factor >= 0, no
+                                   pinned offer) */
     uint32_t    *model_to_cat;  /* per scored row (n_scored): catalog index
                                    or NONE */
     uint32_t     n_scored;      /* model items + extra rows */
@@ -165,6 +192,8 @@ typedef struct serve_metrics {
     char          market_label[SERVE_MAX_MARKETS + 1][64];
     atomic_ullong fallback[SERVE_MAX_MARKETS + 1][4];  /* by reason */
     atomic_ullong events_stored, events_duplicate;
+    atomic_ullong candidates_used;     /* rankings served from candidates */
+    atomic_ullong candidates_rescored; /* ... that needed the whole catalog */
     atomic_ullong rule_actions[SERVE_MAX_MARKETS + 1][16];  /* by action */
 } serve_metrics;
 

@@ -625,12 +625,91 @@ static const char *hit_rule_name(const serve_market *mk, const trove_rule_hit *h
     return name ? name : "catalog";
 }
 
+/* The user's representation under the market's model into q (dim16
+ * floats, zero padded) and *bu: 1, or 0 when the model knows neither the
+ * user nor any of the user's features (as model_scores). */
+static int user_repr(trove_server *s, const serve_market *mk, const char *user,
+                     float *q, uint32_t dim16, float *bu)
+{
+    const trove_model *m = mk->model->m;
+    const trove_idmap *uids = trove_model_user_ids(m);
+    size_t ulen = strlen(user);
+    int64_t row = uids ? trove_idmap_find(uids, user, ulen) : -1;
+    memset(q, 0, dim16 * sizeof *q);
+    if (row >= 0)
+        return trove_model_user_repr(m, (uint32_t)row, q, bu, NULL) == TROVE_OK;
+    const trove_idmap *names = trove_model_user_feature_names(m);
+    const serve_users *u = &s->users;
+    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    if (names == NULL || r < 0)
+        return 0;
+    uint32_t feat[256];
+    float w[256];
+    size_t nf = 0;
+    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < 256; k++) {
+        size_t len;
+        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
+        int64_t f = trove_idmap_find(names, name, len);
+        if (f >= 0) {
+            feat[nf] = (uint32_t)f;
+            w[nf] = u->weight[k];
+            nf++;
+        }
+    }
+    return nf > 0 &&
+           trove_model_user_repr_features(m, feat, w, nf, q, bu, NULL) == TROVE_OK;
+}
+
+/* The largest score an item scored at most u can have after the boosts of
+ * rule set rs (each boost s -> s * factor + offset with factor >= 0 is
+ * increasing, so keeping the larger of applying or not applying each one
+ * bounds every combination). */
+static float boost_bound(const trove_rule_set *rs, float u)
+{
+    double b = u;
+    for (size_t r = 0; rs != NULL && r < rs->n_rules; r++)
+        if (rs->rules[r].kind == TROVE_RULE_BOOST) {
+            double x = b * rs->rules[r].factor + rs->rules[r].offset;
+            if (x > b)
+                b = x;
+        }
+    return (float)b;
+}
+
+/* The ranked entries of a result are exactly what scoring the whole
+ * catalog would give when the list is full, no entry was buried, and every
+ * model-ranked entry's boosted score beats the best any item left out of
+ * the candidates could reach (those would come later in the pool order). */
+static int candidates_sufficed(const trove_rules_result *res,
+                               const trove_rule_hit *hits, size_t want,
+                               float left_bound)
+{
+    if (res->n < want)
+        return 0;
+    for (size_t i = 0; i < res->n; i++)
+        if (res->sources[i] == TROVE_RULES_SOURCE_MODEL &&
+            !(res->scores[i] > left_bound))
+            return 0;
+    if (res->hits_truncated)
+        return 0;   /* a bury hit might be missing */
+    for (size_t h = 0; h < res->n_hits; h++)
+        if (hits[h].action == TROVE_ACTION_BURY && hits[h].position != 255)
+            return 0;
+    return 1;
+}
+
 /* The list through the market's rules engine (trove/rules.h): the ranking
  * of the arm and the fallback chain (model, popularity or random scores
  * over the whole catalog; NaN = not ranked) goes to trove_rules_apply,
  * which applies flags, dates, eligibility, caps, pins, boosts, exclusive
- * groups, diversity, exploration and bundles. Scratch comes from the pool
- * (*sc, *scores, *rbuf: released by the caller). Returns 0 or a status. */
+ * groups, diversity, exploration and bundles.
+ *
+ * Model rankings first try the candidates of score.c (the float32 top
+ * K of the int16 pass, plus the extra rows that reach its threshold) as
+ * the rules' candidate list; when candidates_sufficed() cannot vouch for
+ * the result, the whole catalog is scored and the rules run again, so the
+ * answer is the same either way. Scratch comes from the pool (*sc,
+ * *scores, *rbuf: released by the caller). Returns 0 or a status. */
 static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
                       const char *user, int arm, int64_t now, uint64_t seq,
                       reco_list *l, int *fallback, trove_rule_hit *hits,
@@ -640,11 +719,13 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     const serve_market *mk = &snap->markets[mi];
     size_t n_model = mk->model ? mk->n_scored : 0;
     uint32_t label = mi + 1;
-    int mode = TROVE_SERVE_MODEL;
+    int mode = TROVE_SERVE_MODEL, rc;
     /* rules scratch, then (budget caps) a remaining budget per item */
     size_t rules_bytes = (mk->rules_scratch + 15) & ~(size_t)15;
     size_t budget_bytes = snap->n_budgeted ? snap->n_items * sizeof(double) : 0;
-    *sc = scratch_get(s, n_model + snap->n_items + 1,
+    size_t model_room = (n_model + 15) & ~(size_t)15;
+    *sc = scratch_get(s, model_room + model_room / 16 + (size_t)snap->n_items +
+                             3 * (size_t)SERVE_CANDIDATES_MAX + 16,
                       rules_bytes + budget_bytes + 8, scores, rbuf);
     if (*scores == NULL || *rbuf == NULL)
         return TROVE_ENOMEM;
@@ -653,43 +734,11 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
         remaining = (double *)(void *)((char *)*rbuf + rules_bytes);
         trove__serve_budgets(s, snap, remaining);
     }
-    float *cs = *scores + n_model;
-    if (arm == TROVE_ARM_TEST) {
-        if (mk->model == NULL) {
-            *fallback = 1;
-            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_NO_MODEL);
-            mode = TROVE_SERVE_POPULAR;
-        } else if (!model_scores(s, mk, user, *scores)) {
-            *fallback = 1;
-            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_UNKNOWN_USER);
-            mode = TROVE_SERVE_POPULAR;
-        }
-    } else {
-        mode = mk->control_policy == TROVE_CONTROL_POPULARITY ? TROVE_SERVE_POPULAR
-                                                               : TROVE_SERVE_RANDOM;
-    }
-    if (mode == TROVE_SERVE_POPULAR && mk->n_pop == 0) {
-        if (arm == TROVE_ARM_TEST) {
-            *fallback = 1;
-            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_POPULAR_EMPTY);
-        }
-        mode = TROVE_SERVE_RANDOM;
-    }
-    for (uint32_t c = 0; c < snap->n_items; c++)
-        cs[c] = NAN;
-    if (mode == TROVE_SERVE_MODEL) {
-        for (size_t j = 0; j < n_model; j++)
-            if (mk->model_to_cat[j] != SERVE_NONE)
-                cs[mk->model_to_cat[j]] = (*scores)[j];
-    } else if (mode == TROVE_SERVE_POPULAR) {
-        for (uint32_t r = 0; r < mk->n_pop; r++)
-            cs[mk->pop_order[r]] = (float)(mk->n_pop - r);
-    } else {
-        trove_rng rng;
-        trove_rng_seed(&rng, trove_hash64(user, strlen(user), seq));
-        for (uint32_t c = 0; c < snap->n_items; c++)
-            cs[c] = trove_rng_uniformf(&rng);
-    }
+    float *cs = *scores + model_room;
+    float *cand_s = cs + snap->n_items;          /* SERVE_CANDIDATES_MAX */
+    float *heap = cand_s + SERVE_CANDIDATES_MAX; /* SERVE_CANDIDATES_MAX */
+    uint32_t *cand = (uint32_t *)(void *)(heap + SERVE_CANDIDATES_MAX);
+    float *bmax = heap + 2 * SERVE_CANDIDATES_MAX; /* model_room / 16 */
     /* the user's stored features, by name, for eligibility rules */
     const char *fnames[64];
     size_t nf = 0;
@@ -719,20 +768,123 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
                             .exposed_items = exp_items,
                             .exposure_counts = exp_counts,
                             .n_exposures = n_exp };
-    trove_rules_request rq = { .user = &ru, .now = now, .scores = cs,
+    trove_rules_request rq = { .user = &ru, .now = now,
                                .remaining_budget = remaining,
-                               .ranked_source = mode == TROVE_SERVE_MODEL
-                                   ? TROVE_RULES_SOURCE_MODEL
-                                   : TROVE_RULES_SOURCE_POPULAR,
+                               .ranked_source = TROVE_RULES_SOURCE_MODEL,
                                .n = l->k, .explain = 1 };
     uint32_t items[1000];
     float rs[1000];
     uint8_t src[1000];
     trove_rules_result res = { .items = items, .scores = rs, .sources = src,
                                .hits = hits, .hits_cap = MAX_HITS };
-    int rc = trove_rules_apply(mk->rules, &rq, *rbuf, &res);
-    if (rc != TROVE_OK)
-        return rc;
+    int scored = 0;   /* the whole catalog is scored into *scores */
+    int done = 0;     /* res holds the answer */
+
+    if (arm == TROVE_ARM_TEST && mk->model != NULL && mk->model->qm != NULL &&
+        mk->candidates) {
+        float q[4096], bu = 0.0f, left = -INFINITY;
+        uint32_t dim16 = trove__serve_qmat_dim16(mk->model->qm);
+        uint32_t n_m = trove_model_n_items(mk->model->m);
+        if (!user_repr(s, mk, user, q, dim16, &bu)) {
+            mode = TROVE_SERVE_POPULAR;
+            *fallback = 1;
+            trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_UNKNOWN_USER);
+        } else {
+            size_t k = 8 * l->k + 32;
+            size_t n_c = trove__serve_qmat_candidates(
+                mk->model->qm, q, bu, k < SERVE_CANDIDATES_MAX ? k : SERVE_CANDIDATES_MAX,
+                *scores, bmax, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
+            size_t n_in = 0;
+            float thr = INFINITY;
+            for (size_t c = 0; c < n_c; c++)
+                if (cand_s[c] < thr)
+                    thr = cand_s[c];
+            for (size_t c = 0; c < n_c; c++)
+                if (mk->model_to_cat[cand[c]] != SERVE_NONE) {
+                    cand[n_in] = mk->model_to_cat[cand[c]];
+                    cand_s[n_in++] = cand_s[c];
+                }
+            /* extra rows: exact scores; those below every candidate only
+             * raise the bound of what was left out */
+            for (uint32_t r = 0; n_c > 0 && r < mk->n_extra; r++) {
+                const float *e = mk->extra_emb + (size_t)r * trove_model_dim(mk->model->m);
+                float acc = 0.0f;
+                for (uint32_t d = 0; d < trove_model_dim(mk->model->m); d++)
+                    acc += q[d] * e[d];
+                acc += bu + mk->extra_bias[r];
+                if (acc >= thr && n_in < SERVE_CANDIDATES_MAX) {
+                    cand[n_in] = mk->model_to_cat[n_m + r];
+                    cand_s[n_in++] = acc;
+                } else if (acc > left) {
+                    left = acc;
+                }
+            }
+            if (n_c > 0) {
+                rq.candidates = cand;
+                rq.candidate_scores = cand_s;
+                rq.n_candidates = n_in;
+                rc = trove_rules_apply(mk->rules, &rq, *rbuf, &res);
+                if (rc != TROVE_OK)
+                    return rc;
+                done = candidates_sufficed(&res, hits, l->k,
+                                           boost_bound(s->rule_sets[mi], left));
+            }
+            atomic_fetch_add_explicit(done ? &s->metrics.candidates_used
+                                           : &s->metrics.candidates_rescored,
+                                      1, memory_order_relaxed);
+        }
+    }
+    if (!done && mode == TROVE_SERVE_MODEL) {
+        if (arm == TROVE_ARM_TEST) {
+            if (mk->model == NULL) {
+                *fallback = 1;
+                trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_NO_MODEL);
+                mode = TROVE_SERVE_POPULAR;
+            } else if (!model_scores(s, mk, user, *scores)) {
+                *fallback = 1;
+                trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_UNKNOWN_USER);
+                mode = TROVE_SERVE_POPULAR;
+            } else {
+                scored = 1;
+            }
+        } else {
+            mode = mk->control_policy == TROVE_CONTROL_POPULARITY ? TROVE_SERVE_POPULAR
+                                                                   : TROVE_SERVE_RANDOM;
+        }
+    }
+    if (!done) {
+        if (mode == TROVE_SERVE_POPULAR && mk->n_pop == 0) {
+            if (arm == TROVE_ARM_TEST) {
+                *fallback = 1;
+                trove__serve_metrics_fallback(&s->metrics, label, SERVE_FB_POPULAR_EMPTY);
+            }
+            mode = TROVE_SERVE_RANDOM;
+        }
+        for (uint32_t c = 0; c < snap->n_items; c++)
+            cs[c] = NAN;
+        if (mode == TROVE_SERVE_MODEL && scored) {
+            for (size_t j = 0; j < n_model; j++)
+                if (mk->model_to_cat[j] != SERVE_NONE)
+                    cs[mk->model_to_cat[j]] = (*scores)[j];
+        } else if (mode == TROVE_SERVE_POPULAR) {
+            for (uint32_t r = 0; r < mk->n_pop; r++)
+                cs[mk->pop_order[r]] = (float)(mk->n_pop - r);
+        } else if (mode == TROVE_SERVE_RANDOM) {
+            trove_rng rng;
+            trove_rng_seed(&rng, trove_hash64(user, strlen(user), seq));
+            for (uint32_t c = 0; c < snap->n_items; c++)
+                cs[c] = trove_rng_uniformf(&rng);
+        }
+        rq.scores = cs;
+        rq.candidates = NULL;
+        rq.candidate_scores = NULL;
+        rq.n_candidates = 0;
+        rq.ranked_source = mode == TROVE_SERVE_MODEL ? TROVE_RULES_SOURCE_MODEL
+                                                     : TROVE_RULES_SOURCE_POPULAR;
+        rc = trove_rules_apply(mk->rules, &rq, *rbuf, &res);
+        if (rc != TROVE_OK)
+            return rc;
+    }
     for (size_t i = 0; i < res.n; i++) {
         int source;
         switch (src[i]) {

@@ -32,6 +32,7 @@ void trove__serve_model_release(serve_model *m)
     if (m == NULL)
         return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        trove__serve_qmat_free(m->qm);
         trove_model_free(m->m);
         trove_free(m);
     }
@@ -68,6 +69,12 @@ int trove__serve_model_load(const char *path, int version, int64_t created,
     }
     atomic_init(&sm->refs, 1);
     sm->m = m;
+    if (trove__serve_qmat_build(m, &sm->qm) != TROVE_OK) {
+        trove_free(sm);
+        sm = NULL;
+        rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
     sm->version = version;
     sm->created_ts = created;
     snprintf(sm->family, sizeof sm->family, "%s", family ? family : "hybrid");
@@ -1148,9 +1155,15 @@ static int compile_rules(trove_server *s, serve_snapshot *snap,
             goto done;
         snap->markets[m].rules_scratch =
             trove_rules_scratch_size(snap->markets[m].rules);
-        for (size_t r = 0; r < rs->n_rules; r++)
-            if (rs->rules[r].kind == TROVE_RULE_FREQUENCY_CAP)
+        snap->markets[m].candidates = snap->n_pinned == 0;
+        for (size_t r = 0; r < rs->n_rules; r++) {
+            const trove_rule_spec *rule = &rs->rules[r];
+            if (rule->kind == TROVE_RULE_FREQUENCY_CAP)
                 snap->markets[m].frequency_days = rs->frequency_window_days;
+            if (rule->kind == TROVE_RULE_PIN || rule->kind == TROVE_RULE_BUNDLE ||
+                (rule->kind == TROVE_RULE_BOOST && !(rule->factor >= 0.0)))
+                snap->markets[m].candidates = 0;
+        }
     }
     rc = TROVE_OK;
 done:

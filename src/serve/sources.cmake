@@ -2,6 +2,7 @@
 list(APPEND TROVE_SOURCES
   src/serve/server.c
   src/serve/snapshot.c
+  src/serve/score.c
   src/serve/metrics.c
   src/serve/hunts.c
   src/serve/monitoring.c
