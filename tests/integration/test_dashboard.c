@@ -565,6 +565,22 @@ static void test_upload(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 0),
                                                           "raw")), "bad,??");
     reply_free(&r);
+    /* a spreadsheet's byte order mark before the header */
+    r = post_csv("/v1/items?dry_run=true", TOKEN, "\xEF\xBB\xBFid,Title\nb1,x\n");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(jint(r.json, "accepted"), 1);
+    reply_free(&r);
+    /* over the body limit (1 MiB): 413 before the handler */
+    size_t big = (1u << 20) + 100;
+    char *csv = malloc(big + 1);
+    assert_non_null(csv);
+    memcpy(csv, "id,title\n", 9);
+    memset(csv + 9, 'x', big - 9);
+    csv[big] = '\0';
+    r = post_csv("/v1/items?dry_run=true", TOKEN, csv);
+    assert_int_equal(r.status, 413);
+    reply_free(&r);
+    free(csv);
 }
 
 /* The expected figures, straight from the store and trove/ab.h. */
