@@ -14,4 +14,5 @@ list(APPEND TROVE_BENCH_SOURCES
   bench_ab.c
   bench_cycle.c
   bench_dashboard.c
+  bench_monitor.c
 )
