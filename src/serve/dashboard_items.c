@@ -888,7 +888,12 @@ int trove__serve_dashboard_items_upload(trove_server *s, const serve_req *r,
 
     if (trove__serve_require_admin(s, r, out))
         return 1;
-    if (dry != NULL && parse_bool(dry, &dry_run) != 0)
+    /* required: a bare "?dry_run" reads as absent, and must not write */
+    if (dry == NULL)
+        return trove__serve_reply_error(out, 400, "dry_run: true or false is "
+                                        "required (true checks the file and "
+                                        "writes nothing)");
+    if (parse_bool(dry, &dry_run) != 0)
         return trove__serve_reply_error(out, 400, "dry_run: true or false is "
                                         "expected, not '%s'", dry);
     if (!csv_content_type(ct))

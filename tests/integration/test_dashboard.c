@@ -503,7 +503,7 @@ static void test_upload(void **state)
     reply_free(&r);
 
     /* the real upload: written, searchable, recommendable at once */
-    r = post_csv("/v1/items", TOKEN, upload_csv);
+    r = post_csv("/v1/items?dry_run=false", TOKEN, upload_csv);
     assert_int_equal(r.status, 200);
     assert_true(json_is_false(json_object_get(r.json, "dry_run")));
     assert_int_equal(jint(r.json, "accepted"), 3);
@@ -524,7 +524,7 @@ static void test_upload(void **state)
     assert_true(json_is_false(json_object_get(i3, "active")));
     reply_free(&r);
     /* n1 is pinned but starts in 2026: not yet; n2 is not pinned. Pin n2. */
-    r = post_csv("/v1/items", TOKEN, "id,pinned\nn2,1\n");
+    r = post_csv("/v1/items?dry_run=false", TOKEN, "id,pinned\nn2,1\n");
     assert_int_equal(r.status, 200);
     assert_int_equal(jint(r.json, "updated"), 1);
     reply_free(&r);
@@ -534,25 +534,30 @@ static void test_upload(void **state)
     reply_free(&r);
 
     /* errors of the whole upload */
-    r = post_csv("/v1/items", TOKEN, "title,price\nx,1\n");
+    r = post_csv("/v1/items?dry_run=false", TOKEN, "title,price\nx,1\n");
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(error_message(&r), "line 1: header: an 'id' column"));
     reply_free(&r);
-    r = post_csv("/v1/items", TOKEN, "id,price,Price,price\nx,1,2,3\n");
+    r = post_csv("/v1/items?dry_run=false", TOKEN, "id,price,Price,price\nx,1,2,3\n");
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(error_message(&r), "'price' appears twice"));
     reply_free(&r);
-    r = post_csv("/v1/items", TOKEN, "id,title\n");
+    r = post_csv("/v1/items?dry_run=false", TOKEN, "id,title\n");
     assert_int_equal(r.status, 400);
     reply_free(&r);
-    r = post_csv("/v1/items", TOKEN, "");
+    r = post_csv("/v1/items?dry_run=false", TOKEN, "");
     assert_int_equal(r.status, 400);
     reply_free(&r);
     r = post_csv("/v1/items?dry_run=perhaps", TOKEN, "id\nx\n");
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(error_message(&r), "dry_run"));
     reply_free(&r);
-    r = request(trove_server_port(server), "POST", "/v1/items", TOKEN,
+    r = post_csv("/v1/items", TOKEN, "id\nx\n");   /* said explicitly */
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_message(&r), "dry_run: true or false is required"));
+    reply_free(&r);
+    assert_false(has_item("x"));
+    r = request(trove_server_port(server), "POST", "/v1/items?dry_run=false", TOKEN,
                 "application/json", "{\"id\":\"x\"}");
     assert_int_equal(r.status, 415);
     reply_free(&r);
