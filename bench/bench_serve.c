@@ -139,6 +139,14 @@ static double server_quantile(const char *metrics, double q)
     return le[n - 1];
 }
 
+/* The value of the series `key` (full name with labels) in /metrics, or
+ * -1 when absent. */
+static double metric_value(const char *metrics, const char *key)
+{
+    const char *p = strstr(metrics, key);
+    return p ? atof(p + strlen(key)) : -1.0;
+}
+
 /* User + system CPU seconds of this process. */
 static double cpu_seconds(void)
 {
@@ -372,6 +380,10 @@ int bench_serve(int argc, char **argv)
     http_call(port, "GET", "/metrics", NULL, NULL, metrics, sizeof metrics);
     double srv_p50 = server_quantile(metrics, 0.5);
     double srv_p99 = server_quantile(metrics, 0.99);
+    double cand_used = metric_value(metrics,
+                                    "trove_ranking_candidates_total{result=\"used\"} ");
+    double cand_rescored = metric_value(metrics,
+                                        "trove_ranking_candidates_total{result=\"rescored\"} ");
 
     /* the swap run: wrk in the background, activate and roll back */
     {
@@ -414,6 +426,8 @@ int bench_serve(int argc, char **argv)
     printf("server CPU per request %.1f us (HTTP included): %.0f req/s per "
            "core, %.0f on %ld threads if the cores were free\n", cpu_us,
            1e6 / cpu_us, (double)threads * 1e6 / cpu_us, threads);
+    printf("rankings answered from the int16 candidates: %.0f, whole catalog "
+           "scored again: %.0f\n", cand_used, cand_rescored);
     printf("{\"bench\":\"serve\",\"commit\":\"%s\",\"cpu\":\"%s\",\"items\":%ld,"
            "\"users\":%ld,\"dim\":%ld,\"threads\":%ld,\"connections\":%ld,"
            "\"seconds\":%ld,\"steady\":{\"rps\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
@@ -421,13 +435,14 @@ int bench_serve(int argc, char **argv)
            "\"server_p99_ms_le\":%.3f,\"swap\":{\"rps\":%.0f,\"p99_ms\":%.3f,"
            "\"requests\":%llu,\"failed\":%llu,\"activate_status\":%d,"
            "\"rollback_status\":%d},\"server_cpu_us_per_request\":%.2f,"
+           "\"candidates_used\":%.0f,\"candidates_rescored\":%.0f,"
            "\"rps_vs_target_20k\":%.2f}\n",
            bench_commit(), bench_cpu_features(), items, users, dim, threads,
            conns, seconds, steady.rps, steady.p50_ms, steady.p99_ms,
            steady.requests, steady.non2xx + steady.socket_errors,
            srv_p50 * 1e3, srv_p99 * 1e3, swap.rps, swap.p99_ms, swap.requests,
            swap.non2xx + swap.socket_errors, st_activate, st_rollback, cpu_us,
-           steady.rps / 20000.0);
+           cand_used, cand_rescored, steady.rps / 20000.0);
     rc = 0;
 done:
     trove_server_stop(server);

@@ -7,6 +7,7 @@
  * (where other users could read it). It is never printed.
  */
 #include "cli.h"
+#include "trove/model.h"
 #include "trove/serve.h"
 
 #include <getopt.h>
@@ -34,6 +35,10 @@ static void usage(FILE *f)
             "      --max-body BYTES      request body limit (default 1048576)\n"
             "      --timeout S           idle connection timeout (default 10)\n"
             "      --admin-token-file F  read the admin token from F\n"
+            "      --item-fallback F     offers the model was not trained with and\n"
+            "                            none of whose features it knows: 'mean'\n"
+            "                            (ranked as the mean trained offer, default)\n"
+            "                            or 'none' (exploration slots only)\n"
             "      --public-read         read-only views (model registry, dashboard\n"
             "                            reads) without the token; changes still\n"
             "                            need it\n"
@@ -65,7 +70,8 @@ static char *read_token(const char *path)
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { OPT_MAX_BODY = 256, OPT_TIMEOUT, OPT_TOKEN_FILE, OPT_PUBLIC_READ };
+    enum { OPT_MAX_BODY = 256, OPT_TIMEOUT, OPT_TOKEN_FILE, OPT_PUBLIC_READ,
+           OPT_ITEM_FALLBACK };
     static const struct option options[] = {
         { "store", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
@@ -77,6 +83,7 @@ int cmd_serve(int argc, char **argv)
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "admin-token-file", required_argument, NULL, OPT_TOKEN_FILE },
         { "public-read", no_argument, NULL, OPT_PUBLIC_READ },
+        { "item-fallback", required_argument, NULL, OPT_ITEM_FALLBACK },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
@@ -120,6 +127,15 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_TOKEN_FILE: token_file = optarg; break;
         case OPT_PUBLIC_READ: p.public_read = 1; break;
+        case OPT_ITEM_FALLBACK:
+            if (strcmp(optarg, "mean") == 0)
+                p.item_cold_fallback = TROVE_COLD_MEAN;
+            else if (strcmp(optarg, "none") == 0)
+                p.item_cold_fallback = TROVE_COLD_NONE;
+            else
+                return cli_usage_error("serve", "--item-fallback must be mean "
+                                       "or none");
+            break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default:
             return cli_usage_error("serve", "unknown or incomplete option '%s'",

@@ -737,6 +737,9 @@ static void test_cli(void **state)
     free(out);
     assert_int_equal(testutil_run_trove(&out, "serve --store x --port 70000"), 2);
     free(out);
+    assert_int_equal(testutil_run_trove(&out, "serve --store x --item-fallback maybe"), 2);
+    assert_non_null(strstr(out, "--item-fallback must be mean or none"));
+    free(out);
     assert_int_equal(testutil_run_trove(&out, "serve --store %s --port 0",
                                         testutil_tmp_path("missing.db")), 1);
     assert_non_null(strstr(out, "trove serve: "));
