@@ -474,20 +474,21 @@ static void list_add(reco_list *l, const serve_snapshot *snap, uint32_t c,
     l->n++;
 }
 
-/* The best `room` eligible, not yet chosen catalog items by the model's
- * scores, best first (ties: lower model index), appended to l. */
-static void take_model_top(reco_list *l, const serve_snapshot *snap,
-                           const serve_market *mk, const float *scores,
-                           size_t room, int64_t now)
+/* The best `room` eligible, not yet chosen catalog items among the n rows
+ * (catalog index cat[j], score scores[j]) by score, best first (ties: the
+ * lower row), appended to l. Returns how many; *last receives the score of
+ * the last one taken. */
+static size_t take_top(reco_list *l, const serve_snapshot *snap,
+                       const uint32_t *cat, const float *scores, size_t n,
+                       size_t room, int64_t now, float *last)
 {
-    uint32_t n_model = mk->n_scored;
     uint32_t top_c[1000];
     float top_s[1000];
     size_t n_top = 0, base = l->n;
     if (room == 0)
-        return;
-    for (uint32_t j = 0; j < n_model; j++) {
-        uint32_t c = mk->model_to_cat[j];
+        return 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t c = cat[j];
         float sc = scores[j];
         if (c == SERVE_NONE || isnan(sc))
             continue;
@@ -507,6 +508,8 @@ static void take_model_top(reco_list *l, const serve_snapshot *snap,
     }
     for (size_t i = 0; i < n_top; i++)
         list_add(l, snap, top_c[i], top_s[i], TROVE_SERVE_MODEL);
+    *last = n_top > 0 ? top_s[n_top - 1] : -INFINITY;
+    return n_top;
 }
 
 static void fill_popular(reco_list *l, const serve_snapshot *snap,
@@ -908,6 +911,60 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     return 0;
 }
 
+/* The markets without rules: the best `room` eligible offers from the
+ * candidates of score.c (see recs_rules), appended to l. 1 when that is
+ * provably what scoring the whole catalog gives (room offers taken, the
+ * last one beating the bound of every offer left out), else 0 with l
+ * possibly extended (the caller truncates it). Scratch: buf, of room16 +
+ * room16 / 16 + 3 * SERVE_CANDIDATES_MAX floats. */
+static int plain_candidates(trove_server *s, reco_list *l,
+                            const serve_snapshot *snap, const serve_market *mk,
+                            const float *q, float bu, size_t room, int64_t now,
+                            float *buf, size_t room16)
+{
+    uint32_t n_m = trove_model_n_items(mk->model->m);
+    uint32_t dim = trove_model_dim(mk->model->m);
+    float *bmax = buf + room16;
+    float *cand_s = bmax + room16 / 16;
+    float *heap = cand_s + SERVE_CANDIDATES_MAX;
+    uint32_t *cand = (uint32_t *)(void *)(heap + SERVE_CANDIDATES_MAX);
+    float left = -INFINITY, last;
+    size_t k = 8 * room + 32, n_in = 0;
+    size_t n_c = trove__serve_qmat_candidates(
+        mk->model->qm, q, bu, k < SERVE_CANDIDATES_MAX ? k : SERVE_CANDIDATES_MAX,
+        buf, bmax, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
+    float thr = INFINITY;
+    if (n_c == 0)
+        return 0;
+    for (size_t c = 0; c < n_c; c++) {
+        if (cand_s[c] < thr)
+            thr = cand_s[c];
+        if (mk->model_to_cat[cand[c]] != SERVE_NONE) {
+            cand[n_in] = mk->model_to_cat[cand[c]];
+            cand_s[n_in++] = cand_s[c];
+        }
+    }
+    for (uint32_t r = 0; r < mk->n_extra; r++) {
+        const float *e = mk->extra_emb + (size_t)r * dim;
+        float acc = 0.0f;
+        for (uint32_t d = 0; d < dim; d++)
+            acc += q[d] * e[d];
+        acc += bu + mk->extra_bias[r];
+        if (acc >= thr && n_in < SERVE_CANDIDATES_MAX) {
+            cand[n_in] = mk->model_to_cat[n_m + r];
+            cand_s[n_in++] = acc;
+        } else if (acc > left) {
+            left = acc;
+        }
+    }
+    int ok = take_top(l, snap, cand, cand_s, n_in, room, now, &last) == room &&
+             last > left;
+    atomic_fetch_add_explicit(ok ? &s->metrics.candidates_used
+                                 : &s->metrics.candidates_rescored,
+                              1, memory_order_relaxed);
+    return ok;
+}
+
 static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                                    uint64_t start)
 {
@@ -1005,15 +1062,19 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
             fallback = 1;
             trove__serve_metrics_fallback(&s->metrics, a.market, SERVE_FB_NO_MODEL);
         } else {
-            size_t need = mk->n_scored;
-            sc = scratch_get(s, need ? need : 1, 0, &scores, &rbuf);
+            size_t room16 = ((size_t)mk->n_scored + 15) & ~(size_t)15;
+            size_t need = room16 + room16 / 16 + 3 * (size_t)SERVE_CANDIDATES_MAX + 16;
+            sc = scratch_get(s, need, 0, &scores, &rbuf);
             if (scores == NULL) {
                 scratch_put(sc, scores, rbuf);
                 trove__serve_snapshot_release(snap);
                 a.status = 503;
                 return send_error(s, conn, &a, start, "out of memory");
             }
-            if (model_scores(s, mk, user, scores)) {
+            float q[4096], bu = 0.0f;
+            uint32_t dim16 = mk->model->qm ? trove__serve_qmat_dim16(mk->model->qm)
+                                           : 4096;
+            if (user_repr(s, mk, user, q, dim16, &bu)) {
                 used_model = 1;
                 /* one slot for an offer the model has not seen yet */
                 uint32_t explore = SERVE_NONE;
@@ -1033,8 +1094,18 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                         }
                     }
                 }
-                take_model_top(l, snap, mk, scores,
-                               k - l->n - (explore != SERVE_NONE), now);
+                size_t room = k - l->n - (explore != SERVE_NONE), before = l->n;
+                int done = 0;
+                float last;
+                if (mk->model->qm != NULL && room > 0)
+                    done = plain_candidates(s, l, snap, mk, q, bu, room, now,
+                                            scores, room16);
+                if (!done) {
+                    l->n = before;
+                    if (model_scores(s, mk, user, scores))
+                        take_top(l, snap, mk->model_to_cat, scores,
+                                 mk->n_scored, room, now, &last);
+                }
                 if (explore != SERVE_NONE)
                     list_add(l, snap, explore, NAN, TROVE_SERVE_EXPLORE);
             } else {
