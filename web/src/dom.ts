@@ -85,6 +85,12 @@ export function fmtAge(sec: unknown): string {
   return `${Math.round(v / 86400)} days`;
 }
 
+/* "p = 0.012" or "p < 0.001". */
+export function pEq(x: unknown): string {
+  const t = fmtPValue(x);
+  return t.startsWith('<') ? `p ${t}` : `p = ${t}`;
+}
+
 export function fmtPValue(x: unknown): string {
   const v = num(x);
   if (v === null) return '–';

@@ -1,7 +1,7 @@
 // A/B results of one market: per cycle the redemption rate of each arm, the
 // relative lift with its 95% interval (error bars), the p-value and the
 // sample-ratio-mismatch check, and the cumulative view over cycles.
-import { h, note, fmtInt, fmtPct, fmtSigned, fmtPValue, fmtDate, num } from '../dom';
+import { h, note, fmtInt, fmtPct, fmtSigned, fmtPValue, fmtDate, num, pEq } from '../dom';
 import { get } from '../api';
 import { chartBox, colors, pctAxis } from '../charts';
 import type { Ctx } from '../main';
@@ -77,7 +77,7 @@ export async function abPage(root: HTMLElement, ctx: Ctx): Promise<void> {
       }, 240),
       h('p', { class: 'small muted' }, `Cumulative redemption rate: test ${fmtPct(cum[cum.length - 1]?.test_rate)}, `,
         `control ${fmtPct(cum[cum.length - 1]?.control_rate)}; lift ${fmtSigned(cum[cum.length - 1]?.lift)} `,
-        `[${fmtSigned(ci(cum[cum.length - 1], 0))}, ${fmtSigned(ci(cum[cum.length - 1], 1))}], p = ${fmtPValue(cum[cum.length - 1]?.p_value)}.`)));
+        `[${fmtSigned(ci(cum[cum.length - 1], 0))}, ${fmtSigned(ci(cum[cum.length - 1], 1))}], ${pEq(cum[cum.length - 1]?.p_value)}.`)));
   }
 
   root.appendChild(h('section', { class: 'card' }, h('h2', null, 'Cycles'),
@@ -88,7 +88,9 @@ export async function abPage(root: HTMLElement, ctx: Ctx): Promise<void> {
         const ci = Array.isArray(c.lift_ci) ? c.lift_ci : [null, null];
         const sig = num(ci[0]) !== null && (ci[0] > 0 || ci[1] < 0);
         return h('tr', { class: c.srm_warning ? 'warn' : '' },
-          h('td', { class: 'mono' }, String(c.key)), h('td', null, fmtDate(c.start_ts)),
+          h('td', { class: 'mono' }, String(c.key),
+            num(c.lift) === null ? h('span', { class: 'muted small' }, ' no outcomes yet') : null),
+          h('td', null, fmtDate(c.start_ts)),
           h('td', null, c.model_version ? `v${c.model_version}` : '–'),
           h('td', { class: 'r' }, fmtInt(c.arms?.test?.users)), h('td', { class: 'r' }, fmtPct(c.arms?.test?.rate)),
           h('td', { class: 'r' }, fmtInt(c.arms?.control?.users)), h('td', { class: 'r' }, fmtPct(c.arms?.control?.rate)),

@@ -76,7 +76,7 @@ function row(it: any, admin: boolean, status: HTMLElement): HTMLElement {
    * in a long table; empty clears the date. */
   const date = (key: 'start_ts' | 'end_ts') => {
     const v = Number(it[key] ?? 0);
-    const shown = v > 0 ? fmtDateTime(v) : '';
+    let shown = v > 0 ? fmtDateTime(v) : '';
     const input = h('input', {
       type: 'text', class: `date ${key}`, disabled: !admin, 'data-item': id, value: shown,
       placeholder: admin ? 'YYYY-MM-DD HH:MM' : '', size: 16, 'aria-label': `${key} ${id}`,
@@ -89,7 +89,8 @@ function row(it: any, admin: boolean, status: HTMLElement): HTMLElement {
           input.value = shown;
           return;
         }
-        void patch(id, { [key]: t }, status, () => { input.value = shown; });
+        void patch(id, { [key]: t }, status, () => { input.value = shown; })
+          .then((ok) => { if (ok) shown = input.value = t === null ? '' : fmtDateTime(t); });
       },
     });
     return h('td', null, input);
@@ -111,18 +112,26 @@ function parseUtc(text: string): number | undefined {
   return Number.isFinite(t) && t >= 0 ? t / 1000 : undefined;
 }
 
+/* PATCH the offer; on failure undo() puts the control back. Resolves to
+ * whether the change was saved. */
 async function patch(id: string, body: Record<string, unknown>, status: HTMLElement,
-  undo: () => void): Promise<void> {
+  undo: () => void): Promise<boolean> {
   clear(status);
   try {
     await api('PATCH', `/v1/items/${encodeURIComponent(id)}`, body);
-    const what = Object.entries(body).map(([k, v]) => `${k} = ${v === null ? 'none' : v}`).join(', ');
+    const what = Object.entries(body).map(([k, v]) => {
+      if (typeof v === 'boolean') return `${v ? 'now' : 'no longer'} ${k}`;
+      const name = k === 'start_ts' ? 'start' : 'end';
+      return v === null ? `${name} date cleared` : `${name} set to ${fmtDateTime(v)} UTC`;
+    }).join(', ');
     status.appendChild(note('ok', `Offer ${id}: ${what}.`));
     const tr = status.closest('section')?.querySelector(`tr[data-item="${CSS.escape(id)}"]`);
     if (tr && 'blocked' in body) tr.classList.toggle('blocked', !!body.blocked);
+    return true;
   } catch (e) {
     undo();
     status.appendChild(note('error', `Offer ${id}: ${(e as Error).message}`));
+    return false;
   }
 }
 

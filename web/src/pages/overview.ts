@@ -1,6 +1,6 @@
 // Markets overview: per market its users, active offers, the serving model
 // (version, family, age) and the latest cycle's lift with its interval.
-import { h, note, fmtInt, fmtAge, fmtSigned, fmtPct, fmtDate, fmtPValue, num } from '../dom';
+import { h, note, fmtInt, fmtAge, fmtSigned, fmtPct, fmtDate, num, pEq } from '../dom';
 import { get } from '../api';
 import type { Ctx } from '../main';
 
@@ -32,7 +32,7 @@ export async function overviewPage(root: HTMLElement, _ctx: Ctx): Promise<void> 
       c ? h('p', { class: 'small' },
         `Test ${fmtPct(c.test_rate)} vs control ${fmtPct(c.control_rate)}; `,
         ci ? `95% CI [${fmtSigned(ci[0])}, ${fmtSigned(ci[1])}], ` : '',
-        `p = ${fmtPValue(c.p_value)}; started ${fmtDate(c.start_ts)}.`,
+        `${pEq(c.p_value)}; started ${fmtDate(c.start_ts)}.`,
         c.srm_warning ? h('span', { class: 'badge warn' }, ' sample ratio mismatch') : null) : null,
       h('div', { class: 'links' },
         h('a', { href: `/ab?market=${encodeURIComponent(m.code)}` }, 'A/B results →'),
