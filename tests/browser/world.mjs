@@ -12,6 +12,7 @@ export function trove(bin, args, opts = {}) {
 
 /* Build the store at dir/store.db; returns its path. */
 export function makeStore({ bin, root, dir, world, cycles = 3, markets = ['DE', 'CH'] }) {
+  dir = path.resolve(dir);   /* the store records the model files' paths */
   const store = path.join(dir, 'store.db');
   const worldFile = world ?? path.join(root, 'worlds', 'demo.yaml');
   const marketsDir = path.join(root, 'markets');
@@ -41,8 +42,8 @@ export function startServer({ bin, root, store, token, extra = [] }) {
     let err = '';
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
-      reject(new Error(`trove serve did not start in 30 s: ${err}`));
-    }, 30000);
+      reject(new Error(`trove serve did not start in 120 s: ${err}`));
+    }, 120000);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d) => {
       err += d;
