@@ -403,6 +403,39 @@ static json_t *raw_json(const char *raw, size_t len)
     return json_stringn(buf, n);
 }
 
+static int line_cmp(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "line"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "line"));
+    return (x > y) - (x < y);
+}
+
+/* Put the rejected rows back in line order (rows refused on write are
+ * appended after those refused on parsing). Returns TROVE_OK or
+ * TROVE_ENOMEM (the order is then left as it was). */
+static int rejects_sort(upload *u)
+{
+    size_t n = json_array_size(u->rejects);
+    json_t **v = trove_malloc((n ? n : 1) * sizeof *v), *sorted = json_array();
+    int rc = TROVE_ENOMEM;
+    if (v == NULL || sorted == NULL)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(u->rejects, i);
+    qsort(v, n, sizeof *v, line_cmp);
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append(sorted, v[i]) != 0)
+            goto done;
+    json_decref(u->rejects);
+    u->rejects = sorted;
+    sorted = NULL;
+    rc = TROVE_OK;
+done:
+    json_decref(sorted);
+    trove_free((void *)v);
+    return rc;
+}
+
 __attribute__((format(printf, 5, 6)))
 static int reject(upload *u, uint32_t line, const char *raw, size_t raw_len,
                   const char *fmt, ...)
@@ -932,6 +965,10 @@ int trove__serve_dashboard_items_upload(trove_server *s, const serve_req *r,
                (rc = write_rows(s, &u, &created, &err)) != TROVE_OK) {
         trove__serve_reply_error(out, rc == TROVE_ENOMEM ? 500 : 503, "%s",
                                  err.msg[0] ? err.msg : trove_strerror(rc));
+        goto done;
+    }
+    if (rejects_sort(&u) != TROVE_OK) {
+        trove__serve_reply_json(out, 500, NULL);
         goto done;
     }
     preview = json_array();

@@ -193,6 +193,11 @@ static void build_store(const char *db)
         assert_int_equal(trove_store_item_feature_set(st, items[i], fid, 1, &err),
                          TROVE_OK);
     }
+    /* a categorical feature without '=': a CSV column 'weight' with numbers
+     * asks for the numeric kind, which the store refuses */
+    assert_int_equal(trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, "weight",
+                                                TROVE_FEATURE_CATEGORICAL, &fid,
+                                                &err), TROVE_OK);
     trove_item fl = { .active = 0, .blocked = 1 };
     assert_int_equal(trove_store_item_set_flags(st, items[29], &fl,
                                                 TROVE_ITEM_ACTIVE, &err), TROVE_OK);
@@ -570,6 +575,22 @@ static void test_upload(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 0),
                                                           "raw")), "bad,??");
     reply_free(&r);
+    /* a row the store refuses on write: reported, the others written */
+    r = post_csv("/v1/items?dry_run=false", TOKEN,
+                 "id,weight\nw1,2\nw2,\nw3,\nw4,x,y\n");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(jint(r.json, "accepted"), 2);
+    assert_int_equal(jint(r.json, "created"), 2);
+    rej = json_object_get(r.json, "rejected");
+    assert_int_equal(json_array_size(rej), 2);   /* in line order */
+    assert_int_equal(jint(json_array_get(rej, 0), "line"), 2);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(rej, 0),
+                                                             "reason")), "weight"));
+    assert_int_equal(jint(json_array_get(rej, 1), "line"), 5);
+    reply_free(&r);
+    assert_false(has_item("w1"));
+    assert_true(has_item("w2"));
+    assert_true(has_item("w3"));
     /* a spreadsheet's byte order mark before the header */
     r = post_csv("/v1/items?dry_run=true", TOKEN, "\xEF\xBB\xBFid,Title\nb1,x\n");
     assert_int_equal(r.status, 200);
