@@ -169,7 +169,7 @@ const char *const trove__store_sqlite_migrations[] = {
 
     /* 5: assignment lists. One row per (cycle, user) with the arm and the
      * user's whole ranked list packed in a blob (format in store_sqlite.c
-     * and docs/store.md): a cycle of 1M users x 10 offers writes 1M rows in
+     * and docs/cycles.md): a cycle of 1M users x 10 offers writes 1M rows in
      * key order instead of 10M rows plus a secondary index. Ids are checked
      * by the store before the insert (as for events). The rows of schema 3
      * are packed by trove_assignment_pack(); `assignments` becomes a view

@@ -2159,7 +2159,7 @@ done:
 
 /* ------------------------------------------------------ assignment lists */
 /* Schema 5 stores one row per (cycle, user): the arm and the whole ranked
- * list as a packed blob (see docs/store.md and docs/cycles.md). A cycle of
+ * list as a packed blob (docs/cycles.md, "Storage"). A cycle of
  * 1M users x 10 offers is then 1M rows instead of 10M, each written by one
  * prepared statement in key order; the name `assignments` is a view that
  * unpacks the lists through the table-valued function
