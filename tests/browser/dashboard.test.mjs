@@ -218,6 +218,29 @@ test('monitoring page renders what the server has', async () => {
   await shot('monitoring');
 });
 
+test('read-only views without the token when the server runs with --public-read', async () => {
+  const ro = await startServer({ bin, root, store: path.join(dir, 'store.db'), token: TOKEN,
+    extra: ['--public-read'] });
+  const ctx = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+  const p = await ctx.newPage();
+  try {
+    await p.goto(`${ro.url}/`);
+    await p.waitForSelector('.page[data-ready="1"] .market-card');
+    assert.equal(await p.textContent('#role'), 'read-only');
+    await p.goto(`${ro.url}/offers`);
+    await p.waitForSelector('.page[data-ready="1"] #offers-table');
+    assert.equal(await p.$('#upload'), null, 'no upload without the token');
+    assert.ok(await p.$eval('input.flag-blocked', (e) => e.disabled), 'switches are disabled');
+    await p.goto(`${ro.url}/models`);
+    await p.waitForSelector('.page[data-ready="1"]');
+    assert.equal(await p.$('button.rollback'), null, 'no rollback without the token');
+    await p.screenshot({ path: path.join(shots, 'models-read-only.png'), fullPage: true });
+  } finally {
+    await ctx.close();
+    await ro.stop();
+  }
+});
+
 test('the server stops cleanly (no sanitizer report in the ASan build)', async () => {
   await browser.close();
   browser = null;

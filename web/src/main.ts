@@ -68,7 +68,8 @@ function renderWho(s: Session | null): void {
       onclick: () => { setToken(null); void render(); },
     }, 'Log out'));
   } else {
-    who.appendChild(h('span', { class: 'badge', id: 'role' }, 'read-only'));
+    who.appendChild(h('span', { class: 'badge', id: 'role' },
+      s?.public_read ? 'read-only' : 'not logged in'));
     who.appendChild(h('button', {
       class: 'link', id: 'login-open',
       onclick: () => { void render(true); },
@@ -105,7 +106,9 @@ function loginForm(root: HTMLElement, why: string | null): void {
     },
   },
   h('h2', null, 'Log in'),
-  h('p', { class: 'muted' }, why ?? 'Changes (uploads, flags, model switches) need the admin token of trove serve.'),
+  h('p', { class: 'muted' }, why ?? (current?.public_read
+    ? 'Changes (uploads, flags, model switches) need the admin token of trove serve.'
+    : 'This server shows its data to the holder of its admin token only (it runs without --public-read).')),
   h('label', null, 'Admin token ', input),
   h('button', { type: 'submit', class: 'primary' }, 'Log in'),
   msg);
