@@ -288,7 +288,7 @@ int trove_store_events_foreach(trove_store *s, const trove_event_filter *filter,
                                trove_event_fn fn, void *ud, trove_error *err);
 /* Number of events matching `filter` (NULL = all) into *count. With only a
  * time window (market_id 0, type_mask 0) it reads the time index alone:
- * about a millisecond per 100k events in the window. Events are never
+ * about 3 ms of CPU per 100k events in the window. Events are never
  * deleted, so a count over a past window that grew means events arrived
  * late for it (what the dashboard uses to keep A/B counts of closed cycles
  * cached). */
