@@ -456,9 +456,8 @@ static int numeric_bins(trove_monitor_drift *d, const double *ref, size_t nr,
 {
     double edges[100];
     size_t ne = trove__monitor_quantile_edges(ref, nr, p->numeric_bins, edges);
-    size_t nb = (ne ? ne + 1 : 0) + (miss_ref || miss_lat ? 1 : 0);
-    if (nb == 0 && nl > 0)
-        nb = 1;   /* latest values without a reference: one bin */
+    /* without reference values, the latest ones share one bin "all" */
+    size_t nb = (ne ? ne + 1 : nl > 0 ? 1 : 0) + (miss_ref || miss_lat ? 1 : 0);
     d->bins = trove_calloc(nb ? nb : 1, sizeof *d->bins);
     if (d->bins == NULL)
         return TROVE_ENOMEM;

@@ -254,6 +254,34 @@ static void test_shifted_distribution(void **state)
     trove_store_close(w.st);
 }
 
+/* A numeric feature seen only in the latest window: its values share one
+ * bin beside "(missing)", and the PSI is that of two disjoint bins. */
+static void test_numeric_without_reference(void **state)
+{
+    (void)state;
+    world w;
+    trove_error err;
+    trove_monitor_report *r = NULL;
+    world_open(&w, "noref.db");
+    add_event(&w, 0, 1, TROVE_EVENT_CLICK, T0 - 10 * DAY);
+    for (int u = 1; u <= 3; u++)
+        add_event(&w, u, u, TROVE_EVENT_CLICK, T0 - DAY + u);
+    trove_monitor_params p = params_at(T0);
+    assert_int_equal(trove_monitor_run(w.st, "M", NULL, &p, &r, &err), TROVE_OK);
+    const trove_monitor_drift *age = feature(r, "age");
+    assert_int_equal(age->n_bins, 2);
+    assert_string_equal(age->bins[0].label, "all");
+    assert_int_equal(age->bins[0].latest_count, 3);
+    assert_int_equal(age->bins[0].ref_count, 0);
+    assert_string_equal(age->bins[1].label, "(missing)");
+    assert_int_equal(age->bins[1].ref_count, 1);
+    assert_int_equal(age->bins[1].latest_count, 0);
+    const double eps = 1e-4;
+    assert_near(age->psi, 2 * (1 - eps) * log(1 / eps), 1e-12);
+    trove_monitor_report_free(r);
+    trove_store_close(w.st);
+}
+
 static void test_volume_drop(void **state)
 {
     (void)state;
@@ -660,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_quantile_edges),
         cmocka_unit_test(test_identical_windows),
         cmocka_unit_test(test_shifted_distribution),
+        cmocka_unit_test(test_numeric_without_reference),
         cmocka_unit_test(test_volume_drop),
         cmocka_unit_test(test_quality_rates),
         cmocka_unit_test(test_model_windows_and_scores),
