@@ -1,9 +1,10 @@
 /*
- * cmd_cycle.c - `trove cycle run --store S --market M --cycle ID`: one
+ * cmd_cycle.c - `trove cycle run|plan --store S --market M --cycle ID`: one
  * assignment cycle of a market (trove/cycle.h): eligible users and offers,
  * top-N by the active model, test/control arms by salted hashing, control
  * offers per the market's policy, new-offer slots, one transaction, an
  * optional CSV export. A cycle key that exists is refused unless --replace.
+ * `plan` computes the same and writes nothing to the store.
  */
 #include "cli.h"
 #include "trove/cycle.h"
@@ -18,7 +19,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: trove cycle run --store FILE --market CODE --cycle KEY\n"
+            "usage: trove cycle run|plan --store FILE --market CODE --cycle KEY\n"
             "                       [--replace] [--export FILE.csv] [--now TS]\n"
             "                       [--markets-dir DIR] [--rules DIR] [--threads N]\n"
             "                       [--json]\n"
@@ -33,6 +34,8 @@ static void usage(FILE *f)
             "in both arms: eligibility by user features and segments, schedules,\n"
             "frequency caps over the user's assignments of the last days, budget\n"
             "caps, pins, boosts, exclusive groups, diversity, exploration, bundles.\n"
+            "`plan` computes the same lists (and the export) without writing\n"
+            "anything to the store.\n"
             "\n"
             "options:\n"
             "  -s, --store FILE       the store (a path or sqlite:PATH)\n"
@@ -100,10 +103,11 @@ int cmd_cycle(int argc, char **argv)
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (argc < 2 || strcmp(argv[1], "run") != 0) {
+    if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "plan") != 0)) {
         usage(stderr);
-        return cli_usage_error(CMD, "expected the action 'run'");
+        return cli_usage_error(CMD, "expected the action 'run' or 'plan'");
     }
+    p.dry_run = strcmp(argv[1], "plan") == 0;
     argc--;
     argv++;
     optind = 1;
@@ -168,6 +172,7 @@ int cmd_cycle(int argc, char **argv)
         cli_json_string(stdout, cfg->code);
         printf(",\"cycle\":");
         cli_json_string(stdout, p.cycle_key);
+        printf(",\"stored\":%s", p.dry_run ? "false" : "true");
         printf(",\"cycle_id\":%lld,\"now\":%lld,\"replaced\":%s,\"model_version\":%d,"
                "\"users\":%llu,\"test_users\":%llu,\"control_users\":%llu,"
                "\"eligible_offers\":%llu,\"new_offers\":%llu,\"assignments\":%llu,"
@@ -188,7 +193,8 @@ int cmd_cycle(int argc, char **argv)
     } else {
         printf("market %s cycle %s%s: %llu users (%llu test, %llu control), "
                "%llu eligible offers (%llu new), %llu assignments, model v%d, %.2f s\n",
-               cfg->code, p.cycle_key, sum.replaced ? " (replaced)" : "",
+               cfg->code, p.cycle_key,
+               p.dry_run ? " (plan only, nothing stored)" : sum.replaced ? " (replaced)" : "",
                (unsigned long long)sum.users, (unsigned long long)sum.test_users,
                (unsigned long long)sum.control_users,
                (unsigned long long)sum.eligible_offers, (unsigned long long)sum.new_offers,

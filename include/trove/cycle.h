@@ -146,6 +146,9 @@ typedef struct trove_cycle_run_params {
      * feature "budget" minus the value of the offer's redemptions in the
      * market; each assignment in this cycle takes 1). Borrowed. */
     const trove_rule_set *rules;
+    /* 1: plan (and export) only; nothing is written to the store, an
+     * existing key is not an error, and the summary's cycle_id is 0. */
+    int         dry_run;
 } trove_cycle_run_params;
 
 trove_cycle_run_params trove_cycle_run_default_params(void);

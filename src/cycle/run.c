@@ -284,14 +284,14 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     }
     status = trove_store_cycle_find(s, market_id, params->cycle_key, &existing, NULL);
     if (status == TROVE_OK) {
-        if (!params->replace) {
+        if (!params->replace && !params->dry_run) {
             status = trove_error_set(err, TROVE_EEXIST,
                                      "market %s: cycle '%s' already exists "
                                      "(use --replace to redo it)",
                                      cfg->code, params->cycle_key);
             goto done;
         }
-        sum.replaced = 1;
+        sum.replaced = !params->dry_run;
     } else if (status != TROVE_ENOTFOUND) {
         trove_store_cycle_find(s, market_id, params->cycle_key, &existing, err);
         goto done;
@@ -450,9 +450,11 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     batch = trove_malloc(batch_cap * sizeof *batch);
     if (batch == NULL)
         goto nomem;
-    if ((status = trove_store_begin(s, err)) != TROVE_OK)
-        goto done;
-    in_tx = 1;
+    if (!params->dry_run) {
+        if ((status = trove_store_begin(s, err)) != TROVE_OK)
+            goto done;
+        in_tx = 1;
+    }
     memset(&row, 0, sizeof row);
     row.market_id = market_id;
     row.key = params->cycle_key;
@@ -461,7 +463,8 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
     row.salt = cfg->salt;
     row.test_share = cfg->test_share;
     row.eligible_items = (int64_t)n_offers;
-    if ((status = trove_store_cycle_create(s, &row, params->replace,
+    if (!params->dry_run &&
+        (status = trove_store_cycle_create(s, &row, params->replace,
                                            &sum.cycle_id, err)) != TROVE_OK)
         goto done;
     {
@@ -469,7 +472,8 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
         for (size_t u = 0; u < plan->n_users; u++) {
             /* A user's list goes to the store in one call (one packed row). */
             if (nb + plan->n_rows[u] > batch_cap) {
-                if ((status = trove_store_assignments_add(s, batch, nb, err)) != TROVE_OK)
+                if (!params->dry_run &&
+                    (status = trove_store_assignments_add(s, batch, nb, err)) != TROVE_OK)
                     goto done;
                 sum.assignments += nb;
                 nb = 0;
@@ -494,14 +498,17 @@ int trove_cycle_run(trove_store *s, const trove_market_config *cfg,
             }
         }
         if (nb > 0) {
-            if ((status = trove_store_assignments_add(s, batch, nb, err)) != TROVE_OK)
+            if (!params->dry_run &&
+                (status = trove_store_assignments_add(s, batch, nb, err)) != TROVE_OK)
                 goto done;
             sum.assignments += nb;
         }
     }
-    if ((status = trove_store_commit(s, err)) != TROVE_OK)
-        goto done;
-    in_tx = 0;
+    if (in_tx) {
+        if ((status = trove_store_commit(s, err)) != TROVE_OK)
+            goto done;
+        in_tx = 0;
+    }
     if (have_tmp) {
         if (rename(tmp_csv, params->export_csv) != 0) {
             status = trove_error_set(err, TROVE_EIO, "%s: cannot rename the export "

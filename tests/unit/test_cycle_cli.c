@@ -142,6 +142,10 @@ static void test_closed_loop(void **state)
                                              "    max: 2\n"), 0);
         snprintf(args, sizeof args, "--markets-dir '%s' --now %lld --rules '%s'", mdir,
                  now - 3600, rdir);
+        expect(0, "(plan only, nothing stored)", "cycle plan --store '%s' --market AA "
+               "--cycle r1 %s", store, args);
+        expect(0, "\"stored\":false", "cycle plan --store '%s' --market AA --cycle c1 %s "
+               "--json", store, args);
         expect(0, "(rules applied)", "cycle run --store '%s' --market AA --cycle r1 %s",
                store, args);
         expect(0, "\"rules\":false", "cycle run --store '%s' --market BB --cycle r1 %s --json",
