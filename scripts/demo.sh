@@ -6,7 +6,8 @@
 #      worlds/demo.yaml (DE and CH with different tastes) for 4 cycles of
 #      train (per market, markets/*.yaml) -> cycle run (test/control arms,
 #      new-offer slots) -> simulate (users react to what they were shown),
-#      then the A/B report per market, the per-market vs pooled model
+#      then the last DE cycle planned through rules/DE.yaml, the A/B report
+#      per market, the per-market vs pooled model
 #      comparison and the targets.
 # usage: scripts/demo.sh [path/to/trove]   (TROVE_DEMO_DIR: output folder,
 # default ./demo-out; TROVE_DEMO_CYCLES: number of cycles, default 4)
@@ -85,6 +86,10 @@ else
     echo "identical assignments: NO"
 fi
 head -4 "$out/assignments-DE-c$last.csv"
+
+step "the last DE cycle through the market's rules (rules/DE.yaml; plan only, nothing stored)"
+"$trove" cycle plan --store "$store" --market DE --cycle "c$last" --now "$((end - 7 * 86400))" \
+    --markets-dir "$markets" --rules "$root/rules" 2>/dev/null
 
 step "A/B report per market (window of the last cycle ends $(date -u -d "@$end" +%Y-%m-%d))"
 for m in DE CH; do
