@@ -15,8 +15,11 @@ export async function modelsPage(root: HTMLElement, ctx: Ctx): Promise<void> {
   root.appendChild(status);
   if (!admin) root.appendChild(note('info', 'Read-only: log in with the admin token to activate or roll back.'));
   for (const m of markets) {
-    const versions: any[] = Array.isArray(m.versions) ? m.versions.slice().reverse() : [];
+    const versions: any[] = Array.isArray(m.versions)
+      ? m.versions.slice().sort((a: any, b: any) => (b.version ?? 0) - (a.version ?? 0)) : [];
     const keys = metricKeys(versions);
+    const k = num(versions[0]?.metrics?.k);
+    const label = (key: string) => `${key.replace(/_/g, ' ')}${k !== null && /^(precision|recall|ndcg|map|hit_rate)$/.test(key) ? `@${k}` : ''}`;
     const act = async (path: string, body: unknown, what: string) => {
       clear(status);
       try {
@@ -45,14 +48,14 @@ export async function modelsPage(root: HTMLElement, ctx: Ctx): Promise<void> {
       versions.length === 0 ? note('info', 'No model has been trained for this market.') :
         h('div', { class: 'scroll' }, h('table', { class: 'data models-table' },
           h('thead', null, h('tr', null, h('th', null, 'Version'), h('th', null, 'Family'),
-            h('th', null, 'Trained (UTC)'), keys.map((k) => h('th', { class: 'r' }, k.replace(/_/g, ' '))),
+            h('th', null, 'Trained (UTC)'), keys.map((key) => h('th', { class: 'r' }, label(key))),
             h('th', null, 'Status'), admin ? h('th', null, '') : null)),
           h('tbody', null, versions.map((v) => {
             const serving = v.version === m.serving_version;
             return h('tr', { class: serving ? 'serving-row' : '', 'data-version': v.version },
               h('td', { class: 'mono' }, `v${v.version}`), h('td', null, v.family ?? ''),
               h('td', null, fmtDateTime(v.created_ts)),
-              keys.map((k) => h('td', { class: 'r' }, fmtNum(flat(v.metrics)[k]))),
+              keys.map((key) => h('td', { class: 'r' }, fmtNum(flat(v.metrics)[key]))),
               h('td', null, serving ? h('span', { class: 'badge ok' }, 'serving')
                 : v.pruned ? h('span', { class: 'badge' }, 'pruned') : ''),
               admin ? h('td', null, serving || v.pruned ? null : h('button', {
