@@ -2736,9 +2736,10 @@ static int ab_concentration(sqlite_store *s, int64_t cycle_id,
 {
     sqlite3_stmt *st = NULL;
     int rc, status, prev_arm = -1, rank = 0;
-    if ((status = prep(s, "SELECT arm = 'test', count(*) AS n FROM assignments "
-                       "WHERE cycle_id = ?1 GROUP BY arm, item_id "
-                       "ORDER BY 1, n DESC", &st, "A/B counts", err)) != TROVE_OK)
+    if ((status = prep(s, "SELECT l.arm, count(*) AS n FROM assignment_lists l, "
+                       "trove_assignment_rows(l.list) a WHERE l.cycle_id = ?1 "
+                       "GROUP BY l.arm, a.item_id ORDER BY 1, n DESC", &st,
+                       "A/B counts", err)) != TROVE_OK)
         return status;
     sqlite3_bind_int64(st, 1, cycle_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -2757,8 +2758,9 @@ static int ab_concentration(sqlite_store *s, int64_t cycle_id,
         goto done;
     }
     sqlite3_finalize(st);
-    if ((status = prep(s, "SELECT count(*) AS n FROM assignments WHERE "
-                       "cycle_id = ?1 GROUP BY item_id ORDER BY n DESC", &st,
+    if ((status = prep(s, "SELECT count(*) AS n FROM assignment_lists l, "
+                       "trove_assignment_rows(l.list) a WHERE l.cycle_id = ?1 "
+                       "GROUP BY a.item_id ORDER BY n DESC", &st,
                        "A/B counts", err)) != TROVE_OK)
         return status;
     sqlite3_bind_int64(st, 1, cycle_id);
@@ -2794,27 +2796,29 @@ static int ab_read(sqlite_store *s, int64_t cycle_id, int64_t now,
         "WITH ev AS (SELECT user_id, item_id, max(type = 3) AS red, "
         "  max(type = 1) AS imp FROM events WHERE ts >= ?2 AND ts < ?3 "
         "  AND type IN (1, 3) GROUP BY user_id, item_id), "
-        "pu AS (SELECT a.arm = 'test' AS arm, a.user_id, count(*) AS n, "
+        "pu AS (SELECT l.arm AS arm, l.user_id, count(*) AS n, "
         "  ifnull(sum(ev.red), 0) AS r, ifnull(sum(ev.imp), 0) AS i "
-        "  FROM assignments a LEFT JOIN ev ON ev.user_id = a.user_id "
-        "  AND ev.item_id = a.item_id WHERE a.cycle_id = ?1 "
-        "  GROUP BY a.arm, a.user_id) "
+        "  FROM assignment_lists l, trove_assignment_rows(l.list) a "
+        "  LEFT JOIN ev ON ev.user_id = l.user_id AND ev.item_id = a.item_id "
+        "  WHERE l.cycle_id = ?1 GROUP BY l.arm, l.user_id) "
         "SELECT arm, count(*), sum(n), sum(i), sum(r), sum(r > 0), "
         "sum(n * n), sum(r * r), sum(n * r) FROM pu GROUP BY arm";
     static const char *const unassigned_sql =
         "SELECT count(*) FROM events e WHERE e.type = 3 AND e.ts >= ?2 "
         "AND e.ts < ?3 AND (e.market_id = ?4 OR e.user_id IN "
-        "(SELECT user_id FROM assignments WHERE cycle_id = ?1)) "
-        "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.cycle_id = ?1 "
-        "AND a.user_id = e.user_id AND a.item_id = e.item_id)";
+        "(SELECT user_id FROM assignment_lists WHERE cycle_id = ?1)) "
+        "AND NOT EXISTS (SELECT 1 FROM assignment_lists l, "
+        "trove_assignment_rows(l.list) a WHERE l.cycle_id = ?1 "
+        "AND l.user_id = e.user_id AND a.item_id = e.item_id)";
     static const char *const eligible_sql =
         "SELECT count(*) FROM items WHERE active = 1 AND blocked = 0 "
         "AND (start_ts = 0 OR start_ts <= ?1) AND (end_ts = 0 OR end_ts > ?1)";
     static const char *const new_sql =
         "SELECT (SELECT count(*) FROM items WHERE max(created_ts, start_ts) "
         "  BETWEEN ?2 AND ?3), "
-        "(SELECT count(DISTINCT a.item_id) FROM assignments a JOIN items i "
-        "  ON i.id = a.item_id WHERE a.cycle_id = ?1 "
+        "(SELECT count(DISTINCT a.item_id) FROM assignment_lists l, "
+        "  trove_assignment_rows(l.list) a JOIN items i "
+        "  ON i.id = a.item_id WHERE l.cycle_id = ?1 "
         "  AND max(i.created_ts, i.start_ts) BETWEEN ?2 AND ?3)";
     sqlite3_stmt *st = NULL;
     int rc, status, found = 0, has_prev;
