@@ -71,6 +71,17 @@ enum trove_cold_fallback {
                             that have interactions */
 };
 
+/* How several training threads share the item rows (num_threads > 1). */
+enum trove_thread_schedule {
+    TROVE_THREADS_BLOCKS  = 0, /* each epoch in num_threads rounds; in a round
+                                  every thread trains the examples whose item
+                                  lies in its own contiguous block of items,
+                                  negatives still from all items (k-OS runs
+                                  Hogwild) */
+    TROVE_THREADS_HOGWILD = 1  /* every thread visits its examples in one
+                                  pass, all item rows shared (Niu et al.) */
+};
+
 /* Progress report passed to the callback after each epoch. */
 typedef struct trove_model_progress {
     uint32_t epoch;            /* 1-based, within this fit call */
@@ -103,6 +114,9 @@ typedef struct trove_model_params {
     int      item_identity;     /* 1: each item has an identity feature; default 1 */
     int      item_cold_fallback;/* enum trove_cold_fallback; default NONE */
     uint32_t num_threads;       /* training threads, 1..256; default 1 */
+    int      thread_schedule;   /* enum trove_thread_schedule, used when
+                                   num_threads > 1; default blocks; not
+                                   stored in the model file */
     uint64_t seed;              /* initialisation, shuffling, sampling; default 0 */
     trove_model_progress_fn progress; /* NULL = no reports */
     void    *progress_ud;
