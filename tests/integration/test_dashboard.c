@@ -763,9 +763,21 @@ static void test_public_read(void **state)
     reply_free(&r);
 }
 
+static _Atomic int fallbacks_logged;
+
+static void count_fallbacks(void *ud, int level, const char *msg)
+{
+    (void)ud;
+    (void)level;
+    if (strstr(msg, "no read-only store handle") != NULL)
+        fallbacks_logged++;
+}
+
 /* Fail the k-th allocation during one request, for growing k: every answer
  * is a clean 200 or 500/503 (or a dropped connection), nothing leaks, and
- * the server answers normally afterwards. */
+ * the server answers normally afterwards. A fresh server, so that opening
+ * its read-only store handle fails too (the reads then fall back to the
+ * server's handle). */
 static void test_out_of_memory(void **state)
 {
     static const struct { const char *method, *path, *body; } reqs[] = {
@@ -776,11 +788,15 @@ static void test_out_of_memory(void **state)
         { "GET", "/v1/session", NULL },
     };
     (void)state;
+    trove_set_log(count_fallbacks, NULL, TROVE_LOG_WARN);
+    trove_server *fresh = start(0);
+    assert_non_null(fresh);
+    uint16_t port = trove_server_port(fresh);
     for (size_t q = 0; q < sizeof reqs / sizeof *reqs; q++) {
         int ok_seen = 0;
         for (long k = 0; k < 400 && !ok_seen; k += 1 + k / 8) {
             testutil_fail_alloc_after(k);
-            reply r = request(trove_server_port(server), reqs[q].method,
+            reply r = request(port, reqs[q].method,
                               reqs[q].path, TOKEN, reqs[q].body ? "text/csv" : NULL,
                               reqs[q].body);
             testutil_fail_alloc_after(-1);
@@ -790,11 +806,14 @@ static void test_out_of_memory(void **state)
             reply_free(&r);
         }
         assert_true(ok_seen);
-        reply r = request(trove_server_port(server), reqs[q].method, reqs[q].path,
+        reply r = request(port, reqs[q].method, reqs[q].path,
                           TOKEN, reqs[q].body ? "text/csv" : NULL, reqs[q].body);
         assert_int_equal(r.status, 200);
         reply_free(&r);
     }
+    trove_server_stop(fresh);
+    trove_set_log(NULL, NULL, TROVE_LOG_WARN);
+    assert_true(fallbacks_logged > 0);   /* the fallback path answered too */
 }
 
 static void test_store_counts(void **state)
