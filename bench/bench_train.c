@@ -3,8 +3,9 @@
  *
  *   trove-bench train [--epochs N]   WARP d=64 epoch times (median over the
  *       epochs of a 30-epoch run) on ml100k u20 and online retail, 1 and 2
- *       threads, examples/s, ratios to LightFM's 48 ms / 277 ms per epoch,
- *       2-thread speedup, peak RSS after training on online retail.
+ *       threads (default item-block schedule, and plain Hogwild), examples/s,
+ *       ratios to LightFM's 48 ms / 277 ms per epoch, 2-thread speedups,
+ *       peak RSS after training on online retail.
  *   trove-bench quality [--seeds N]  LightFM precision@10 (eval module) of
  *       WARP and BPR on both u20 splits over seeds 1..N (WARP also on two
  *       threads), and WARP with identity + genre item features on
@@ -90,7 +91,9 @@ static trove_model_params lightfm_params(int loss, uint32_t threads, uint64_t se
 int bench_train(int argc, char **argv)
 {
     uint32_t epochs = 30;
-    double med[2][2] = {{0}}, exs[2][2] = {{0}}, rss = 0;
+    /* [split][run]: run 0 one thread, 1 two threads (default item-block
+     * schedule), 2 two threads with the plain Hogwild schedule. */
+    double med[2][3] = {{0}}, exs[2][3] = {{0}}, rss = 0;
     const char *variant = NULL;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--epochs") == 0 && a + 1 < argc)
@@ -110,8 +113,10 @@ int bench_train(int argc, char **argv)
         if (load_split(bench_data_path(sp->train), bench_data_path(sp->users),
                        bench_data_path(sp->items), NULL, &ds, &u, &i) != 0)
             return 1;
-        for (int t = 0; t < 2; t++) {
-            trove_model_params p = lightfm_params(TROVE_LOSS_WARP, (uint32_t)(t + 1), 42);
+        for (int t = 0; t < 3; t++) {
+            trove_model_params p = lightfm_params(TROVE_LOSS_WARP, t == 0 ? 1u : 2u, 42);
+            if (t == 2)
+                p.thread_schedule = TROVE_THREADS_HOGWILD;
             epoch_log log;
             trove_model *m = NULL;
             trove_error err;
@@ -137,22 +142,25 @@ int bench_train(int argc, char **argv)
     variant = getenv("TROVE_KERNELS");
     printf("WARP d=64 epoch (median of %u epochs), cpu: %s%s%s\n", epochs, bench_cpu_features(),
            variant ? ", TROVE_KERNELS=" : "", variant ? variant : "");
-    printf("%-18s %10s %10s %14s %12s %10s %10s\n", "split", "1 thr ms", "2 thr ms",
-           "examples/s", "LightFM ms", "speedup", "2thr/1thr");
+    printf("%-18s %9s %9s %11s %12s %11s %9s %9s %10s\n", "split", "1 thr ms", "2 thr ms",
+           "2 hogwild", "examples/s", "LightFM ms", "speedup", "2thr/1thr", "hogwild/1");
     for (int s = 0; s < 2; s++)
-        printf("%-18s %10.2f %10.2f %14.0f %12.0f %9.2fx %9.2fx\n", k_splits[s].name,
-               med[s][0] * 1e3, med[s][1] * 1e3, exs[s][0], k_splits[s].lightfm_epoch_ms,
-               k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1]);
+        printf("%-18s %9.2f %9.2f %11.2f %12.0f %11.0f %8.2fx %8.2fx %9.2fx\n",
+               k_splits[s].name, med[s][0] * 1e3, med[s][1] * 1e3, med[s][2] * 1e3, exs[s][0],
+               k_splits[s].lightfm_epoch_ms, k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3),
+               med[s][0] / med[s][1], med[s][0] / med[s][2]);
     printf("peak RSS after online retail training: %.1f MiB\n", rss);
     printf("{\"bench\":\"train\",\"commit\":\"%s\",\"cpu\":\"%s\",\"epochs\":%u", bench_commit(),
            bench_cpu_features(), epochs);
     for (int s = 0; s < 2; s++)
         printf(",\"%s\":{\"epoch_ms_1t\":%.3f,\"epoch_ms_2t\":%.3f,\"examples_per_s_1t\":%.0f,"
                "\"examples_per_s_2t\":%.0f,\"ns_per_example_1t\":%.1f,\"lightfm_epoch_ms\":%.0f,"
-               "\"speedup_vs_lightfm\":%.2f,\"speedup_2t\":%.2f}",
+               "\"speedup_vs_lightfm\":%.2f,\"speedup_2t\":%.2f,\"epoch_ms_2t_hogwild\":%.3f,"
+               "\"speedup_2t_hogwild\":%.2f}",
                k_splits[s].name, med[s][0] * 1e3, med[s][1] * 1e3, exs[s][0], exs[s][1],
                1e9 / exs[s][0], k_splits[s].lightfm_epoch_ms,
-               k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1]);
+               k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1],
+               med[s][2] * 1e3, med[s][0] / med[s][2]);
     printf(",\"peak_rss_mib\":%.1f}\n", rss);
     return 0;
 }

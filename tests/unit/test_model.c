@@ -352,7 +352,8 @@ static void test_gradients_fd(void **state)
 }
 
 /* -------------------------------------------------------------- quality */
-static double fit_and_precision(const planted *p, int loss, uint32_t threads, uint64_t seed)
+static double fit_schedule(const planted *p, int loss, uint32_t threads, int schedule,
+                           uint64_t seed)
 {
     trove_model_params prm = trove_model_default_params();
     trove_model *m = NULL;
@@ -360,6 +361,7 @@ static double fit_and_precision(const planted *p, int loss, uint32_t threads, ui
     prm.loss = loss;
     prm.no_components = 16;
     prm.num_threads = threads;
+    prm.thread_schedule = schedule;
     prm.seed = seed;
     assert_int_equal(trove_model_new(&prm, 0, 0, &m, &err), TROVE_OK);
     assert_int_equal(trove_model_fit(m, &p->train, NULL, NULL, 30, &err), TROVE_OK);
@@ -368,6 +370,11 @@ static double fit_and_precision(const planted *p, int loss, uint32_t threads, ui
     free(s.buf);
     trove_model_free(m);
     return prec;
+}
+
+static double fit_and_precision(const planted *p, int loss, uint32_t threads, uint64_t seed)
+{
+    return fit_schedule(p, loss, threads, TROVE_THREADS_BLOCKS, seed);
 }
 
 static void test_quality_beats_popularity(void **state)
@@ -388,6 +395,67 @@ static void test_quality_beats_popularity(void **state)
     assert_true(bpr > pp + 0.03);
     assert_true(kos > pp + 0.05);
     assert_true(warp2 > pp + 0.05);
+    csr_release(&p.train);
+    csr_release(&p.test);
+}
+
+/* Both thread schedules learn the planted preferences with every loss;
+ * the item blocks of the default schedule line up with the planted
+ * clusters (contiguous item ranges), the case where comparing items of
+ * different blocks matters most. Three threads on 100 items, and more
+ * threads than items, exercise uneven and degenerate blocks. */
+static void test_thread_schedules(void **state)
+{
+    planted p = make_planted(200, 100, 5, 11);
+    float pop[100] = {0};
+    (void)state;
+    for (uint64_t e = 0; e < p.train.nnz; e++)
+        pop[p.train.indices[e]] += 1.0f;
+    double pp = precision_at_k(score_pop, pop, &p.train, &p.test, 5);
+    static const int losses[3] = {TROVE_LOSS_WARP, TROVE_LOSS_BPR, TROVE_LOSS_LOGISTIC};
+    static const double margin[3] = {0.05, 0.03, 0.0};
+    for (int l = 0; l < 3; l++) {
+        double one = fit_schedule(&p, losses[l], 1, TROVE_THREADS_BLOCKS, 3);
+        double blocks2 = fit_schedule(&p, losses[l], 2, TROVE_THREADS_BLOCKS, 3);
+        double blocks3 = fit_schedule(&p, losses[l], 3, TROVE_THREADS_BLOCKS, 3);
+        double hog2 = fit_schedule(&p, losses[l], 2, TROVE_THREADS_HOGWILD, 3);
+        print_message("%s P@5: popularity %.3f, 1 thread %.3f, blocks 2 %.3f, 3 %.3f, "
+                      "hogwild 2 %.3f\n", trove_loss_name(losses[l]), pp, one, blocks2,
+                      blocks3, hog2);
+        if (margin[l] > 0.0) {
+            assert_true(blocks2 > pp + margin[l]);
+            assert_true(blocks3 > pp + margin[l]);
+            assert_true(hog2 > pp + margin[l]);
+        }
+        /* Within a few hits of one thread (P@5 over 200 users). */
+        assert_true(blocks2 > one - 0.04);
+        assert_true(blocks3 > one - 0.04);
+    }
+
+    /* Five threads, four items: one block (every thread runs Hogwild). */
+    coo x = {10, 4, 0, 0, NULL, NULL, NULL};
+    for (uint32_t u = 0; u < 10; u++)
+        coo_add(&x, u, u % 4, 1.0f);
+    trove_csr X = to_csr(&x, 0);
+    trove_model_params prm = trove_model_default_params();
+    trove_model *m = NULL;
+    trove_error err;
+    prm.loss = TROVE_LOSS_WARP;
+    prm.no_components = 4;
+    prm.num_threads = 5;
+    assert_int_equal(trove_model_new(&prm, 0, 0, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_fit(m, &X, NULL, NULL, 3, &err), TROVE_OK);
+    trove_model_free(m);
+
+    /* An unknown schedule is refused before anything is trained. */
+    prm.thread_schedule = 7;
+    assert_int_equal(trove_model_new(&prm, 0, 0, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_fit(m, &X, NULL, NULL, 3, &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "thread_schedule"));
+    assert_int_equal(trove_model_n_users(m), 0);
+    trove_model_free(m);
+    csr_release(&X);
+    coo_release(&x);
     csr_release(&p.train);
     csr_release(&p.test);
 }
@@ -799,6 +867,29 @@ static void test_fit_alloc_failures(void **state)
         trove_model_free(m);
     }
     assert_true(ok);
+    /* Two threads: item blocks and their snapshots (identity-only items),
+     * then blocks without snapshots (item features). */
+    for (int with_features = 0; with_features < 2; with_features++) {
+        ok = 0;
+        for (long k = 0; k < 200 && !ok; k++) {
+            trove_model_params prm = trove_model_default_params();
+            trove_model *m = NULL;
+            prm.loss = TROVE_LOSS_WARP;
+            prm.no_components = 8;
+            prm.num_threads = 2;
+            assert_int_equal(trove_model_new(&prm, 0, with_features ? 2 : 0, &m, &err),
+                             TROVE_OK);
+            testutil_fail_alloc_after(k);
+            int rc = trove_model_fit(m, &p.train, NULL, with_features ? &IF : NULL, 2, &err);
+            testutil_fail_alloc_after(-1);
+            if (rc == TROVE_OK)
+                ok = 1;
+            else
+                assert_int_equal(rc, TROVE_ENOMEM);
+            trove_model_free(m);
+        }
+        assert_true(ok);
+    }
     csr_release(&IF);
     coo_release(&itf);
     csr_release(&p.train);
@@ -812,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_loss_values),
         cmocka_unit_test(test_gradients_fd),
         cmocka_unit_test(test_quality_beats_popularity),
+        cmocka_unit_test(test_thread_schedules),
         cmocka_unit_test(test_logistic_and_adadelta),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_fit_partial_continues),
