@@ -54,26 +54,58 @@ struct serve_qmat {
     float (*dot)(const float *, const float *, uint32_t);
 };
 
+/* The largest lane of v, by a tree of shuffles and selects (vector
+ * extensions have no max; a > b gives the select mask). A scalar loop over
+ * the lanes would be a chain of 16 dependent steps per block. */
+#define LANE_MAX(v, out)                                                       \
+    do {                                                                       \
+        static const v16i perm[4] = {                                          \
+            { 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7 },           \
+            { 4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11 },           \
+            { 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13 },           \
+            { 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14 } };         \
+        v16f t_ = (v);                                                         \
+        for (int s_ = 0; s_ < 4; s_++) {                                       \
+            v16f u_ = __builtin_shuffle(t_, perm[s_]);                         \
+            v16i m_ = t_ > u_;                                                 \
+            t_ = (v16f)(((v16i)t_ & m_) | ((v16i)u_ & ~m_));                   \
+        }                                                                      \
+        (out) = t_[0];                                                         \
+    } while (0)
+
 /* approx[j] = s_j * <q, x_j> + bias_j + bu, 16 items per block, and the
- * largest of each block in bmax[b]. */
+ * largest of block b in bmax[b]. */
+#define SCAN_WIDEN(v) __builtin_convertvector(__builtin_convertvector(v, v16i), v16f)
+/* Four accumulators over the dimensions: one would make every block wait
+ * on the latency of a chain of 64 dependent additions. */
 #define SCAN_BODY                                                              \
     for (uint32_t b = 0; b < qm->n_blocks; b++) {                              \
         const int16_t *x = qm->x + (size_t)b * qm->dim * QM_LANES;            \
-        v16f acc = { 0 }, sc, bi;                                              \
-        for (uint32_t d = 0; d < qm->dim; d++) {                               \
-            v16h v;                                                            \
-            memcpy(&v, x + (size_t)d * QM_LANES, sizeof v);                    \
-            v16i w = __builtin_convertvector(v, v16i);                         \
-            acc += q[d] * __builtin_convertvector(w, v16f);                    \
+        v16f a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 }, acc, sc, bi;     \
+        uint32_t d = 0;                                                        \
+        for (; d + 4 <= qm->dim; d += 4) {                                     \
+            v16h v0, v1, v2, v3;                                               \
+            const int16_t *p = x + (size_t)d * QM_LANES;                       \
+            memcpy(&v0, p, sizeof v0);                                         \
+            memcpy(&v1, p + QM_LANES, sizeof v1);                              \
+            memcpy(&v2, p + 2 * QM_LANES, sizeof v2);                          \
+            memcpy(&v3, p + 3 * QM_LANES, sizeof v3);                          \
+            a0 += q[d] * SCAN_WIDEN(v0);                                       \
+            a1 += q[d + 1] * SCAN_WIDEN(v1);                                   \
+            a2 += q[d + 2] * SCAN_WIDEN(v2);                                   \
+            a3 += q[d + 3] * SCAN_WIDEN(v3);                                   \
         }                                                                      \
+        for (; d < qm->dim; d++) {                                             \
+            v16h v0;                                                           \
+            memcpy(&v0, x + (size_t)d * QM_LANES, sizeof v0);                  \
+            a0 += q[d] * SCAN_WIDEN(v0);                                       \
+        }                                                                      \
+        acc = (a0 + a1) + (a2 + a3);                                           \
         memcpy(&sc, qm->scale + (size_t)b * QM_LANES, sizeof sc);              \
         memcpy(&bi, qm->bias + (size_t)b * QM_LANES, sizeof bi);               \
         acc = acc * sc + bi + bu;                                              \
         memcpy(out + (size_t)b * QM_LANES, &acc, sizeof acc);                  \
-        float mx = acc[0];                                                     \
-        for (int l = 1; l < QM_LANES; l++)                                     \
-            mx = acc[l] > mx ? acc[l] : mx;                                    \
-        bmax[b] = mx;                                                          \
+        LANE_MAX(acc, bmax[b]);                                                \
     }
 
 /* <a, b> over n16 floats (a multiple of 16). */

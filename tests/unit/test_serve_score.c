@@ -113,8 +113,8 @@ static void check_model(uint32_t n_items, uint32_t dim)
     /* more qualifying items than the cap: 0, score everything */
     float upper;
     size_t k = n_items < 64 ? n_items : 64;
-    assert_int_equal(trove__serve_qmat_candidates(qm, q, 0.0f, k, approx, bmax, heap,
-                                                  cand, exact, k / 2, &upper), 0);
+    assert_int_equal(trove__serve_qmat_candidates(qm, q, 0.0f, k, approx, bmax,
+                                                  heap, cand, exact, k / 2, &upper), 0);
     free(full);
     free(sorted);
     free(approx);
