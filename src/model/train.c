@@ -883,7 +883,12 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         th[t].group_off = trove_calloc((size_t)n_blocks + 1, sizeof(uint64_t));
         if (th[t].perm == NULL || th[t].group == NULL || th[t].group_off == NULL)
             goto nomem;
-        if (n_blocks > 1 && m->ifm.nnz == 0 && m->iid.rows > 0) {
+        /* Snapshots cost a copy of the other blocks per round: worth it
+         * while that is small beside the round's work (at most one item row
+         * per four examples) and the copy stays under 256 MiB. */
+        if (n_blocks > 1 && m->ifm.nnz == 0 && m->iid.rows > 0 &&
+            (uint64_t)m->n_items * n_threads <= nnz / 4 &&
+            (uint64_t)m->n_items * m->dp * sizeof(float) <= ((uint64_t)256 << 20)) {
             th[t].snap = trove_aligned_alloc(64, (size_t)m->n_items * m->dp * sizeof(float));
             th[t].snap_bias = trove_malloc((size_t)m->n_items * sizeof(float));
             if (th[t].snap == NULL || th[t].snap_bias == NULL)

@@ -427,9 +427,9 @@ static void test_thread_schedules(void **state)
             assert_true(blocks3 > pp + margin[l]);
             assert_true(hog2 > pp + margin[l]);
         }
-        /* Within a few hits of one thread (P@5 over 200 users). */
-        assert_true(blocks2 > one - 0.04);
-        assert_true(blocks3 > one - 0.04);
+        /* Near one thread (P@5 over 200 users; threads make runs vary). */
+        assert_true(blocks2 > one - 0.06);
+        assert_true(blocks3 > one - 0.06);
     }
 
     /* Five threads, four items: one block (every thread runs Hogwild). */
@@ -867,8 +867,10 @@ static void test_fit_alloc_failures(void **state)
         trove_model_free(m);
     }
     assert_true(ok);
-    /* Two threads: item blocks and their snapshots (identity-only items),
-     * then blocks without snapshots (item features). */
+    /* Two threads: item blocks and their snapshots (identity-only items;
+     * train.c takes snapshots when n_items * threads <= nnz / 4), then
+     * blocks without snapshots (item features). */
+    assert_true(p.train.nnz >= 4u * 24u * 2u);
     for (int with_features = 0; with_features < 2; with_features++) {
         ok = 0;
         for (long k = 0; k < 200 && !ok; k++) {
