@@ -52,7 +52,31 @@ export async function api<T = any>(method: string, path: string,
   return data as T;
 }
 
-export const get = <T = any>(path: string) => api<T>('GET', path);
+/* GETs started before the page asked for them (while the session is
+ * fetched); each is handed out once, so a later visit fetches afresh. */
+const early = new Map<string, Promise<any>>();
+
+export function prefetch(path: string): void {
+  if (early.has(path)) return;
+  const p = api('GET', path);
+  p.catch(() => undefined);
+  early.set(path, p);
+}
+
+/* Forget what the page did not use (a login form came instead, or it chose
+ * another market), so that nothing stale is handed out later. */
+export function dropPrefetched(): void {
+  early.clear();
+}
+
+export function get<T = any>(path: string): Promise<T> {
+  const p = early.get(path);
+  if (p) {
+    early.delete(path);
+    return p;
+  }
+  return api<T>('GET', path);
+}
 
 export interface Session {
   admin: boolean;

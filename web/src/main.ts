@@ -3,7 +3,7 @@
 // answers every page path with index.html, so reloads and links work.
 import './style.css';
 import { h, clear, note } from './dom';
-import { ApiError, Session, session, setToken, token } from './api';
+import { ApiError, Session, dropPrefetched, prefetch, session, setToken, token } from './api';
 
 export interface Ctx {
   session: Session;
@@ -16,13 +16,26 @@ type Page = (root: HTMLElement, ctx: Ctx) => Promise<void>;
 
 /* Each page is its own chunk (Chart.js only in the pages that chart), loaded
  * while the session is asked for. */
-const routes: { path: string; title: string; load: () => Promise<Page> }[] = [
-  { path: '/', title: 'Markets', load: () => import('./pages/overview').then((m) => m.overviewPage) },
+/* `data` names the API call a page starts with when it can be known from
+ * the URL alone (market from ?market= or the one kept for the tab): it is
+ * started together with the session. */
+const marketParam = (q: URLSearchParams) => {
+  const m = q.get('market') ?? sessionStorage.getItem(MARKET_KEY);
+  return m ? [m] : [];
+};
+const routes: { path: string; title: string; load: () => Promise<Page>;
+  data?: (q: URLSearchParams) => string[] }[] = [
+  { path: '/', title: 'Markets', load: () => import('./pages/overview').then((m) => m.overviewPage),
+    data: () => ['/v1/markets'] },
   { path: '/offers', title: 'Offers', load: () => import('./pages/offers').then((m) => m.offersPage) },
-  { path: '/ab', title: 'A/B results', load: () => import('./pages/ab').then((m) => m.abPage) },
-  { path: '/coverage', title: 'Coverage', load: () => import('./pages/coverage').then((m) => m.coveragePage) },
-  { path: '/models', title: 'Models', load: () => import('./pages/models').then((m) => m.modelsPage) },
-  { path: '/monitoring', title: 'Monitoring', load: () => import('./pages/monitoring').then((m) => m.monitoringPage) },
+  { path: '/ab', title: 'A/B results', load: () => import('./pages/ab').then((m) => m.abPage),
+    data: (q) => marketParam(q).map((m) => `/v1/cycles?market=${encodeURIComponent(m)}`) },
+  { path: '/coverage', title: 'Coverage', load: () => import('./pages/coverage').then((m) => m.coveragePage),
+    data: (q) => marketParam(q).map((m) => `/v1/cycles?market=${encodeURIComponent(m)}`) },
+  { path: '/models', title: 'Models', load: () => import('./pages/models').then((m) => m.modelsPage),
+    data: () => ['/v1/models'] },
+  { path: '/monitoring', title: 'Monitoring', load: () => import('./pages/monitoring').then((m) => m.monitoringPage),
+    data: (q) => marketParam(q).map((m) => `/v1/monitoring?market=${encodeURIComponent(m)}`) },
 ];
 
 const MARKET_KEY = 'trove.market';
@@ -126,6 +139,9 @@ async function render(forceLogin = false): Promise<void> {
   let why: string | null = null;
   const page = route ? route.load() : null;
   page?.catch(() => undefined);
+  if (route?.data && !forceLogin && token() !== null) {
+    route.data(new URLSearchParams(location.search)).forEach(prefetch);
+  }
   try {
     s = await session();
   } catch (e) {
@@ -141,6 +157,7 @@ async function render(forceLogin = false): Promise<void> {
   renderWho(s);
   clear(root);
   if (s === null || forceLogin || (!s.admin && !s.public_read)) {
+    dropPrefetched();
     loginForm(root, s === null ? why : null);
     return;
   }
@@ -161,6 +178,7 @@ async function render(forceLogin = false): Promise<void> {
     body.appendChild(note('error', `Could not load this page: ${(e as Error).message}`));
     body.setAttribute('data-ready', 'error');
   }
+  dropPrefetched();
 }
 
 document.addEventListener('click', (e) => {
