@@ -240,6 +240,74 @@ static void test_lists(void **state)
     trove_store_close(s);
 }
 
+/* Calls of many lists take the bulk path (16 lists per statement); a chunk
+ * that meets an existing list falls back to one list at a time and merges,
+ * and a duplicate anywhere leaves nothing of the call. */
+static void test_bulk_lists(void **state)
+{
+    const char *path = testutil_tmp_path("bulk.db");
+    trove_store *s = NULL;
+    trove_error err;
+    trove_cycle c;
+    trove_assignment a[40];
+    int64_t m, cyc, u[60], it[2];
+    char n[8];
+    rows *r = calloc(1, sizeof *r);
+    (void)state;
+    assert_non_null(r);
+    remove(path);
+    assert_int_equal(trove_store_open(path, TROVE_STORE_CREATE, &s, &err), 0);
+    assert_int_equal(trove_store_market_upsert(s, "DE", NULL, NULL, &m, NULL, &err), 0);
+    for (int k = 0; k < 60; k++) {
+        snprintf(n, sizeof n, "u%d", k);
+        u[k] = add_user(s, n, m);
+    }
+    it[0] = add_item(s, "i0");
+    it[1] = add_item(s, "i1");
+    memset(&c, 0, sizeof c);
+    c.market_id = m;
+    c.key = "bulk";
+    c.created_ts = 1000;
+    c.salt = "s";
+    c.test_share = 0.5;
+    assert_int_equal(trove_store_cycle_create(s, &c, 0, &cyc, &err), 0);
+    for (int k = 0; k < 20; k++)
+        a[k] = (trove_assignment){cyc, u[k], it[0], 0, k % 2, k, TROVE_SOURCE_MODEL};
+    assert_int_equal(trove_store_assignments_add(s, a, 20, &err), 0);
+    /* users 16..19 get a second offer, 20..35 their first */
+    for (int k = 0; k < 20; k++)
+        a[k] = (trove_assignment){cyc, u[16 + k], it[k < 4 ? 1 : 0], k < 4 ? 1 : 0,
+                                  (16 + k) % 2, 100 + k, TROVE_SOURCE_POPULARITY};
+    assert_int_equal(trove_store_assignments_add(s, a, 20, &err), 0);
+    read_rows(s, cyc, r);
+    assert_int_equal(r->n, 40);
+    for (size_t i = 0, k = 0; i < r->n; k++) {
+        assert_int_equal(r->v[i].user_id, u[k]);
+        assert_int_equal(r->v[i].rank, 0);
+        assert_int_equal(r->v[i].item_id, it[0]);
+        assert_int_equal(r->v[i].arm, (int)(k % 2));
+        i++;
+        if (k >= 16 && k < 20) {
+            assert_int_equal(r->v[i].user_id, u[k]);
+            assert_int_equal(r->v[i].rank, 1);
+            assert_int_equal(r->v[i].item_id, it[1]);
+            assert_true(r->v[i].score == 100.0 + (double)(k - 16));
+            i++;
+        }
+    }
+    /* 15 new lists and u40's again (not next to its first): the bulk
+     * statement fails, one at a time finds the duplicate, nothing stays */
+    for (int k = 0; k < 15; k++)
+        a[k] = (trove_assignment){cyc, u[40 + k], it[0], 0, 1, 1, TROVE_SOURCE_MODEL};
+    a[15] = (trove_assignment){cyc, u[40], it[1], 0, 1, 1, TROVE_SOURCE_MODEL};
+    a[16] = (trove_assignment){cyc, u[55], it[1], 0, 1, 1, TROVE_SOURCE_MODEL};
+    assert_int_equal(trove_store_assignments_add(s, a, 17, &err), TROVE_EEXIST);
+    read_rows(s, cyc, r);
+    assert_int_equal(r->n, 40);
+    trove_store_close(s);
+    free(r);
+}
+
 /* A failed allocation in the middle of an add leaves nothing behind. */
 static void test_lists_oom(void **state)
 {
@@ -278,6 +346,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migration_from_rows),
         cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_bulk_lists),
         cmocka_unit_test(test_lists_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
