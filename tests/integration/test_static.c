@@ -62,9 +62,10 @@ static reply fetch(const char *method, const char *path, const char *hdrs)
     for (;;) {
         ssize_t got;
         if (n + 4096 > cap) {
+            char *more = realloc(buf, cap * 2);
+            assert_non_null(more);
+            buf = more;
             cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
         }
         got = recv(fd, buf + n, cap - n - 1, 0);
         if (got <= 0)
