@@ -9,12 +9,12 @@ if [ ! -x "$bin" ]; then
     echo "bench: $bin not built (run 'make')" >&2
     exit 1
 fi
-# "dashboard": page loads of the dashboard in headless Chromium (node; see
+# "pageload": page loads of the dashboard in headless Chromium (node; see
 # bench/dashboard_load.mjs); run after the others when no benchmark is named.
-[ $# -eq 0 ] && set -- all dashboard
+[ $# -eq 0 ] && set -- all pageload
 rc=0
 for b in "$@"; do
-    if [ "$b" = dashboard ]; then
+    if [ "$b" = pageload ]; then
         node "$(dirname "$0")/../bench/dashboard_load.mjs" "$build" || rc=1
     else
         "$bin" "$b" || rc=1
