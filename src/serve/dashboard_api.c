@@ -117,6 +117,15 @@ static dash_slot *slot_of(const trove_server *s, int create)
     return victim;
 }
 
+void trove__serve_dashboard_stop(const trove_server *s)
+{
+    pthread_mutex_lock(&dash_lock);
+    dash_slot *sl = slot_of(s, 0);
+    if (sl != NULL)
+        slot_clear(sl);
+    pthread_mutex_unlock(&dash_lock);
+}
+
 dash_items *trove__serve_dashboard_slot_items(const trove_server *s)
 {
     dash_items *c = NULL;

@@ -254,6 +254,14 @@ static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
     return TROVE_OK;
 }
 
+void trove__serve_hunts_stop(const trove_server *s)
+{
+    pthread_mutex_lock(&state_lock);
+    if (state.owner == s)
+        state_reset();
+    pthread_mutex_unlock(&state_lock);
+}
+
 int trove__serve_hunts_owns(const char *url)
 {
     size_t n = sizeof HUNTS_PATH - 1;

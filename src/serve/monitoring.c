@@ -196,6 +196,17 @@ static void cache_put(const trove_server *s, int mi, int64_t now, int days,
     pthread_mutex_unlock(&cache_lock);
 }
 
+void trove__serve_monitoring_stop(const trove_server *s)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].s == s) {
+            trove_free(cache[i].json);
+            memset(&cache[i], 0, sizeof cache[i]);
+        }
+    pthread_mutex_unlock(&cache_lock);
+}
+
 /* Compute the report text of market mi under the admin lock. */
 static int compute(trove_server *s, int mi, const trove_monitor_params *p,
                    char **json, trove_error *err)

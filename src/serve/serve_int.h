@@ -379,6 +379,12 @@ int trove__serve_monitoring_handle(trove_server *s, const serve_req *r,
 int trove__serve_dashboard_owns(const char *url);
 int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
                                   serve_resp *out);
+/* Free what the file keeps for server s (caches, handles); called by
+ * trove_server_stop once no request runs. The files keep such state in
+ * process-wide tables keyed by server and boot id. */
+void trove__serve_hunts_stop(const trove_server *s);
+void trove__serve_monitoring_stop(const trove_server *s);
+void trove__serve_dashboard_stop(const trove_server *s);
 int trove__serve_static_owns(const char *url);
 int trove__serve_static_handle(trove_server *s, const serve_req *r,
                                serve_resp *out);

@@ -312,6 +312,8 @@ static enum MHD_Result send_resp(trove_server *s, struct MHD_Connection *conn,
         MHD_add_response_header(r, "Cache-Control", out->cache_control);
     if (out->content_encoding != NULL)
         MHD_add_response_header(r, "Content-Encoding", out->content_encoding);
+    if (out->endpoint == SERVE_EP_STATIC)   /* gzip or not by the request */
+        MHD_add_response_header(r, "Vary", "Accept-Encoding");
     if (a.status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"trove\"");
     rc = MHD_queue_response(conn, (unsigned)a.status, r);
@@ -324,13 +326,18 @@ static enum MHD_Result send_resp(trove_server *s, struct MHD_Connection *conn,
 typedef struct extension {
     int (*owns)(const char *url);
     int (*handle)(trove_server *, const serve_req *, serve_resp *);
+    void (*stop)(const trove_server *);   /* frees the file's state of a
+                                             stopping server; may be NULL */
 } extension;
 
 static const extension extensions[] = {
-    { trove__serve_hunts_owns,      trove__serve_hunts_handle },
-    { trove__serve_monitoring_owns, trove__serve_monitoring_handle },
-    { trove__serve_dashboard_owns,  trove__serve_dashboard_handle },
-    { trove__serve_static_owns,     trove__serve_static_handle },
+    { trove__serve_hunts_owns,      trove__serve_hunts_handle,
+      trove__serve_hunts_stop },
+    { trove__serve_monitoring_owns, trove__serve_monitoring_handle,
+      trove__serve_monitoring_stop },
+    { trove__serve_dashboard_owns,  trove__serve_dashboard_handle,
+      trove__serve_dashboard_stop },
+    { trove__serve_static_owns,     trove__serve_static_handle, NULL },
 };
 
 /* 1 and *rc when a handler of another file owns the URL. A body over the
@@ -2037,6 +2044,9 @@ void trove_server_stop(trove_server *s)
         return;
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
+    for (size_t i = 0; i < sizeof extensions / sizeof *extensions; i++)
+        if (extensions[i].stop != NULL)
+            extensions[i].stop(s);
     trove__serve_snapshot_release(s->snap);
     for (size_t i = 0; i < SERVE_MAX_MARKETS; i++)
         trove__serve_model_release(s->models[i]);
