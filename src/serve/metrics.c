@@ -19,12 +19,12 @@ static const int status_codes[SERVE_N_STATUS] = {
 };
 
 /* Upper bounds in seconds. The last bucket is +Inf. */
-static const double bucket_le[SERVE_N_BUCKETS - 1] = {
+const double trove__serve_bucket_le[SERVE_N_BUCKETS - 1] = {
     0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.00025, 0.0005, 0.001,
     0.0025, 0.005, 0.01, 0.05, 0.25, 1.0
 };
 
-static const char *const endpoint_names[SERVE_N_ENDPOINTS] = {
+const char *const trove__serve_endpoint_names[SERVE_N_ENDPOINTS] = {
     "recommendations", "events", "item_put", "item_patch", "models",
     "model_activate", "model_rollback", "healthz", "metrics", "hunts",
     "monitoring", "dashboard_api", "static", "other"
@@ -80,7 +80,7 @@ void trove__serve_metrics_observe(serve_metrics *mx, int endpoint, int status,
     serve_series *se = &mx->series[at];
     double sec = (double)ns * 1e-9;
     int b = 0;
-    while (b < SERVE_N_BUCKETS - 1 && sec > bucket_le[b])
+    while (b < SERVE_N_BUCKETS - 1 && sec > trove__serve_bucket_le[b])
         b++;
     atomic_fetch_add_explicit(&se->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&se->sum_ns, ns, memory_order_relaxed);
@@ -151,7 +151,7 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
                     continue;
                 tb_printf(&t, "trove_http_requests_total{endpoint=\"%s\","
                               "code=\"%d\",market=\"%s\"} %llu\n",
-                          endpoint_names[e], status_codes[st],
+                          trove__serve_endpoint_names[e], status_codes[st],
                           mx->market_label[m], c);
             }
     tb_printf(&t, "# HELP trove_http_request_duration_seconds Server time "
@@ -166,7 +166,7 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
                 unsigned long long c = atomic_load(&se->count), cum = 0;
                 if (c == 0)
                     continue;
-                const char *ep = endpoint_names[e];
+                const char *ep = trove__serve_endpoint_names[e];
                 const char *mk = mx->market_label[m];
                 for (int b = 0; b < SERVE_N_BUCKETS; b++) {
                     cum += atomic_load(&se->bucket[b]);
@@ -174,7 +174,7 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
                         tb_printf(&t, "trove_http_request_duration_seconds_bucket"
                                       "{endpoint=\"%s\",code=\"%d\",market=\"%s\","
                                       "le=\"%g\"} %llu\n", ep, status_codes[st],
-                                  mk, bucket_le[b], cum);
+                                  mk, trove__serve_bucket_le[b], cum);
                     else
                         tb_printf(&t, "trove_http_request_duration_seconds_bucket"
                                       "{endpoint=\"%s\",code=\"%d\",market=\"%s\","

@@ -24,18 +24,6 @@
 #define CACHE_NS 5000000000ull
 #define CACHE_SLOTS 16
 
-/* The bucket bounds and endpoint names of metrics.c (seconds; the last
- * bucket is +Inf), in the same order as its series. */
-static const double bucket_le[SERVE_N_BUCKETS - 1] = {
-    0.000025, 0.00005, 0.000075, 0.0001, 0.00015, 0.00025, 0.0005, 0.001,
-    0.0025, 0.005, 0.01, 0.05, 0.25, 1.0
-};
-static const char *const endpoint_names[SERVE_N_ENDPOINTS] = {
-    "recommendations", "events", "item_put", "item_patch", "models",
-    "model_activate", "model_rollback", "healthz", "metrics", "hunts",
-    "monitoring", "dashboard_api", "static", "other"
-};
-
 typedef struct cache_entry {
     const trove_server *s;
     uint64_t  boot_id;
@@ -65,8 +53,8 @@ static double quantile_ms(const uint64_t *b, uint64_t count, double q)
         double next = cum + (double)b[i];
         if (next >= rank && b[i] > 0) {
             if (i == SERVE_N_BUCKETS - 1)
-                return bucket_le[SERVE_N_BUCKETS - 2] * 1e3;
-            double lo = i == 0 ? 0.0 : bucket_le[i - 1], hi = bucket_le[i];
+                return trove__serve_bucket_le[SERVE_N_BUCKETS - 2] * 1e3;
+            double lo = i == 0 ? 0.0 : trove__serve_bucket_le[i - 1], hi = trove__serve_bucket_le[i];
             return (lo + (hi - lo) * (rank - cum) / (double)b[i]) * 1e3;
         }
         cum = next;
@@ -99,7 +87,7 @@ static json_t *endpoint_latency(const serve_metrics *mx, int e, size_t m0,
             json_decref(buckets);
             buckets = NULL;
         }
-    return json_pack("{s:s,s:I,s:f,s:f,s:f,s:o}", "endpoint", endpoint_names[e],
+    return json_pack("{s:s,s:I,s:f,s:f,s:f,s:o}", "endpoint", trove__serve_endpoint_names[e],
                      "count", (json_int_t)count,
                      "mean_ms", (double)sum_ns / (double)count * 1e-6,
                      "p50_ms", quantile_ms(b, count, 0.5),
@@ -114,7 +102,7 @@ static json_t *latency_json(const trove_server *s, int mi)
     if (le == NULL || all == NULL || mine == NULL)
         goto fail;
     for (int i = 0; i < SERVE_N_BUCKETS - 1; i++)
-        if (json_array_append_new(le, json_real(bucket_le[i] * 1e3)) != 0)
+        if (json_array_append_new(le, json_real(trove__serve_bucket_le[i] * 1e3)) != 0)
             goto fail;
     if (json_array_append_new(le, json_null()) != 0)
         goto fail;

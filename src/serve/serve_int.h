@@ -202,6 +202,11 @@ enum serve_fallback_reason {
     SERVE_FB_SHORT_LIST
 };
 
+/* Histogram upper bounds in seconds (the last bucket is +Inf) and the
+ * endpoint label of each enum serve_endpoint. */
+extern const double trove__serve_bucket_le[SERVE_N_BUCKETS - 1];
+extern const char *const trove__serve_endpoint_names[SERVE_N_ENDPOINTS];
+
 int  trove__serve_metrics_init(serve_metrics *mx, const serve_snapshot *snap);
 void trove__serve_metrics_free(serve_metrics *mx);
 void trove__serve_metrics_observe(serve_metrics *mx, int endpoint, int status,
