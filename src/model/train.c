@@ -336,30 +336,6 @@ static inline void prefetch_candidate(const trove_model *m, const float *snap, u
         prefetch_item(m, i);
 }
 
-/* Bring a block of item rows (embeddings, optimiser state, bias lines)
- * into this core's cache with write intent, in address order. The block
- * was last written by another core; pulled in one sequential sweep its
- * lines stream at full bandwidth instead of arriving one demand miss at a
- * time as the examples touch them. */
-static void pull_block(const trove_model *m, uint32_t lo, uint32_t nb)
-{
-    const trove__table *t = &m->iid;
-    if (t->rows == 0 || nb == 0)
-        return;
-    const float *rows[3] = {t->emb, t->acc, t->dacc};
-    size_t bytes = (size_t)nb * m->dp * sizeof(float);
-    for (int a = 0; a < 3; a++) {
-        if (rows[a] == NULL)
-            continue;
-        const char *p = (const char *)(rows[a] + (size_t)lo * m->dp);
-        for (size_t o = 0; o < bytes; o += 64)
-            __builtin_prefetch(p + o, 1);
-    }
-    const char *mt = (const char *)trove__meta(t, lo);
-    for (size_t o = 0; o < (size_t)nb * TROVE__META * sizeof(float); o += 64)
-        __builtin_prefetch(mt + o, 1);
-}
-
 static void run_slice(train_thread *t)
 {
     const train_job *job = t->job;
@@ -382,8 +358,6 @@ static void run_slice(train_thread *t)
     const float *snap = t->snap, *snap_bias = t->snap_bias;
     if (n_ex == 0 || t->diverged)
         return;
-    if (job->n_blocks > 1)
-        pull_block(m, lo, nb);
     if (snap != NULL) {
         /* Refresh the copy of the other blocks (sequential copies, so the
          * lines stream from the cores that wrote them). */
