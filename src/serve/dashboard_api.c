@@ -45,6 +45,7 @@
 #define DASH_MAX_CYCLES   4096   /* cached cycle counts per server */
 #define DASH_TTL_CLOSED   600    /* seconds */
 #define DASH_TTL_OPEN     30     /* seconds */
+#define OPEN_END          ((int64_t)1 << 52)  /* end of the open window */
 
 /* ------------------------------------------------------- cache table */
 typedef struct dash_cycle {
@@ -258,9 +259,13 @@ static int cycle_counts(trove_server *s, trove_store *st, int64_t cycle_id,
     if (hit)
         return TROVE_OK;
 
-    /* the open window includes the current second: an event stored just
-     * now counts at once */
-    rc = trove_store_ab_counts(st, cycle_id, now + 1, &k, err);
+    /* The open window has no end: every event from its start on counts,
+     * an event stored just now at once, and so do the events of a
+     * simulated or replayed clock that runs ahead of the wall clock (the
+     * demo world's cycles start after today). end_ts is then reported as
+     * null. */
+    rc = trove_store_ab_counts(st, cycle_id, open ? OPEN_END : now + 1, &k,
+                               err);
     if (rc != TROVE_OK)
         return rc;
     pthread_mutex_lock(&dash_lock);
@@ -576,10 +581,12 @@ static json_t *cycle_json(const trove_ab_cycle_counts *k, json_t *version)
 {
     trove_ab_result res;
     trove_ab_analyze(k, &res);
-    return json_pack("{s:s,s:I,s:I,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,"
+    return json_pack("{s:s,s:I,s:o,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o,"
                      "s:b,s:o,s:o,s:I,s:I,s:I,s:I}",
                      "key", k->key, "start_ts", (json_int_t)k->start_ts,
-                     "end_ts", (json_int_t)k->end_ts, "model_version", version,
+                     "end_ts", k->end_ts >= OPEN_END ? json_null()
+                                : json_integer((json_int_t)k->end_ts),
+                     "model_version", version,
                      "arms",
                      "control", arm_json(&k->arm[TROVE_ARM_CONTROL],
                                          res.rate[TROVE_ARM_CONTROL]),

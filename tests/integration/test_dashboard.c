@@ -675,6 +675,8 @@ static void test_cycles(void **state)
             assert_int_equal(jint(o, "start_ts"), T0 + c * WEEK);
             if (c < 2)
                 assert_int_equal(jint(o, "end_ts"), T0 + (c + 1) * WEEK);
+            else   /* the latest cycle's window is open */
+                assert_true(json_is_null(json_object_get(o, "end_ts")));
             assert_int_equal(jint(o, "model_version"), 1);
             json_t *test = json_object_get(json_object_get(o, "arms"), "test");
             json_t *ctl = json_object_get(json_object_get(o, "arms"), "control");
