@@ -29,6 +29,9 @@ static void usage(FILE *f)
             "  -s, --store FILE          the store (a path or sqlite:PATH)\n"
             "  -c, --config DIR          market configs (markets/<code>.yaml)\n"
             "  -r, --rules DIR           business rules (rules/<code>.yaml)\n"
+            "      --hunts DIR           treasure-hunt templates (hunts/<code>.yaml;\n"
+            "                            markets without one use the built-in\n"
+            "                            default template)\n"
             "  -p, --port P              TCP port (default 8080; 0 = any free one)\n"
             "  -b, --bind ADDR           IPv4 address (default 127.0.0.1)\n"
             "  -t, --threads N           worker threads (default 2)\n"
@@ -71,7 +74,7 @@ static char *read_token(const char *path)
 int cmd_serve(int argc, char **argv)
 {
     enum { OPT_MAX_BODY = 256, OPT_TIMEOUT, OPT_TOKEN_FILE, OPT_PUBLIC_READ,
-           OPT_ITEM_FALLBACK };
+           OPT_ITEM_FALLBACK, OPT_HUNTS };
     static const struct option options[] = {
         { "store", required_argument, NULL, 's' },
         { "config", required_argument, NULL, 'c' },
@@ -83,6 +86,7 @@ int cmd_serve(int argc, char **argv)
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "admin-token-file", required_argument, NULL, OPT_TOKEN_FILE },
         { "public-read", no_argument, NULL, OPT_PUBLIC_READ },
+        { "hunts", required_argument, NULL, OPT_HUNTS },
         { "item-fallback", required_argument, NULL, OPT_ITEM_FALLBACK },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -127,6 +131,7 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_TOKEN_FILE: token_file = optarg; break;
         case OPT_PUBLIC_READ: p.public_read = 1; break;
+        case OPT_HUNTS: p.hunts_dir = optarg; break;
         case OPT_ITEM_FALLBACK:
             if (strcmp(optarg, "mean") == 0)
                 p.item_cold_fallback = TROVE_COLD_MEAN;
