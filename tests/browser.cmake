@@ -5,7 +5,7 @@
 if(TROVE_DASHBOARD)
   add_test(NAME browser_dashboard
            COMMAND ${TROVE_NODE}
-                   ${PROJECT_SOURCE_DIR}/tests/browser/dashboard.test.mjs)
+                   ${PROJECT_SOURCE_DIR}/tests/browser/run.mjs)
   set_tests_properties(browser_dashboard PROPERTIES
     LABELS "browser"
     SKIP_RETURN_CODE 77
