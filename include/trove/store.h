@@ -452,7 +452,8 @@ typedef struct trove_assignment {
 
 /* Add n rows. A (cycle, user, rank) or (cycle, user, item) pair that is
  * already there is TROVE_EEXIST; an unknown cycle, user or item
- * TROVE_ENOTFOUND. All rows or none (outside an explicit transaction; inside
+ * TROVE_ENOTFOUND; a user in both arms of one cycle TROVE_EINVAL. Every id
+ * is checked before anything is written. All rows or none (outside an explicit transaction; inside
  * one, a failure leaves the earlier calls' rows and the caller rolls
  * back). */
 int trove_store_assignments_add(trove_store *s, const trove_assignment *rows,
