@@ -95,10 +95,11 @@ static int utf8_valid(const char *str)
 /* ------------------------------------------------------------ answers */
 /* Per-request state of methods with a body (GET answers at once). */
 typedef struct req_ctx {
-    uint64_t start_ns;
+    uint64_t start_ns;   /* arrival, what the latency metrics measure from */
     char    *body;
     size_t   len, cap;
     int      too_large;
+    int      answered;   /* later calls only drain */
 } req_ctx;
 
 /* Static markers of bodiless requests: seen once (headers read), and
@@ -1974,10 +1975,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > s->params.max_body) {
-            uint64_t start = ctx->start_ns;
             ctx->too_large = 1;
-            ctx->start_ns = 0;   /* answered: later calls only drain */
-            return route(s, conn, url, method, ctx, start);
+            ctx->answered = 1;
+            return route(s, conn, url, method, ctx, ctx->start_ns);
         }
         return MHD_YES;
     }
@@ -2002,11 +2002,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         ctx->len += n;
         return MHD_YES;
     }
-    if (ctx->start_ns == 0)
-        return MHD_YES;   /* answered already */
-    uint64_t start = ctx->start_ns;
-    ctx->start_ns = 0;
-    return route(s, conn, url, method, ctx, start);
+    if (ctx->answered)
+        return MHD_YES;
+    ctx->answered = 1;
+    return route(s, conn, url, method, ctx, ctx->start_ns);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
