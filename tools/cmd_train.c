@@ -41,6 +41,8 @@ static void usage(FILE *f)
         "  --k N --n N           k-OS: k-th of n sampled positives (5, 10)\n"
         "run:\n"
         "  --threads N           training threads (default 1)\n"
+        "  --thread-schedule S   blocks (default: rounds over item blocks) or\n"
+        "                        hogwild (docs/model.md, Two threads)\n"
         "  --seed S              random seed (default 42)\n"
         "  --out MODEL           model file to write (atomically)\n"
         "  -q, --quiet           no per-epoch progress\n"
@@ -89,7 +91,7 @@ int cmd_train(int argc, char **argv)
     enum {
         O_TRAIN = 1000, O_UIDX, O_IIDX, O_UFEAT, O_IFEAT, O_NOUID, O_NOIID, O_COLD, O_LOSS,
         O_DIM, O_EPOCHS, O_LR, O_SCHED, O_RHO, O_EPS, O_IALPHA, O_UALPHA, O_MAXS, O_K, O_N,
-        O_THREADS, O_SEED, O_OUT, O_JSON
+        O_THREADS, O_TSCHED, O_SEED, O_OUT, O_JSON
     };
     static const struct option opts[] = {
         {"train", required_argument, NULL, O_TRAIN},
@@ -113,6 +115,7 @@ int cmd_train(int argc, char **argv)
         {"k", required_argument, NULL, O_K},
         {"n", required_argument, NULL, O_N},
         {"threads", required_argument, NULL, O_THREADS},
+        {"thread-schedule", required_argument, NULL, O_TSCHED},
         {"seed", required_argument, NULL, O_SEED},
         {"out", required_argument, NULL, O_OUT},
         {"quiet", no_argument, NULL, 'q'},
@@ -209,6 +212,15 @@ int cmd_train(int argc, char **argv)
         case O_THREADS:
             if (parse_u32(optarg, 1, 256, &p.num_threads) != 0)
                 return cli_usage_error(CMD, "--threads must be in 1..256, got '%s'", optarg);
+            break;
+        case O_TSCHED:
+            if (strcmp(optarg, "blocks") == 0)
+                p.thread_schedule = TROVE_THREADS_BLOCKS;
+            else if (strcmp(optarg, "hogwild") == 0)
+                p.thread_schedule = TROVE_THREADS_HOGWILD;
+            else
+                return cli_usage_error(CMD, "--thread-schedule must be blocks or "
+                                       "hogwild, got '%s'", optarg);
             break;
         case O_SEED:
             if (cli_parse_u64(optarg, &p.seed) != 0)

@@ -121,6 +121,16 @@ static void test_failures(void **state)
     rc = testutil_run_trove(&out, "train --train %s --loss hinge --out x", g_pairs);
     assert_int_equal(rc, 2);
     free(out);
+    rc = testutil_run_trove(&out, "train --train %s --thread-schedule fast --out x",
+                            g_pairs);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "--thread-schedule"));
+    free(out);
+    rc = testutil_run_trove(&out, "train --train %s --threads 2 --thread-schedule "
+                            "hogwild --dim 4 --epochs 2 --out %s -q", g_pairs,
+                            testutil_tmp_path("hogwild.trove"));
+    assert_int_equal(rc, 0);
+    free(out);
     rc = testutil_run_trove(&out, "train --out x");
     assert_int_equal(rc, 2);
     free(out);
