@@ -101,6 +101,7 @@ int cmd_serve(int argc, char **argv)
     trove_error err;
     trove_error_clear(&err);
     p.port = 8080;
+    p.warm_dashboard = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:c:r:p:b:t:vh", options, NULL)) != -1) {
         switch (c) {

@@ -254,7 +254,7 @@ static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
     return TROVE_OK;
 }
 
-void trove__serve_hunts_stop(const trove_server *s)
+void trove__serve_hunts_stop(trove_server *s)
 {
     pthread_mutex_lock(&state_lock);
     if (state.owner == s)

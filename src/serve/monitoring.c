@@ -184,7 +184,7 @@ static void cache_put(const trove_server *s, int mi, int64_t now, int days,
     pthread_mutex_unlock(&cache_lock);
 }
 
-void trove__serve_monitoring_stop(const trove_server *s)
+void trove__serve_monitoring_stop(trove_server *s)
 {
     pthread_mutex_lock(&cache_lock);
     for (int i = 0; i < CACHE_SLOTS; i++)

@@ -256,6 +256,9 @@ struct trove_server {
 
     serve_metrics        metrics;
     serve_scratch        scratch[SERVE_SCRATCH_SLOTS];
+    pthread_t            dash_warm;          /* dashboard warm-up */
+    int                  dash_warm_running;
+    atomic_int           dash_warm_stop;
     atomic_ullong        request_seq;
     uint64_t             boot_id;
     int64_t              started_ts;
@@ -387,9 +390,12 @@ int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
 /* Free what the file keeps for server s (caches, handles); called by
  * trove_server_stop once no request runs. The files keep such state in
  * process-wide tables keyed by server and boot id. */
-void trove__serve_hunts_stop(const trove_server *s);
-void trove__serve_monitoring_stop(const trove_server *s);
-void trove__serve_dashboard_stop(const trove_server *s);
+void trove__serve_hunts_stop(trove_server *s);
+void trove__serve_monitoring_stop(trove_server *s);
+void trove__serve_dashboard_stop(trove_server *s);
+/* With params.warm_dashboard: start the thread counting every cycle once
+ * (joined by trove__serve_dashboard_stop). TROVE_OK or TROVE_ENOMEM. */
+int  trove__serve_dashboard_start(trove_server *s);
 int trove__serve_static_owns(const char *url);
 int trove__serve_static_handle(trove_server *s, const serve_req *r,
                                serve_resp *out);

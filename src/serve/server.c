@@ -327,7 +327,7 @@ static enum MHD_Result send_resp(trove_server *s, struct MHD_Connection *conn,
 typedef struct extension {
     int (*owns)(const char *url);
     int (*handle)(trove_server *, const serve_req *, serve_resp *);
-    void (*stop)(const trove_server *);   /* frees the file's state of a
+    void (*stop)(trove_server *);   /* frees the file's state of a
                                              stopping server; may be NULL */
 } extension;
 
@@ -2174,6 +2174,9 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
         else
             s->port = p->port;
     }
+    if (p->warm_dashboard && trove__serve_dashboard_start(s) != TROVE_OK)
+        trove_log(TROVE_LOG_WARN, "serve: dashboard warm-up not started (out "
+                  "of memory or threads); the first A/B page counts itself");
     trove_log(TROVE_LOG_INFO, "serve: listening on %s:%u (%u threads, %zu "
               "markets, %u items)", p->bind_address ? p->bind_address : "127.0.0.1",
               (unsigned)s->port, p->threads, s->n_markets, s->snap->n_items);
