@@ -112,19 +112,45 @@ try {
       max_ms: Math.max(...times), dcl_ms: median(dcls), api_ms: median(apis) });
   }
 
+  /* Warm: one browser context kept open, as an operator moving between
+   * pages (scripts cached, renderer running); each page visited once
+   * untimed, then RUNS timed visits. */
+  const warm = {};
+  {
+    const ctx = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+    await ctx.addInitScript((t) => sessionStorage.setItem('trove.token', t), TOKEN);
+    const page = await ctx.newPage();
+    for (const p of PAGES) {
+      const times = [];
+      for (let r = 0; r < RUNS + 1; r++) {
+        await page.goto(server.url + p);
+        await page.waitForSelector('.page[data-ready]', { timeout: 30000 });
+        const t = await page.evaluate(() =>
+          performance.getEntriesByName('trove-ready')[0]?.startTime ?? NaN);
+        if (r > 0) times.push(t);
+      }
+      warm[p] = median(times);
+    }
+    await ctx.close();
+  }
+
   console.log(`dashboard page load: ${items.total} offers, ${CYCLES} cycles, ${RUNS} cold runs per page (setup ${setup.toFixed(0)} s)`);
   console.log('(scripts: navigation start to DOMContentLoaded; API: time in /v1/ requests; medians)');
-  console.log('page                      median ms    min ms    max ms  scripts ms   API ms  < 300 ms');
+  console.log('(cold: a new browser context per load; warm: one context, as an operator clicking through)');
+  console.log('page                      median ms    min ms    max ms  scripts ms   API ms  < 300 ms   warm ms  < 300 ms');
   for (const r of results) {
     console.log(`${r.page.padEnd(24)} ${r.median_ms.toFixed(1).padStart(9)} ${r.min_ms.toFixed(1).padStart(9)} ` +
       `${r.max_ms.toFixed(1).padStart(9)} ${r.dcl_ms.toFixed(1).padStart(11)} ${r.api_ms.toFixed(1).padStart(8)}  ` +
-      `${r.median_ms < TARGET_MS ? 'yes' : 'NO'}`);
+      `${(r.median_ms < TARGET_MS ? 'yes' : 'NO').padEnd(8)} ${warm[r.page].toFixed(1).padStart(9)}  ` +
+      `${warm[r.page] < TARGET_MS ? 'yes' : 'NO'}`);
   }
   const worst = Math.max(...results.map((r) => r.median_ms));
   console.log(JSON.stringify({
     name: 'dashboard_load', cpu_features: cpuFlags, runs: RUNS, offers: items.total, cycles: CYCLES,
     pages: Object.fromEntries(results.map((r) => [r.page, Number(r.median_ms.toFixed(1))])),
     api_ms: Object.fromEntries(results.map((r) => [r.page, Number(r.api_ms.toFixed(1))])),
+    warm_pages: Object.fromEntries(Object.entries(warm).map(([p, t]) => [p, Number(t.toFixed(1))])),
+    worst_warm_ms: Number(Math.max(...Object.values(warm)).toFixed(1)),
     load_average: Number(os.loadavg()[0].toFixed(2)),
     worst_median_ms: Number(worst.toFixed(1)), target_ms: TARGET_MS,
     worst_vs_target: Number((worst / TARGET_MS).toFixed(3)),
