@@ -19,7 +19,7 @@
  * write lock and writes nothing.
  */
 #include "dashboard_int.h"
-#include "ingest/ingest_int.h"
+#include "ingest/fields.h"
 
 #include <ctype.h>
 #include <errno.h>
