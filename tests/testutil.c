@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,4 +154,58 @@ int testutil_run_trove(char **output, const char *fmt, ...)
     if (status == -1 || !WIFEXITED(status))
         return -1;
     return WEXITSTATUS(status);
+}
+
+char *testutil_http_exchange(uint16_t port, const char *raw, size_t len,
+                             size_t *n)
+{
+    struct sockaddr_in a;
+    size_t off = 0, cap = 1 << 16, got = 0;
+    char *buf;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    while (off < len) {
+        ssize_t w = send(fd, raw + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;   /* the server may answer (413) and close early */
+        off += (size_t)w;
+    }
+    buf = malloc(cap);
+    assert_non_null(buf);
+    for (;;) {
+        ssize_t k;
+        if (got + 4096 > cap) {
+            char *more = realloc(buf, cap * 2);
+            assert_non_null(more);
+            buf = more;
+            cap *= 2;
+        }
+        k = recv(fd, buf + got, cap - got - 1, 0);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    buf[got] = '\0';
+    close(fd);
+    if (n != NULL)
+        *n = got;
+    return buf;
+}
+
+int testutil_http_status(const char *answer)
+{
+    if (strlen(answer) > 12 && strncmp(answer, "HTTP/1.", 7) == 0)
+        return atoi(answer + 9);
+    return -1;
+}
+
+const char *testutil_http_body(const char *answer)
+{
+    const char *b = strstr(answer, "\r\n\r\n");
+    return b ? b + 4 : "";
 }

@@ -40,4 +40,18 @@ int testutil_write_file(const char *path, const char *text);
 int testutil_run_trove(char **output, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* One HTTP/1.1 exchange with 127.0.0.1:port on a fresh connection: sends
+ * the `len` bytes of `raw` (a whole request that asks Connection: close;
+ * sending stops early if the server closes, as after a 413) and reads the
+ * answer to its end. Returns the malloc'd answer (headers and body,
+ * NUL-terminated; *n its length, may be NULL). A socket error fails the
+ * test. */
+char *testutil_http_exchange(uint16_t port, const char *raw, size_t len,
+                             size_t *n);
+/* The status code of an answer, -1 when it is not HTTP. */
+int testutil_http_status(const char *answer);
+/* The body of an answer (after the blank line), "" when there is none;
+ * points into `answer`. */
+const char *testutil_http_body(const char *answer);
+
 #endif /* TROVE_TESTUTIL_H */

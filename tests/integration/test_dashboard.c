@@ -11,14 +11,11 @@
 #include "trove/serve.h"
 #include "trove/ab.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +38,6 @@ static reply request(uint16_t port, const char *method, const char *path,
                      const char *token, const char *ctype, const char *body)
 {
     reply r = { -1, NULL, NULL };
-    struct sockaddr_in a;
     size_t blen = body ? strlen(body) : 0, cap = 1024 + strlen(path) + blen;
     char *req = malloc(cap);
     assert_non_null(req);
@@ -55,41 +51,10 @@ static reply request(uint16_t port, const char *method, const char *path,
                      ctype ? "\r\n" : "", blen);
     if (blen)
         memcpy(req + n, body, blen);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    size_t off = 0, len = (size_t)n + blen;
-    while (off < len) {
-        ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    char *buf = testutil_http_exchange(port, req, (size_t)n + blen, NULL);
     free(req);
-    size_t bcap = 8192, got = 0;
-    char *buf = malloc(bcap);
-    assert_non_null(buf);
-    for (;;) {
-        if (got + 4096 > bcap) {
-            bcap *= 2;
-            buf = realloc(buf, bcap);
-            assert_non_null(buf);
-        }
-        ssize_t k = recv(fd, buf + got, bcap - got - 1, 0);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    buf[got] = '\0';
-    close(fd);
-    if (got > 12 && strncmp(buf, "HTTP/1.", 7) == 0)
-        r.status = atoi(buf + 9);
-    char *b = strstr(buf, "\r\n\r\n");
-    r.body = strdup(b ? b + 4 : "");
+    r.status = testutil_http_status(buf);
+    r.body = strdup(testutil_http_body(buf));
     free(buf);
     r.json = json_loads(r.body, 0, NULL);
     return r;

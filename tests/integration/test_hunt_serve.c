@@ -9,12 +9,9 @@
 #include "testutil.h"
 #include "trove/serve.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,35 +40,9 @@ static reply http(const char *method, const char *path, const char *body)
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                      method, path, blen, body ? body : "");
     assert_true(n > 0 && (size_t)n < sizeof req);
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-    size_t cap = 1 << 16, got = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (got + 1024 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t k = recv(fd, buf + got, cap - got - 1, 0);
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    buf[got] = '\0';
-    close(fd);
-    if (got > 12 && strncmp(buf, "HTTP/1.", 7) == 0)
-        r.status = atoi(buf + 9);
-    char *b = strstr(buf, "\r\n\r\n");
-    r.body = strdup(b ? b + 4 : "");
+    char *buf = testutil_http_exchange(port, req, (size_t)n, NULL);
+    r.status = testutil_http_status(buf);
+    r.body = strdup(testutil_http_body(buf));
     free(buf);
     return r;
 }

@@ -8,13 +8,10 @@
 #include "testutil.h"
 #include "trove/serve.h"
 
-#include <arpa/inet.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define TOKEN "mon-token"
@@ -33,40 +30,14 @@ static reply http(const char *method, const char *path, const char *token)
 {
     reply r = { -1, NULL };
     char req[1024];
-    struct sockaddr_in a;
     int n = snprintf(req, sizeof req,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                      "%s%s%sContent-Length: 0\r\n\r\n",
                      method, path, token ? "Authorization: Bearer " : "",
                      token ? token : "", token ? "\r\n" : "");
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t got = recv(fd, buf + len, cap - len - 1, 0);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    buf[len] = '\0';
-    close(fd);
-    if (len > 12 && strncmp(buf, "HTTP/1.", 7) == 0)
-        r.status = atoi(buf + 9);
-    char *body = strstr(buf, "\r\n\r\n");
-    r.body = strdup(body ? body + 4 : "");
+    char *buf = testutil_http_exchange(port, req, (size_t)n, NULL);
+    r.status = testutil_http_status(buf);
+    r.body = strdup(testutil_http_body(buf));
     free(buf);
     return r;
 }

@@ -1,7 +1,7 @@
 /*
  * test_serve.c - starts the real HTTP server on 127.0.0.1 (ephemeral port)
  * over a small store with two registered model versions, and talks to it
- * through a minimal socket client: every endpoint, the fallback chain, cold
+ * through the tests' HTTP client (testutil): every endpoint, the fallback chain, cold
  * start, item upload and flags, activate and rollback, and bad input (no or
  * wrong token, oversized and malformed bodies, unknown market, garbage on
  * the wire).
@@ -9,13 +9,10 @@
 #include "testutil.h"
 #include "trove/serve.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,41 +33,9 @@ typedef struct reply {
 static reply send_raw(const char *raw, size_t len)
 {
     reply r = { -1, NULL };
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = send(fd, raw + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break;   /* the server may answer (413) and close early */
-        off += (size_t)w;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (n + 1024 > cap) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    buf[n] = '\0';
-    close(fd);
-    if (n > 12 && strncmp(buf, "HTTP/1.", 7) == 0)
-        r.status = atoi(buf + 9);
-    char *body = strstr(buf, "\r\n\r\n");
-    r.body = strdup(body ? body + 4 : "");
+    char *buf = testutil_http_exchange(port, raw, len, NULL);
+    r.status = testutil_http_status(buf);
+    r.body = strdup(testutil_http_body(buf));
     free(buf);
     return r;
 }

@@ -11,13 +11,10 @@
 #include "testutil.h"
 #include "trove/serve.h"
 
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,8 +32,7 @@ static reply http_on(uint16_t p, const char *method, const char *path,
                      const char *body)
 {
     reply r = { -1, NULL };
-    struct sockaddr_in a;
-    size_t blen = body ? strlen(body) : 0, n = 0, cap = 1 << 16;
+    size_t blen = body ? strlen(body) : 0;
     char req[2048];
     int len = snprintf(req, sizeof req,
                        "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
@@ -44,29 +40,9 @@ static reply http_on(uint16_t p, const char *method, const char *path,
                        "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
                        method, path, blen, body ? body : "");
     assert_true(len > 0 && (size_t)len < sizeof req);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(p);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        ssize_t got = recv(fd, buf + n, cap - n - 1, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-        assert_true(n + 1 < cap);
-    }
-    buf[n] = '\0';
-    close(fd);
-    if (n > 12)
-        r.status = atoi(buf + 9);
-    const char *b = strstr(buf, "\r\n\r\n");
-    r.body = strdup(b ? b + 4 : "");
+    char *buf = testutil_http_exchange(p, req, (size_t)len, NULL);
+    r.status = testutil_http_status(buf);
+    r.body = strdup(testutil_http_body(buf));
     free(buf);
     return r;
 }

@@ -11,13 +11,10 @@
 #include "trove/serve.h"
 #include "serve/static_assets.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,37 +40,13 @@ static void reply_free(reply *r)
 static reply fetch(const char *method, const char *path, const char *hdrs)
 {
     reply r = { -1, NULL, NULL, 0 };
-    struct sockaddr_in a;
     char req[1024];
-    size_t cap = 1 << 16, n = 0;
+    size_t n = 0;
     char *buf, *sep;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     int len = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        "Connection: close\r\n%s\r\n", method, path, hdrs);
-    assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(send(fd, req, (size_t)len, MSG_NOSIGNAL), len);
-    buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        ssize_t got;
-        if (n + 4096 > cap) {
-            char *more = realloc(buf, cap * 2);
-            assert_non_null(more);
-            buf = more;
-            cap *= 2;
-        }
-        got = recv(fd, buf + n, cap - n - 1, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    buf[n] = '\0';
+    assert_true(len > 0 && (size_t)len < sizeof req);
+    buf = testutil_http_exchange(port, req, (size_t)len, &n);
     sep = n > 12 ? strstr(buf, "\r\n\r\n") : NULL;
     if (sep != NULL && strncmp(buf, "HTTP/1.", 7) == 0) {
         r.status = atoi(buf + 9);
