@@ -66,7 +66,7 @@ static int nomem(parse_ctx *x)
 
 static const char *scalar(const yaml_node_t *n)
 {
-    return (const char *)n->data.scalar.value;
+    return trove__yaml_scalar(n);
 }
 
 static int is_plain(const yaml_node_t *n)
@@ -74,14 +74,6 @@ static int is_plain(const yaml_node_t *n)
     return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
-static const char *node_kind(const yaml_node_t *n)
-{
-    switch (n->type) {
-    case YAML_MAPPING_NODE:  return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default:                 return "a scalar";
-    }
-}
 
 static int parse_int_text(const char *s, int64_t *out)
 {
@@ -139,7 +131,7 @@ static int scalar_type(const yaml_node_t *n, int64_t *i, double *d)
 static int want_scalar(parse_ctx *x, const yaml_node_t *n, const char *key)
 {
     if (n->type != YAML_SCALAR_NODE)
-        return node_fail(x, n, "'%s' must be a scalar, not %s", key, node_kind(n));
+        return node_fail(x, n, "'%s' must be a scalar, not %s", key, trove__yaml_kind(n));
     return TROVE_OK;
 }
 
@@ -282,7 +274,7 @@ static int walk_mapping(parse_ctx *x, const yaml_node_t *m, const char *where,
     yaml_node_pair_t *p, *q;
     if (m->type != YAML_MAPPING_NODE)
         return node_fail(x, m, "'%s' must be a mapping, not %s", where,
-                         node_kind(m));
+                         trove__yaml_kind(m));
     for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = yaml_document_get_node(x->doc, p->key);
         const yaml_node_t *v = yaml_document_get_node(x->doc, p->value);
@@ -314,7 +306,7 @@ static int get_name_list(parse_ctx *x, const yaml_node_t *n, const char *key,
     char **list;
     int rc = TROVE_OK;
     if (n->type != YAML_SEQUENCE_NODE)
-        return node_fail(x, n, "'%s' must be a list, not %s", key, node_kind(n));
+        return node_fail(x, n, "'%s' must be a list, not %s", key, trove__yaml_kind(n));
     count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (count > MAX_LIST)
         return node_fail(x, n, "'%s' has more than %d entries", key, MAX_LIST);
@@ -560,7 +552,7 @@ static int params_pair(parse_ctx *x, const char *key, const yaml_node_t *k,
     if (sp == NULL && strict)
         return unknown_key(x, k, "model.params (family hybrid)", hybrid_param_keys);
     if (v->type != YAML_SCALAR_NODE)
-        return node_fail(x, v, "'%s' must be a scalar, not %s", key, node_kind(v));
+        return node_fail(x, v, "'%s' must be a scalar, not %s", key, trove__yaml_kind(v));
     if (c->n_model_params >= TROVE__CONFIG_MAX_PARAMS)
         return node_fail(x, k, "more than %d model parameters",
                          TROVE__CONFIG_MAX_PARAMS);
@@ -608,7 +600,7 @@ static int parse_model(parse_ctx *x, const yaml_node_t *m)
     const yaml_node_t *params = NULL;
     int rc;
     if (m->type != YAML_MAPPING_NODE)
-        return node_fail(x, m, "'model' must be a mapping, not %s", node_kind(m));
+        return node_fail(x, m, "'model' must be a mapping, not %s", trove__yaml_kind(m));
     for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = yaml_document_get_node(x->doc, p->key);
         const yaml_node_t *v = yaml_document_get_node(x->doc, p->value);

@@ -78,74 +78,25 @@ static int nomem(hparse *x)
 
 static const char *scalar(const yaml_node_t *n)
 {
-    return (const char *)n->data.scalar.value;
-}
-
-static const char *node_kind(const yaml_node_t *n)
-{
-    switch (n->type) {
-    case YAML_MAPPING_NODE:  return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default:                 return "a scalar";
-    }
+    return trove__yaml_scalar(n);
 }
 
 static int want(hparse *x, const yaml_node_t *n, yaml_node_type_t type,
                 const char *key)
 {
-    if (n->type != type)
-        return node_fail(x, n, "'%s' must be %s, not %s", key,
-                         type == YAML_MAPPING_NODE ? "a mapping"
-                         : type == YAML_SEQUENCE_NODE ? "a list" : "a scalar",
-                         node_kind(n));
-    return TROVE_OK;
+    return trove__yaml_want(x->err, x->file, n, type, key);
 }
 
 static int get_int(hparse *x, const yaml_node_t *n, const char *key,
                    long long min, long long max, long long *out)
 {
-    const char *s;
-    char *end;
-    long long v;
-    int rc = want(x, n, YAML_SCALAR_NODE, key);
-    if (rc != TROVE_OK)
-        return rc;
-    s = scalar(n);
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || s[0] == '\0' ||
-        isspace((unsigned char)s[0]) || *end != '\0' || errno != 0)
-        return node_fail(x, n, "'%s' must be an integer, not '%s'", key, s);
-    if (v < min || v > max)
-        return node_fail(x, n, "'%s' is %lld, must be in [%lld, %lld]", key, v,
-                         min, max);
-    *out = v;
-    return TROVE_OK;
+    return trove__yaml_int(x->err, x->file, n, key, min, max, out);
 }
 
 static int get_number(hparse *x, const yaml_node_t *n, const char *key,
                       double min, double max, double *out)
 {
-    const char *s;
-    char *end;
-    double v;
-    int rc = want(x, n, YAML_SCALAR_NODE, key);
-    if (rc != TROVE_OK)
-        return rc;
-    s = scalar(n);
-    for (const char *p = s; *p; p++)
-        if (!(isdigit((unsigned char)*p) || strchr(".eE+-", *p)))
-            return node_fail(x, n, "'%s' must be a number, not '%s'", key, s);
-    errno = 0;
-    v = strtod(s, &end);
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || s[0] == '\0' ||
-        *end != '\0' || errno != 0 || !isfinite(v))
-        return node_fail(x, n, "'%s' must be a number, not '%s'", key, s);
-    if (v < min || v > max)
-        return node_fail(x, n, "'%s' is %g, must be in [%g, %g]", key, v, min,
-                         max);
-    *out = v;
-    return TROVE_OK;
+    return trove__yaml_number(x->err, x->file, n, key, min, max, out);
 }
 
 static int get_bool(hparse *x, const yaml_node_t *n, const char *key, int *out)

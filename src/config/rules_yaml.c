@@ -61,69 +61,28 @@ static int damaged(rparse *x)
 
 static const char *scalar(const yaml_node_t *n)
 {
-    return (const char *)n->data.scalar.value;
-}
-
-static const char *node_kind(const yaml_node_t *n)
-{
-    switch (n->type) {
-    case YAML_MAPPING_NODE:  return "a mapping";
-    case YAML_SEQUENCE_NODE: return "a list";
-    default:                 return "a scalar";
-    }
+    return trove__yaml_scalar(n);
 }
 
 static int want_scalar(rparse *x, const yaml_node_t *n, const char *key)
 {
-    if (n->type != YAML_SCALAR_NODE)
-        return node_fail(x, n, "'%s' must be a scalar, not %s", key,
-                         node_kind(n));
-    return TROVE_OK;
+    return trove__yaml_want(x->err, x->file, n, YAML_SCALAR_NODE, key);
 }
 
 static int get_int(rparse *x, const yaml_node_t *n, const char *key,
                    long long min, long long max, int *out)
 {
-    const char *s;
-    char *end;
     long long v;
-    int rc = want_scalar(x, n, key);
-    if (rc != TROVE_OK)
-        return rc;
-    s = scalar(n);
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || s[0] == '\0' ||
-        isspace((unsigned char)s[0]) || *end != '\0' || errno != 0)
-        return node_fail(x, n, "'%s' must be an integer, not '%s'", key, s);
-    if (v < min || v > max)
-        return node_fail(x, n, "'%s' is %lld, must be in [%lld, %lld]", key, v,
-                         min, max);
-    *out = (int)v;
-    return TROVE_OK;
+    int rc = trove__yaml_int(x->err, x->file, n, key, min, max, &v);
+    if (rc == TROVE_OK)
+        *out = (int)v;
+    return rc;
 }
 
 static int get_number(rparse *x, const yaml_node_t *n, const char *key,
                       double *out)
 {
-    const char *s;
-    char *end;
-    double v;
-    int rc = want_scalar(x, n, key);
-    if (rc != TROVE_OK)
-        return rc;
-    s = scalar(n);
-    for (const char *p = s; *p; p++)
-        if (!(isdigit((unsigned char)*p) || *p == '.' || *p == 'e' ||
-              *p == 'E' || *p == '-' || *p == '+'))
-            return node_fail(x, n, "'%s' must be a number, not '%s'", key, s);
-    errno = 0;
-    v = strtod(s, &end);
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || s[0] == '\0' ||
-        *end != '\0' || errno != 0 || !isfinite(v))
-        return node_fail(x, n, "'%s' must be a number, not '%s'", key, s);
-    *out = v;
-    return TROVE_OK;
+    return trove__yaml_number(x->err, x->file, n, key, -HUGE_VAL, HUGE_VAL, out);
 }
 
 /* A non-empty string of at most 255 bytes without control characters. */
@@ -519,7 +478,7 @@ static int parse_rule(rparse *x, const yaml_node_t *m, trove_rule_spec *r)
     int rc;
 
     if (m->type != YAML_MAPPING_NODE)
-        return node_fail(x, m, "a rule must be a mapping, not %s", node_kind(m));
+        return node_fail(x, m, "a rule must be a mapping, not %s", trove__yaml_kind(m));
     if ((rc = check_keys(x, m)) != TROVE_OK)
         return rc;
     r->line = (int)m->start_mark.line + 1;
@@ -553,7 +512,7 @@ static int parse_rules(rparse *x, const yaml_node_t *seq)
 
     if (seq->type != YAML_SEQUENCE_NODE)
         return node_fail(x, seq, "'rules' must be a list, not %s",
-                         node_kind(seq));
+                         trove__yaml_kind(seq));
     count = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
     if (count > MAX_RULES)
         return node_fail(x, seq, "more than %d rules", MAX_RULES);
@@ -583,7 +542,7 @@ static int parse_top(rparse *x, const yaml_node_t *root)
     int rc;
     if (root->type != YAML_MAPPING_NODE)
         return node_fail(x, root, "the file must be a mapping, not %s",
-                         node_kind(root));
+                         trove__yaml_kind(root));
     if ((rc = check_keys(x, root)) != TROVE_OK)
         return rc;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
