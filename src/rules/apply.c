@@ -486,6 +486,59 @@ static uint64_t explore_hash(uint64_t key, int64_t day, uint32_t i, size_t k)
     return z ^ (z >> 31);
 }
 
+/* First position b of by_created (created_ts descending) whose item was
+ * created at or before t. */
+static size_t created_at_or_before(const trove_rules *r, int64_t t)
+{
+    size_t lo = 0, hi = r->n_items;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->created_ts[r->by_created[mid]] > t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Can new item i take an exploration slot of rule c? */
+static int explore_ok(const actx *ax, const trove__crule *c, uint32_t i)
+{
+    int action;
+    return !trove__bit(ax->skip, i) && !trove__bit(ax->chosen, i) &&
+           trove__member(c, i) && blocked_by(ax, i, &action) < 0;
+}
+
+/* Many new items: draw positions among them (uniform, seeded by user, day
+ * and rule) until `slots` distinct eligible ones are found, instead of
+ * hashing every one. Returns how many were found; 0..slots-1 means the
+ * draws ran out (most new items are not eligible for this user) and the
+ * caller scans them all instead. */
+static size_t explore_draw(actx *ax, const trove__crule *c, uint64_t seed,
+                           size_t first, size_t count)
+{
+    const trove_rules *r = ax->r;
+    size_t m = 0;
+    for (size_t tries = 8 * (size_t)c->slots + 16; m < c->slots && tries > 0;
+         tries--) {
+        uint64_t z;
+        seed += 0x9E3779B97F4A7C15ull;   /* splitmix64 */
+        z = explore_hash(seed, 0, 0, 0);
+        uint32_t i = r->by_created[first + (size_t)(((z >> 32) *
+                                                     (uint64_t)count) >> 32)];
+        size_t j = 0;
+        while (j < m && ax->pick[j].item != i)
+            j++;
+        if (j < m || !explore_ok(ax, c, i))
+            continue;
+        ax->pick[m].key = m;
+        ax->pick[m].score = 0;
+        ax->pick[m].item = i;
+        m++;
+    }
+    return m;
+}
+
 static void explore(actx *ax)
 {
     const trove_rules *r = ax->r;
@@ -502,11 +555,24 @@ static void explore(actx *ax)
     for (size_t k = 0; k < r->n_rules && ax->n < ax->want; k++) {
         const trove__crule *c = &r->rules[k];
         size_t m = 0;
+        int drawn = 0;
         int64_t oldest;
         if (c->kind != TROVE_RULE_EXPLORE)
             continue;
         oldest = q->now < INT64_MIN + c->new_secs ? INT64_MIN : q->now - c->new_secs;
-        for (size_t b = 0; b < r->n_items; b++) {
+        {
+            size_t first = created_at_or_before(r, q->now);
+            size_t count = (oldest == INT64_MIN ? r->n_items
+                                                : created_at_or_before(r, oldest - 1))
+                           - first;
+            if (count > 4 * (size_t)c->slots + 32)
+                m = explore_draw(ax, c, explore_hash(key, day, UINT32_MAX, k),
+                                 first, count);
+            drawn = m == c->slots;
+            if (!drawn)
+                m = 0;   /* too few draws were eligible: the full scan */
+        }
+        for (size_t b = 0; !drawn && b < r->n_items; b++) {
             uint32_t i = r->by_created[b];
             uint64_t h;
             int action;

@@ -449,6 +449,143 @@ static void test_explore(void **state)
     trove_rules_free(r);
 }
 
+/* Many new offers (more than 4 * slots + 32): the slots are drawn among
+ * them instead of hashing every one. The picks are new, eligible (never a
+ * blocked category), distinct, the same for a user all day, different
+ * across users, and spread over the new offers; when a user may take
+ * almost none of them the full scan still finds the eligible ones. */
+static void test_explore_many_new(void **state)
+{
+    enum { N = 400, NEW = 300 };
+    static trove_rules_item items[N];
+    static const char *feats[N][1];
+    static char ids[N][8];
+    static float scores[N];
+    static unsigned hits[N];
+    trove_rules_catalog cat;
+    trove_rules *r = NULL;
+    trove_error err;
+    (void)state;
+    for (size_t i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "o%zu", i);
+        /* among the new ones (the last NEW), one in ten is "stale" */
+        feats[i][0] = i >= N - NEW && i % 10 == 0 ? "category=stale"
+                                                  : "category=fresh";
+        items[i] = (trove_rules_item){ .ext_id = ids[i], .features = feats[i],
+                                       .n_features = 1, .active = 1,
+                                       .created_ts = i >= N - NEW
+                                           ? NOW - (int64_t)(i % 5) * DAY
+                                           : NOW - 100 * DAY };
+        scores[i] = 1.0f - 0.001f * (float)i;
+    }
+    trove_rule_set *rs = parse_ok("rules:\n"
+                                  "  - name: no-stale\n    kind: eligibility\n"
+                                  "    items: [category=stale]\n"
+                                  "    require_segments: [nobody]\n"
+                                  "  - name: new\n    kind: explore\n    slots: 2\n"
+                                  "    new_days: 7\n");
+    memset(&cat, 0, sizeof cat);
+    cat.items = items;
+    cat.n_items = N;
+    assert_int_equal(trove_rules_compile(rs, &cat, &r, &err), TROVE_OK);
+    trove_rule_set_free(rs);
+    void *scratch = malloc(trove_rules_scratch_size(r));
+    assert_non_null(scratch);
+    uint32_t first[2] = { 0, 0 };
+    int differs = 0;
+    for (uint64_t key = 1; key <= 3000; key++) {
+        for (int again = 0; again < 2; again++) {
+            trove_rules_user u;
+            trove_rules_request q;
+            trove_rules_result res;
+            uint32_t out[5];
+            float sc[5];
+            uint8_t src[5];
+            memset(&u, 0, sizeof u);
+            u.key = key;
+            memset(&q, 0, sizeof q);
+            q.user = &u;
+            q.now = NOW + (again ? 3600 : 0);   /* the same local day */
+            q.scores = scores;
+            q.n = 5;
+            memset(&res, 0, sizeof res);
+            res.items = out;
+            res.scores = sc;
+            res.sources = src;
+            assert_int_equal(trove_rules_apply(r, &q, scratch, &res), TROVE_OK);
+            assert_int_equal(res.n, 5);
+            assert_int_equal(src[3], TROVE_RULES_SOURCE_EXPLORE);
+            assert_int_equal(src[4], TROVE_RULES_SOURCE_EXPLORE);
+            for (int e = 3; e < 5; e++) {
+                assert_true(out[e] >= N - NEW);                 /* new */
+                assert_false(out[e] % 10 == 0);                 /* eligible */
+            }
+            assert_true(out[3] != out[4]);
+            if (again) {
+                assert_int_equal(out[3], first[0]);
+                assert_int_equal(out[4], first[1]);
+            } else {
+                if (key > 1 && (out[3] != first[0] || out[4] != first[1]))
+                    differs = 1;
+                first[0] = out[3];
+                first[1] = out[4];
+                hits[out[3]]++;
+                hits[out[4]]++;
+            }
+        }
+    }
+    assert_true(differs);
+    /* 6000 picks over 270 eligible new offers (22 each on average): every
+     * one of them is drawn at least once */
+    for (size_t i = N - NEW; i < N; i++)
+        if (i % 10 != 0)
+            assert_true(hits[i] > 0);
+    trove_rules_free(r);
+    free(scratch);
+
+    /* almost every new offer stale: the draws find too few, the full scan
+     * finds the only two eligible ones */
+    for (size_t i = N - NEW; i < N; i++)
+        feats[i][0] = i == N - 7 || i == N - 150 ? "category=fresh"
+                                                 : "category=stale";
+    rs = parse_ok("rules:\n"
+                  "  - name: no-stale\n    kind: eligibility\n"
+                  "    items: [category=stale]\n"
+                  "    require_segments: [nobody]\n"
+                  "  - name: new\n    kind: explore\n    slots: 2\n"
+                  "    new_days: 7\n");
+    assert_int_equal(trove_rules_compile(rs, &cat, &r, &err), TROVE_OK);
+    trove_rule_set_free(rs);
+    scratch = malloc(trove_rules_scratch_size(r));
+    assert_non_null(scratch);
+    {
+        trove_rules_user u;
+        trove_rules_request q;
+        trove_rules_result res;
+        uint32_t out[5];
+        float sc[5];
+        uint8_t src[5];
+        memset(&u, 0, sizeof u);
+        u.key = 77;
+        memset(&q, 0, sizeof q);
+        q.user = &u;
+        q.now = NOW;
+        q.scores = scores;
+        q.n = 5;
+        memset(&res, 0, sizeof res);
+        res.items = out;
+        res.scores = sc;
+        res.sources = src;
+        assert_int_equal(trove_rules_apply(r, &q, scratch, &res), TROVE_OK);
+        assert_int_equal(src[3], TROVE_RULES_SOURCE_EXPLORE);
+        assert_int_equal(src[4], TROVE_RULES_SOURCE_EXPLORE);
+        assert_true((out[3] == N - 7 && out[4] == N - 150) ||
+                    (out[3] == N - 150 && out[4] == N - 7));
+    }
+    trove_rules_free(r);
+    free(scratch);
+}
+
 static void test_bundles(void **state)
 {
     fix f;
@@ -1019,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_pin_boost_bury),
         cmocka_unit_test(test_exclusive_diversity),
         cmocka_unit_test(test_explore),
+        cmocka_unit_test(test_explore_many_new),
         cmocka_unit_test(test_bundles),
         cmocka_unit_test(test_order_and_trace),
         cmocka_unit_test(test_reference_and_candidates),
