@@ -440,13 +440,6 @@ static json_t *latest_cycle_json(const trove_ab_cycle_counts *k)
                      "srm_warning", res.srm_warn);
 }
 
-static int eligible_now(const serve_item *it, int64_t now)
-{
-    return it->active && !it->blocked &&
-           (it->start_ts == 0 || now >= it->start_ts) &&
-           (it->end_ts == 0 || now < it->end_ts);
-}
-
 static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
 {
     int64_t now = (int64_t)time(NULL);
@@ -469,7 +462,7 @@ static int handle_markets(trove_server *s, const serve_req *r, serve_resp *out)
     snap = trove__serve_snapshot_acquire(s);
     offers = snap->n_items;
     for (uint32_t i = 0; i < snap->n_items; i++)
-        active += (uint64_t)eligible_now(&snap->items[i], now);
+        active += (uint64_t)trove__serve_item_live(&snap->items[i], now);
 
     trove__serve_dashboard_store_enter(s, &ds);
     rc = trove_store_markets_foreach(ds.st, collect_name, &w, &err);

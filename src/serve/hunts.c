@@ -324,13 +324,6 @@ static market_hunts *market_state(trove_server *s, const serve_snapshot *snap,
 }
 
 /* ---------------------------------------------------------- candidates */
-static int eligible(const serve_item *it, int64_t now)
-{
-    return it->active && !it->blocked &&
-           (it->start_ts == 0 || now >= it->start_ts) &&
-           (it->end_ts == 0 || now < it->end_ts);
-}
-
 /* Score `user` with the market's model: 1 on success, 0 when the model
  * knows neither the user nor any of the user's stored features. */
 static int model_scores(const trove_server *s, const serve_market *mk,
@@ -342,24 +335,10 @@ static int model_scores(const trove_server *s, const serve_market *mk,
     int64_t row = uids ? trove_idmap_find(uids, user, ulen) : -1;
     if (row >= 0)
         return trove_model_score_user(m, (uint32_t)row, scores, NULL) == TROVE_OK;
-    const trove_idmap *names = trove_model_user_feature_names(m);
-    const serve_users *u = &s->users;
-    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
-    if (names == NULL || r < 0)
-        return 0;
     uint32_t feat[256];
     float w[256];
-    size_t nf = 0;
-    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < 256; k++) {
-        size_t len;
-        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
-        int64_t f = trove_idmap_find(names, name, len);
-        if (f >= 0) {
-            feat[nf] = (uint32_t)f;
-            w[nf] = u->weight[k];
-            nf++;
-        }
-    }
+    size_t nf = trove__serve_user_features(&s->users, m, user, ulen, feat, w,
+                                           256);
     return nf > 0 &&
            trove_model_score_features(m, feat, w, nf, scores, NULL) == TROVE_OK;
 }
@@ -376,7 +355,7 @@ static size_t model_top(const serve_snapshot *snap, const serve_market *mk,
         uint32_t c = mk->model_to_cat[j];
         float sc = scores[j];
         if (c == SERVE_NONE || isnan(sc) || (n == k && !(sc > cs[n - 1])) ||
-            !eligible(&snap->items[c], now))
+            !trove__serve_item_live(&snap->items[c], now))
             continue;
         size_t at = n < k ? n++ : k - 1;
         while (at > 0 && cs[at - 1] < sc) {
@@ -411,7 +390,7 @@ static size_t candidates(const trove_server *s, const serve_snapshot *snap,
         }
     }
     for (uint32_t r = 0; r < mk->n_pop && n < k; r++)
-        if (eligible(&snap->items[mk->pop_order[r]], now)) {
+        if (trove__serve_item_live(&snap->items[mk->pop_order[r]], now)) {
             cand[n] = mk->pop_order[r];
             cs[n] = (float)(mk->n_pop - r);
             n++;
@@ -421,7 +400,7 @@ static size_t candidates(const trove_server *s, const serve_snapshot *snap,
         return n;
     }
     for (uint32_t c = 0; c < snap->n_items && n < k; c++)
-        if (eligible(&snap->items[c], now)) {
+        if (trove__serve_item_live(&snap->items[c], now)) {
             cand[n] = c;
             cs[n] = NAN;
             n++;

@@ -170,6 +170,15 @@ typedef struct serve_caps {
     size_t          spent_cap;
 } serve_caps;
 
+/* An offer that may be shown at `now`: active, not blocked, inside its
+ * dates. */
+static inline int trove__serve_item_live(const serve_item *it, int64_t now)
+{
+    return it->active && !it->blocked &&
+           (it->start_ts == 0 || now >= it->start_ts) &&
+           (it->end_ts == 0 || now < it->end_ts);
+}
+
 /* ----------------------------------------------------------- metrics */
 enum serve_endpoint {
     SERVE_EP_RECS = 0, SERVE_EP_EVENTS, SERVE_EP_ITEM_PUT, SERVE_EP_ITEM_PATCH,
@@ -276,6 +285,13 @@ int  trove__serve_model_load(const char *path, int version, int64_t created,
 int  trove__serve_popularity_load(trove_server *s, trove_error *err);
 void trove__serve_popularity_free(serve_popularity *p);
 int  trove__serve_users_load(trove_server *s, trove_error *err);
+/* The stored features of `user` (ulen bytes) that model m knows, as m's
+ * feature indices and weights (at most max); returns how many, 0 for a
+ * user without stored features or when m has no feature names. For the
+ * cold start of users the model was not trained with. */
+size_t trove__serve_user_features(const serve_users *u, const trove_model *m,
+                                  const char *user, size_t ulen,
+                                  uint32_t *feat, float *w, size_t max);
 void trove__serve_users_free(serve_users *u);
 /* Build a snapshot from the store's items, s->models and the counts, and
  * publish it. Admin lock held. */

@@ -380,13 +380,6 @@ static int route_extensions(trove_server *s, struct MHD_Connection *conn,
 }
 
 /* ----------------------------------------------------- recommendations */
-static int eligible(const serve_item *it, int64_t now)
-{
-    return it->active && !it->blocked &&
-           (it->start_ts == 0 || now >= it->start_ts) &&
-           (it->end_ts == 0 || now < it->end_ts);
-}
-
 /* A scratch slot with room for `need` floats and `rules_need` bytes; when
  * every slot is busy, buffers of the call's own (freed by scratch_put).
  * *scores (and *rules when rules_need > 0) are NULL when out of memory. */
@@ -503,7 +496,7 @@ static size_t take_top(reco_list *l, const serve_snapshot *snap,
         if (n_top == room && !(sc > top_s[n_top - 1]))
             continue;
         const serve_item *it = &snap->items[c];
-        if (!eligible(it, now) || it->pinned || chosen_has(l->cat, base, c))
+        if (!trove__serve_item_live(it, now) || it->pinned || chosen_has(l->cat, base, c))
             continue;
         size_t at = n_top < room ? n_top++ : room - 1;
         while (at > 0 && top_s[at - 1] < sc) {
@@ -525,7 +518,7 @@ static void fill_popular(reco_list *l, const serve_snapshot *snap,
 {
     for (uint32_t i = 0; i < mk->n_pop && l->n < l->k; i++) {
         uint32_t c = mk->pop_order[i];
-        if (eligible(&snap->items[c], now) && !chosen_has(l->cat, l->n, c))
+        if (trove__serve_item_live(&snap->items[c], now) && !chosen_has(l->cat, l->n, c))
             list_add(l, snap, c, NAN, TROVE_SERVE_POPULAR);
     }
 }
@@ -557,7 +550,7 @@ static void fill_random(reco_list *l, const serve_snapshot *snap,
     }
     for (uint32_t v = 0; v < n && l->n < l->k; v++) {
         uint32_t c = (uint32_t)(((uint64_t)at + (uint64_t)v * step) % n);
-        if (eligible(&snap->items[c], now) && !chosen_has(l->cat, l->n, c))
+        if (trove__serve_item_live(&snap->items[c], now) && !chosen_has(l->cat, l->n, c))
             list_add(l, snap, c, NAN, TROVE_SERVE_RANDOM);
     }
 }
@@ -599,24 +592,10 @@ static int model_scores(trove_server *s, const serve_market *mk,
         return 1;
     }
     /* cold start: the user's stored features, as the model names them */
-    const trove_idmap *names = trove_model_user_feature_names(m);
-    const serve_users *u = &s->users;
-    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
-    if (names == NULL || r < 0)
-        return 0;
     uint32_t feat[256];
     float w[256];
-    size_t nf = 0;
-    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < 256; k++) {
-        size_t len;
-        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
-        int64_t f = trove_idmap_find(names, name, len);
-        if (f >= 0) {
-            feat[nf] = (uint32_t)f;
-            w[nf] = u->weight[k];
-            nf++;
-        }
-    }
+    size_t nf = trove__serve_user_features(&s->users, m, user, ulen, feat, w,
+                                           256);
     if (nf == 0)
         return 0;
     if (trove_model_score_features(m, feat, w, nf, scores, NULL) != TROVE_OK)
@@ -649,24 +628,10 @@ static int user_repr(trove_server *s, const serve_market *mk, const char *user,
     memset(q, 0, dim16 * sizeof *q);
     if (row >= 0)
         return trove_model_user_repr(m, (uint32_t)row, q, bu, NULL) == TROVE_OK;
-    const trove_idmap *names = trove_model_user_feature_names(m);
-    const serve_users *u = &s->users;
-    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
-    if (names == NULL || r < 0)
-        return 0;
     uint32_t feat[256];
     float w[256];
-    size_t nf = 0;
-    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < 256; k++) {
-        size_t len;
-        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
-        int64_t f = trove_idmap_find(names, name, len);
-        if (f >= 0) {
-            feat[nf] = (uint32_t)f;
-            w[nf] = u->weight[k];
-            nf++;
-        }
-    }
+    size_t nf = trove__serve_user_features(&s->users, m, user, ulen, feat, w,
+                                           256);
     return nf > 0 &&
            trove_model_user_repr_features(m, feat, w, nf, q, bu, NULL) == TROVE_OK;
 }
@@ -1062,7 +1027,7 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
 
     /* pinned offers first */
     for (uint32_t i = 0; i < snap->n_pinned && l->n < k; i++)
-        if (eligible(&snap->items[snap->pinned[i]], now))
+        if (trove__serve_item_live(&snap->items[snap->pinned[i]], now))
             list_add(l, snap, snap->pinned[i], NAN, TROVE_SERVE_PINNED);
 
     if (arm == TROVE_ARM_TEST) {
@@ -1096,7 +1061,7 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                     uint64_t h = trove_hash64(day, dlen, 0);
                     for (uint32_t v = 0; v < mk->n_explore; v++) {
                         uint32_t c = mk->explore[(h + v) % mk->n_explore];
-                        if (eligible(&snap->items[c], now) && !snap->items[c].pinned) {
+                        if (trove__serve_item_live(&snap->items[c], now) && !snap->items[c].pinned) {
                             explore = c;
                             break;
                         }

@@ -1239,3 +1239,25 @@ fail:
     snapshot_free(snap);
     return rc;
 }
+
+size_t trove__serve_user_features(const serve_users *u, const trove_model *m,
+                                  const char *user, size_t ulen,
+                                  uint32_t *feat, float *w, size_t max)
+{
+    const trove_idmap *names = trove_model_user_feature_names(m);
+    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    size_t nf = 0;
+    if (names == NULL || r < 0)
+        return 0;
+    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < max; k++) {
+        size_t len;
+        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
+        int64_t f = trove_idmap_find(names, name, len);
+        if (f >= 0) {
+            feat[nf] = (uint32_t)f;
+            w[nf] = u->weight[k];
+            nf++;
+        }
+    }
+    return nf;
+}
