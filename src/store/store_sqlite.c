@@ -1401,6 +1401,19 @@ static void events_filter_bind(const trove_event_filter *f, sqlite3_stmt *st)
         sqlite3_bind_int64(st, 4, (int64_t)f->type_mask);
 }
 
+/* The event of the current row of a statement selecting id, user_id,
+ * item_id, type, value, ts, market_id (in that order). */
+static void event_from_row(sqlite3_stmt *st, trove_event *ev)
+{
+    ev->id = (uint64_t)sqlite3_column_int64(st, 0);
+    ev->user_id = sqlite3_column_int64(st, 1);
+    ev->item_id = sqlite3_column_int64(st, 2);
+    ev->type = sqlite3_column_int(st, 3);
+    ev->value = sqlite3_column_double(st, 4);
+    ev->ts = sqlite3_column_int64(st, 5);
+    ev->market_id = sqlite3_column_int64(st, 6);
+}
+
 static int sq_events_foreach(trove_store *base, const trove_event_filter *filter,
                              trove_event_fn fn, void *ud, trove_error *err)
 {
@@ -1426,13 +1439,7 @@ static int sq_events_foreach(trove_store *base, const trove_event_filter *filter
     events_filter_bind(f, st);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         trove_event ev;
-        ev.id = (uint64_t)sqlite3_column_int64(st, 0);
-        ev.user_id = sqlite3_column_int64(st, 1);
-        ev.item_id = sqlite3_column_int64(st, 2);
-        ev.type = sqlite3_column_int(st, 3);
-        ev.value = sqlite3_column_double(st, 4);
-        ev.ts = sqlite3_column_int64(st, 5);
-        ev.market_id = sqlite3_column_int64(st, 6);
+        event_from_row(st, &ev);
         if ((status = fn(ud, &ev)) != 0)
             goto done;
     }
@@ -3241,13 +3248,7 @@ static int sq_user_events_foreach(trove_store *base, int64_t user_id,
     sqlite3_bind_int64(st, 5, (int64_t)f->type_mask);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         trove_event ev;
-        ev.id = (uint64_t)sqlite3_column_int64(st, 0);
-        ev.user_id = sqlite3_column_int64(st, 1);
-        ev.item_id = sqlite3_column_int64(st, 2);
-        ev.type = sqlite3_column_int(st, 3);
-        ev.value = sqlite3_column_double(st, 4);
-        ev.ts = sqlite3_column_int64(st, 5);
-        ev.market_id = sqlite3_column_int64(st, 6);
+        event_from_row(st, &ev);
         if ((status = fn(ud, &ev)) != 0)
             goto done;
     }
