@@ -185,7 +185,14 @@ int trove_monitor_report_json(const trove_monitor_report *r, int indent,
 done:
     if (rc != TROVE_OK)
         trove_error_set(err, rc, "monitor: out of memory writing JSON");
-    free(text);
+    if (text != NULL) {
+        /* json_dumps allocates with jansson's allocator, which an embedder
+         * (trove serve does) may have replaced */
+        json_malloc_t jm;
+        json_free_t jf;
+        json_get_alloc_funcs(&jm, &jf);
+        jf(text);
+    }
     json_decref(root);
     json_decref(quality);
     json_decref(features);

@@ -290,7 +290,7 @@ int trove__serve_monitoring_handle(trove_server *s, const serve_req *r,
         (more = json_dumps(extra, JSON_COMPACT | JSON_REAL_PRECISION(6))) == NULL ||
         tlen < 2 || text[tlen - 1] != '}') {
         json_decref(extra);
-        free(more);
+        trove_free(more);   /* jansson allocates through trove_malloc here */
         trove_free(text);
         return trove__serve_reply_json(out, 500, NULL);
     }
@@ -305,7 +305,7 @@ int trove__serve_monitoring_handle(trove_server *s, const serve_req *r,
         body[tlen + mlen - 1] = '\n';
         body[tlen + mlen] = '\0';
     }
-    free(more);
+    trove_free(more);
     trove_free(text);
     if (body == NULL)
         return trove__serve_reply_json(out, 500, NULL);
