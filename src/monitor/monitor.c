@@ -335,6 +335,7 @@ static uint32_t row_of(const row_map *m, int64_t id)
 typedef struct active_find {
     int     version;
     int64_t created;
+    int64_t data_to;    /* last event time of the training data, 0 unknown */
     char    family[32];
     char   *path;
 } active_find;
@@ -346,6 +347,8 @@ static int find_active(void *ud, const trove_model_version *mv)
         return 0;
     f->version = mv->version;
     f->created = mv->created_ts;
+    /* `trove train --store` records the training data's window */
+    f->data_to = trove__monitor_json_int(mv->metrics_json, "window_to");
     snprintf(f->family, sizeof f->family, "%s", mv->family);
     f->path = trove_strdup(mv->path);
     return f->path == NULL ? TROVE_ENOMEM : 1;
@@ -863,9 +866,16 @@ done:
 /* End of the training window: the version's creation, or the start of the
  * latest window for a version created after `now` (a store on a historical
  * or simulated clock, where creation times are wall-clock times). */
-static int64_t training_end(int64_t created, int64_t now, int64_t len)
+/* End of the training window: the training data's last event when the
+ * version recorded it (then the window is what the model learned from,
+ * whatever clock the events run on), else the version's creation; one
+ * after `now` (a historical or simulated clock) ends where the latest
+ * window starts. */
+static int64_t training_end(int64_t created, int64_t data_to, int64_t now,
+                            int64_t len)
 {
-    return created > now ? now - len : created;
+    int64_t end = data_to > 0 ? data_to + 1 : created;
+    return end > now ? now - len : end;
 }
 
 static int cmp_drift(const void *a, const void *b)
@@ -975,7 +985,7 @@ int trove_monitor_run(trove_store *s, const char *market,
         int64_t lo = now - (int64_t)(p.volume_windows + 1) * len;
         int64_t hi = now;
         if (r->model_version > 0) {
-            int64_t tf = training_end(r->model_created_ts, now, len) -
+            int64_t tf = training_end(r->model_created_ts, af.data_to, now, len) -
                          (int64_t)p.train_days * DAY;
             lo = tf < lo ? tf : lo;
         }
@@ -1000,7 +1010,7 @@ int trove_monitor_run(trove_store *s, const char *market,
     r->latest_from = r->now - len;
     if (r->model_version > 0) {
         r->ref_is_training = 1;
-        r->ref_to = training_end(r->model_created_ts, r->now, len);
+        r->ref_to = training_end(r->model_created_ts, af.data_to, r->now, len);
         r->ref_from = r->ref_to - (int64_t)p.train_days * DAY;
         r->model_age = r->now - r->model_created_ts;
     } else {

@@ -23,6 +23,9 @@ size_t trove__monitor_quantile_edges(const double *sorted, size_t n, int bins,
 size_t trove__monitor_bin_of(const double *edges, size_t n_edges, double v);
 
 /* Status of a value where higher is worse (rates, PSI); NA for NAN. */
+/* The integer member `key` of the JSON object text `json` (a model
+ * version's metrics), or 0 when absent or not an integer. */
+int64_t trove__monitor_json_int(const char *json, const char *key);
 int trove__monitor_status_high(double v, trove_monitor_threshold t);
 
 /* Worse of two statuses (NA counts as nothing). */

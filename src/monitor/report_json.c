@@ -198,3 +198,16 @@ done:
     json_decref(features);
     return rc;
 }
+
+int64_t trove__monitor_json_int(const char *json, const char *key)
+{
+    json_t *root, *v;
+    int64_t out = 0;
+    if (json == NULL || (root = json_loads(json, 0, NULL)) == NULL)
+        return 0;
+    v = json_object_get(root, key);
+    if (json_is_integer(v))
+        out = (int64_t)json_integer_value(v);
+    json_decref(root);
+    return out;
+}

@@ -389,6 +389,45 @@ static void add_model(world *w, int64_t created, const char *file)
                      TROVE_OK);
 }
 
+/* A version that recorded its training data's window (trove train
+ * --store writes window_to into the metrics) is compared with that window,
+ * not with the days before its creation: the training data may run on
+ * another clock (a simulation, a replay). */
+static void test_recorded_training_window(void **state)
+{
+    (void)state;
+    world w;
+    trove_error err;
+    trove_monitor_report *r = NULL;
+    char metrics[64];
+    int version;
+    world_open(&w, "window.db");
+    uniform_clicks(&w, T0 - 14 * DAY);
+    add_model(&w, T0 - 2 * DAY, "w.trove");
+    uniform_clicks(&w, T0 - 7 * DAY);
+    snprintf(metrics, sizeof metrics, "{\"window_to\":%lld}",
+             (long long)(T0 - 10 * DAY));
+    trove_model_version mv = { .market_id = w.market, .created_ts = T0 - 2 * DAY,
+                               .family = "warp",
+                               .path = testutil_tmp_path("w.trove"),
+                               .config_hash = "0", .data_fingerprint = "test",
+                               .metrics_json = metrics };
+    assert_int_equal(trove_store_model_register(w.st, &mv, &version, NULL, &err),
+                     TROVE_OK);
+    assert_int_equal(trove_store_model_activate(w.st, w.market, version, &err),
+                     TROVE_OK);
+    trove_monitor_params p = params_at(T0);
+    p.train_days = 7;
+    assert_int_equal(trove_monitor_run(w.st, "M", NULL, &p, &r, &err), TROVE_OK);
+    assert_int_equal(r->model_version, 2);
+    assert_int_equal(r->ref_is_training, 1);
+    assert_int_equal(r->ref_to, T0 - 10 * DAY + 1);
+    assert_int_equal(r->ref_from, T0 - 17 * DAY + 1);
+    assert_int_equal(r->model_age, 2 * DAY);
+    trove_monitor_report_free(r);
+    trove_store_close(w.st);
+}
+
 static void test_model_windows_and_scores(void **state)
 {
     (void)state;
@@ -692,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_volume_drop),
         cmocka_unit_test(test_quality_rates),
         cmocka_unit_test(test_model_windows_and_scores),
+        cmocka_unit_test(test_recorded_training_window),
         cmocka_unit_test(test_unusable_model_file),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_json_shape),
