@@ -33,6 +33,11 @@ const trove__kernels *trove__kernels_variant(int variant)
             __builtin_cpu_supports("fma"))
             return &trove__kernels_avx512;
         return NULL;
+    case TROVE__KERNELS_AVX512_VNNI:
+        if (trove__kernels_variant(TROVE__KERNELS_AVX512) != NULL &&
+            __builtin_cpu_supports("avx512vnni"))
+            return &trove__kernels_avx512_vnni;
+        return NULL;
 #endif
     default:
         return NULL;
@@ -48,6 +53,8 @@ static void choose(void)
             limit = TROVE__KERNELS_SCALAR;
         else if (strcmp(force, "avx2") == 0)
             limit = TROVE__KERNELS_AVX2;
+        else if (strcmp(force, "avx512") == 0)
+            limit = TROVE__KERNELS_AVX512;
     }
     for (int v = limit; v >= 0; v--) {
         const trove__kernels *k = trove__kernels_variant(v);

@@ -2,7 +2,8 @@
  * kernels.h - internal API of the numeric kernels behind training and
  * scoring: dot products, axpy-style updates, the fused adagrad / adadelta
  * row updates, blocked scoring of many rows against one vector, and the
- * threshold scan behind top-k selection (trove__topk, topk.c).
+ * threshold scan behind top-k selection (trove__topk, topk.c), and the
+ * int16 scan of a quantized item matrix behind serving (trove__qscan_args).
  *
  * Every kernel exists as a scalar reference (kernels_scalar.c) and, when the
  * build enables TROVE_SIMD, as AVX2+FMA and AVX-512 variants. One table of
@@ -29,8 +30,36 @@ enum trove__kernel_variant {
     TROVE__KERNELS_SCALAR = 0,
     TROVE__KERNELS_AVX2   = 1,
     TROVE__KERNELS_AVX512 = 2,
-    TROVE__KERNELS_COUNT  = 3
+    /* the AVX-512 table with the VNNI quantized scan (vpdpwssd) */
+    TROVE__KERNELS_AVX512_VNNI = 3,
+    TROVE__KERNELS_COUNT  = 4
 };
+
+/* Quantized scan (serving; src/serve/score.c has the error analysis).
+ * n_blocks blocks of 16 items; item j = 16 b + l has an int16 row x_j of
+ * 2 * n_pairs entries stored in pairs of dimensions:
+ *   x[((b * n_pairs + p) * 16 + l) * 2 + h] = x_j[2 p + h]
+ * y is the int16 query (2 * n_pairs entries). The caller guarantees
+ * sum_d |x_jd| |y_d| <= 2^31 - 1, so every variant computes the integer
+ * sum exactly. For each item, in this order of float operations:
+ *   acc = sum_d x_jd y_d                        (int32, exact)
+ *   t   = (float)acc * (scale[j] * yscale)
+ *   a   = (t + bias[j]) + add
+ *   m   = (|t| + |bias[j]|) + |add|
+ *   e   = ((err_scale * scale[j] + err_norm * norm[j]) + err_rel * m) + err_abs
+ *   lo[j] = a - e,  hi[j] = a + e
+ * and lo_max[b], hi_max[b] the largest of block b's 16 lanes. Every
+ * variant gives bit-identical results. scale, norm and bias have
+ * n_blocks * 16 entries (padding lanes included). */
+typedef struct trove__qscan_args {
+    const int16_t *x;
+    size_t n_blocks, n_pairs;
+    const int16_t *y;
+    float yscale;
+    const float *scale, *norm, *bias;
+    float add;
+    float err_scale, err_norm, err_rel, err_abs;
+} trove__qscan_args;
 
 typedef struct trove__kernels {
     const char *name;
@@ -68,6 +97,9 @@ typedef struct trove__kernels {
      * never greater). Top-k selection skips everything that cannot enter
      * its heap with this. Exact in every variant (comparisons only). */
     size_t (*first_gt)(const float *s, size_t n, float t);
+    /* The quantized scan described at trove__qscan_args. */
+    void (*qscan)(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
+                  float *hi_max);
 } trove__kernels;
 
 /* Best k of scores[0..n) into items[0..count) and out_scores[0..count),
@@ -96,6 +128,7 @@ extern const trove__kernels trove__kernels_avx2;
 #endif
 #ifdef TROVE_HAVE_AVX512_KERNELS
 extern const trove__kernels trove__kernels_avx512;
+extern const trove__kernels trove__kernels_avx512_vnni;
 #endif
 
 #endif /* TROVE_KERNELS_H */

@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 static inline float hsum256(__m256 v)
 {
@@ -212,6 +213,75 @@ static size_t first_gt_avx2(const float *s, size_t n, float t)
     return n;
 }
 
+static inline float hmax256(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+/* Eight lanes of the per-item tail of qscan (see kernels.h), the float
+ * operations in the reference order. */
+static inline void qscan_tail8(const trove__qscan_args *a, size_t j, __m256i acc,
+                               float *lo, float *hi, __m256 *bl, __m256 *bh)
+{
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 sc = _mm256_loadu_ps(a->scale + j), bi = _mm256_loadu_ps(a->bias + j);
+    __m256 add = _mm256_set1_ps(a->add);
+    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(acc),
+                             _mm256_mul_ps(sc, _mm256_set1_ps(a->yscale)));
+    __m256 v = _mm256_add_ps(_mm256_add_ps(t, bi), add);
+    __m256 m = _mm256_add_ps(_mm256_add_ps(_mm256_and_ps(t, absm), _mm256_and_ps(bi, absm)),
+                             _mm256_and_ps(add, absm));
+    __m256 e = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(a->err_scale), sc),
+                                    _mm256_mul_ps(_mm256_set1_ps(a->err_norm),
+                                                  _mm256_loadu_ps(a->norm + j))),
+                      _mm256_mul_ps(_mm256_set1_ps(a->err_rel), m)),
+        _mm256_set1_ps(a->err_abs));
+    __m256 l = _mm256_sub_ps(v, e), h = _mm256_add_ps(v, e);
+    _mm256_storeu_ps(lo + j, l);
+    _mm256_storeu_ps(hi + j, h);
+    *bl = _mm256_max_ps(*bl, l);
+    *bh = _mm256_max_ps(*bh, h);
+}
+
+/* vpmaddwd: pairs of int16 products summed into int32, 8 items at a time. */
+static void qscan_avx2(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
+                       float *hi_max)
+{
+    for (size_t b = 0; b < a->n_blocks; b++) {
+        const int16_t *x = a->x + b * a->n_pairs * 32;
+        __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+        size_t p = 0;
+        for (; p + 2 <= a->n_pairs; p += 2) {
+            int32_t w0, w1;
+            memcpy(&w0, a->y + 2 * p, sizeof w0);
+            memcpy(&w1, a->y + 2 * p + 2, sizeof w1);
+            __m256i q0 = _mm256_set1_epi32(w0), q1 = _mm256_set1_epi32(w1);
+            const __m256i *r = (const __m256i *)(const void *)(x + p * 32);
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(r), q0));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(r + 1), q0));
+            a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_loadu_si256(r + 2), q1));
+            a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_loadu_si256(r + 3), q1));
+        }
+        for (; p < a->n_pairs; p++) {
+            int32_t w0;
+            memcpy(&w0, a->y + 2 * p, sizeof w0);
+            __m256i q0 = _mm256_set1_epi32(w0);
+            const __m256i *r = (const __m256i *)(const void *)(x + p * 32);
+            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(r), q0));
+            a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(r + 1), q0));
+        }
+        __m256 bl = _mm256_set1_ps(-INFINITY), bh = bl;
+        qscan_tail8(a, b * 16, _mm256_add_epi32(a0, a2), lo, hi, &bl, &bh);
+        qscan_tail8(a, b * 16 + 8, _mm256_add_epi32(a1, a3), lo, hi, &bl, &bh);
+        lo_max[b] = hmax256(bl);
+        hi_max[b] = hmax256(bh);
+    }
+}
+
 const trove__kernels trove__kernels_avx2 = {
     "avx2",
     dot_avx2,
@@ -222,4 +292,5 @@ const trove__kernels trove__kernels_avx2 = {
     scores_avx2,
     contains_u32_avx2,
     first_gt_avx2,
+    qscan_avx2,
 };

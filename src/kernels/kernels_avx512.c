@@ -6,11 +6,13 @@
  * Sixteen floats per vector; tails use masked loads and stores instead of a
  * scalar loop, so a padded model row (a multiple of 16 floats) is exactly
  * four vectors at d = 64. Masked-off lanes are computed on zeros and never
- * stored.
+ * stored. The VNNI table (trove__kernels_avx512_vnni) is this table with
+ * the quantized scan on vpdpwssd, compiled for that extension alone.
  */
 #include "kernels/kernels.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 static inline __mmask16 tail_mask(size_t rem)
 {
@@ -208,6 +210,83 @@ static size_t first_gt_avx512(const float *s, size_t n, float t)
     return n;
 }
 
+/* The per-item tail of qscan (see kernels.h) on the 16 lanes of a block,
+ * the float operations in the reference order. */
+static inline void qscan_tail16(const trove__qscan_args *a, size_t b, __m512i acc,
+                                float *lo, float *hi, float *lo_max, float *hi_max)
+{
+    size_t j = b * 16;
+    __m512 sc = _mm512_loadu_ps(a->scale + j), bi = _mm512_loadu_ps(a->bias + j);
+    __m512 add = _mm512_set1_ps(a->add);
+    __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(acc),
+                             _mm512_mul_ps(sc, _mm512_set1_ps(a->yscale)));
+    __m512 v = _mm512_add_ps(_mm512_add_ps(t, bi), add);
+    __m512 m = _mm512_add_ps(_mm512_add_ps(_mm512_abs_ps(t), _mm512_abs_ps(bi)),
+                             _mm512_abs_ps(add));
+    __m512 e = _mm512_add_ps(
+        _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(a->err_scale), sc),
+                                    _mm512_mul_ps(_mm512_set1_ps(a->err_norm),
+                                                  _mm512_loadu_ps(a->norm + j))),
+                      _mm512_mul_ps(_mm512_set1_ps(a->err_rel), m)),
+        _mm512_set1_ps(a->err_abs));
+    __m512 l = _mm512_sub_ps(v, e), h = _mm512_add_ps(v, e);
+    _mm512_storeu_ps(lo + j, l);
+    _mm512_storeu_ps(hi + j, h);
+    lo_max[b] = _mm512_reduce_max_ps(l);
+    hi_max[b] = _mm512_reduce_max_ps(h);
+}
+
+/* The int16 pair products of qscan, 16 items per instruction: vpmaddwd
+ * plus an add here, one vpdpwssd in the VNNI variant below. Four
+ * accumulators over the pairs hide the latency of the chain. */
+#define QSCAN_BODY(MADD)                                                       \
+    for (size_t b = 0; b < a->n_blocks; b++) {                                 \
+        const int16_t *x = a->x + b * a->n_pairs * 32;                         \
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;       \
+        size_t p = 0;                                                          \
+        for (; p + 4 <= a->n_pairs; p += 4) {                                  \
+            int32_t w[4];                                                      \
+            memcpy(w, a->y + 2 * p, sizeof w);                                 \
+            const int16_t *r = x + p * 32;                                     \
+            a0 = MADD(a0, _mm512_loadu_si512(r), _mm512_set1_epi32(w[0]));     \
+            a1 = MADD(a1, _mm512_loadu_si512(r + 32), _mm512_set1_epi32(w[1])); \
+            a2 = MADD(a2, _mm512_loadu_si512(r + 64), _mm512_set1_epi32(w[2])); \
+            a3 = MADD(a3, _mm512_loadu_si512(r + 96), _mm512_set1_epi32(w[3])); \
+        }                                                                      \
+        for (; p < a->n_pairs; p++) {                                          \
+            int32_t w0;                                                        \
+            memcpy(&w0, a->y + 2 * p, sizeof w0);                              \
+            a0 = MADD(a0, _mm512_loadu_si512(x + p * 32), _mm512_set1_epi32(w0)); \
+        }                                                                      \
+        qscan_tail16(a, b, _mm512_add_epi32(_mm512_add_epi32(a0, a1),          \
+                                            _mm512_add_epi32(a2, a3)),         \
+                     lo, hi, lo_max, hi_max);                                  \
+    }
+
+static inline __m512i madd_bw(__m512i acc, __m512i x, __m512i y)
+{
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
+}
+
+static void qscan_avx512(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
+                         float *hi_max)
+{
+    QSCAN_BODY(madd_bw)
+}
+
+__attribute__((target("avx512vnni")))
+static inline __m512i madd_vnni(__m512i acc, __m512i x, __m512i y)
+{
+    return _mm512_dpwssd_epi32(acc, x, y);
+}
+
+__attribute__((target("avx512vnni")))
+static void qscan_avx512_vnni(const trove__qscan_args *a, float *lo, float *hi,
+                              float *lo_max, float *hi_max)
+{
+    QSCAN_BODY(madd_vnni)
+}
+
 const trove__kernels trove__kernels_avx512 = {
     "avx512",
     dot_avx512,
@@ -218,4 +297,18 @@ const trove__kernels trove__kernels_avx512 = {
     scores_avx512,
     contains_u32_avx512,
     first_gt_avx512,
+    qscan_avx512,
+};
+
+const trove__kernels trove__kernels_avx512_vnni = {
+    "avx512vnni",
+    dot_avx512,
+    axpy_avx512,
+    axpby_avx512,
+    adagrad_avx512,
+    adadelta_avx512,
+    scores_avx512,
+    contains_u32_avx512,
+    first_gt_avx512,
+    qscan_avx512_vnni,
 };

@@ -85,6 +85,34 @@ static size_t first_gt_scalar(const float *s, size_t n, float t)
     return n;
 }
 
+static void qscan_scalar(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
+                         float *hi_max)
+{
+    for (size_t b = 0; b < a->n_blocks; b++) {
+        const int16_t *x = a->x + b * a->n_pairs * 32;
+        int32_t acc[16] = { 0 };
+        for (size_t p = 0; p < a->n_pairs; p++)
+            for (int l = 0; l < 16; l++)
+                acc[l] += (int32_t)x[(p * 16 + (size_t)l) * 2] * a->y[2 * p] +
+                          (int32_t)x[(p * 16 + (size_t)l) * 2 + 1] * a->y[2 * p + 1];
+        float bl = -INFINITY, bh = -INFINITY;
+        for (int l = 0; l < 16; l++) {
+            size_t j = b * 16 + (size_t)l;
+            float t = (float)acc[l] * (a->scale[j] * a->yscale);
+            float v = (t + a->bias[j]) + a->add;
+            float m = (fabsf(t) + fabsf(a->bias[j])) + fabsf(a->add);
+            float e = ((a->err_scale * a->scale[j] + a->err_norm * a->norm[j]) +
+                       a->err_rel * m) + a->err_abs;
+            lo[j] = v - e;
+            hi[j] = v + e;
+            bl = lo[j] > bl ? lo[j] : bl;
+            bh = hi[j] > bh ? hi[j] : bh;
+        }
+        lo_max[b] = bl;
+        hi_max[b] = bh;
+    }
+}
+
 const trove__kernels trove__kernels_scalar = {
     "scalar",
     dot_scalar,
@@ -95,4 +123,5 @@ const trove__kernels trove__kernels_scalar = {
     scores_scalar,
     contains_u32_scalar,
     first_gt_scalar,
+    qscan_scalar,
 };

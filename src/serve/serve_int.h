@@ -28,6 +28,11 @@
  * and float32, for the candidates of a request. */
 typedef struct serve_qmat serve_qmat;
 #define SERVE_CANDIDATES_MAX 2048
+/* Largest user representation (floats) the serving paths handle. */
+#define SERVE_DIM_MAX 4096
+/* Floats of scratch trove__serve_qmat_candidates needs for n items. */
+#define SERVE_QSCAN_WORK(n) (2 * (((size_t)(n) + 15) & ~(size_t)15) + \
+                             2 * (((size_t)(n) + 15) / 16))
 
 /* Build from a trained model (TROVE_OK or TROVE_ENOMEM); free (NULL ok). */
 int  trove__serve_qmat_build(const trove_model *m, serve_qmat **out);
@@ -36,15 +41,15 @@ void trove__serve_qmat_free(serve_qmat *qm);
  * dimension rounded up to 16, zero padded). */
 uint32_t trove__serve_qmat_dim16(const serve_qmat *qm);
 /* The items that may be in the float32 top k of the user (q, bu): at most
- * cap model item indices in cand with their float32 scores in exact, in
- * index order; *upper receives a bound on the score of any other item.
- * Scratch: approx of n_items rounded up to 16 floats, bmax of that / 16,
- * heap of k floats. Returns the count, or 0 when more than cap items
- * qualify (then score every item). Thread-safe, allocation-free. */
+ * cap (>= k) model item indices in cand with their float32 scores in
+ * exact, in index order; *upper receives a bound every other item's score
+ * is below. Scratch: work of SERVE_QSCAN_WORK(n_items) floats, heap of k
+ * floats. Returns the count, or 0 when more than cap items qualify (then
+ * score every item). Thread-safe, allocation-free. */
 size_t trove__serve_qmat_candidates(const serve_qmat *qm, const float *q,
-                                    float bu, size_t k, float *approx,
-                                    float *bmax, float *heap, uint32_t *cand,
-                                    float *exact, size_t cap, float *upper);
+                                    float bu, size_t k, float *work, float *heap,
+                                    uint32_t *cand, float *exact, size_t cap,
+                                    float *upper);
 
 typedef struct serve_model {
     atomic_int   refs;

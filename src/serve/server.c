@@ -580,7 +580,7 @@ static int model_scores(trove_server *s, const serve_market *mk,
     uint32_t n_model = trove_model_n_items(m), dim = trove_model_dim(m);
     size_t ulen = strlen(user);
     int64_t row = uids ? trove_idmap_find(uids, user, ulen) : -1;
-    float q[4096], bu = 0.0f;
+    float q[SERVE_DIM_MAX], bu = 0.0f;
     if (row >= 0) {
         if (trove_model_score_user(m, (uint32_t)row, scores, NULL) != TROVE_OK)
             return 0;
@@ -699,8 +699,9 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     /* rules scratch, then (budget caps) a remaining budget per item */
     size_t rules_bytes = (mk->rules_scratch + 15) & ~(size_t)15;
     size_t budget_bytes = snap->n_budgeted ? snap->n_items * sizeof(double) : 0;
-    size_t model_room = (n_model + 15) & ~(size_t)15;
-    *sc = scratch_get(s, model_room + model_room / 16 + (size_t)snap->n_items +
+    /* the model's scores of every item, or the candidates' scan scratch */
+    size_t model_room = SERVE_QSCAN_WORK(n_model);
+    *sc = scratch_get(s, model_room + (size_t)snap->n_items +
                              3 * (size_t)SERVE_CANDIDATES_MAX + 16,
                       rules_bytes + budget_bytes + 8, scores, rbuf);
     if (*scores == NULL || *rbuf == NULL)
@@ -714,7 +715,6 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     float *cand_s = cs + snap->n_items;          /* SERVE_CANDIDATES_MAX */
     float *heap = cand_s + SERVE_CANDIDATES_MAX; /* SERVE_CANDIDATES_MAX */
     uint32_t *cand = (uint32_t *)(void *)(heap + SERVE_CANDIDATES_MAX);
-    float *bmax = heap + 2 * SERVE_CANDIDATES_MAX; /* model_room / 16 */
     /* the user's stored features, by name, for eligibility rules */
     const char *fnames[64];
     size_t nf = 0;
@@ -758,7 +758,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
 
     if (arm == TROVE_ARM_TEST && mk->model != NULL && mk->model->qm != NULL &&
         mk->candidates) {
-        float q[4096], bu = 0.0f, left = -INFINITY;
+        float q[SERVE_DIM_MAX], bu = 0.0f, left = -INFINITY;
         uint32_t dim16 = trove__serve_qmat_dim16(mk->model->qm);
         uint32_t n_m = trove_model_n_items(mk->model->m);
         if (!user_repr(s, mk, user, q, dim16, &bu)) {
@@ -769,7 +769,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
             size_t k = 8 * l->k + 32;
             size_t n_c = trove__serve_qmat_candidates(
                 mk->model->qm, q, bu, k < SERVE_CANDIDATES_MAX ? k : SERVE_CANDIDATES_MAX,
-                *scores, bmax, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
+                *scores, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
             size_t n_in = 0;
             float thr = INFINITY;
             for (size_t c = 0; c < n_c; c++)
@@ -888,24 +888,23 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
  * candidates of score.c (see recs_rules), appended to l. 1 when that is
  * provably what scoring the whole catalog gives (room offers taken, the
  * last one beating the bound of every offer left out), else 0 with l
- * possibly extended (the caller truncates it). Scratch: buf, of room16 +
- * room16 / 16 + 3 * SERVE_CANDIDATES_MAX floats. */
+ * possibly extended (the caller truncates it). Scratch: buf, of work +
+ * 3 * SERVE_CANDIDATES_MAX floats, work >= SERVE_QSCAN_WORK(model items). */
 static int plain_candidates(trove_server *s, reco_list *l,
                             const serve_snapshot *snap, const serve_market *mk,
                             const float *q, float bu, size_t room, int64_t now,
-                            float *buf, size_t room16)
+                            float *buf, size_t work)
 {
     uint32_t n_m = trove_model_n_items(mk->model->m);
     uint32_t dim = trove_model_dim(mk->model->m);
-    float *bmax = buf + room16;
-    float *cand_s = bmax + room16 / 16;
+    float *cand_s = buf + work;
     float *heap = cand_s + SERVE_CANDIDATES_MAX;
     uint32_t *cand = (uint32_t *)(void *)(heap + SERVE_CANDIDATES_MAX);
     float left = -INFINITY, last;
     size_t k = 8 * room + 32, n_in = 0;
     size_t n_c = trove__serve_qmat_candidates(
         mk->model->qm, q, bu, k < SERVE_CANDIDATES_MAX ? k : SERVE_CANDIDATES_MAX,
-        buf, bmax, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
+        buf, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
     float thr = INFINITY;
     if (n_c == 0)
         return 0;
@@ -1035,8 +1034,9 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
             fallback = 1;
             trove__serve_metrics_fallback(&s->metrics, a.market, SERVE_FB_NO_MODEL);
         } else {
-            size_t room16 = ((size_t)mk->n_scored + 15) & ~(size_t)15;
-            size_t need = room16 + room16 / 16 + 3 * (size_t)SERVE_CANDIDATES_MAX + 16;
+            /* every item's score, or the candidates' scan scratch */
+            size_t work = SERVE_QSCAN_WORK(mk->n_scored);
+            size_t need = work + 3 * (size_t)SERVE_CANDIDATES_MAX + 16;
             sc = scratch_get(s, need, 0, &scores, &rbuf);
             if (scores == NULL) {
                 scratch_put(sc, scores, rbuf);
@@ -1044,9 +1044,9 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                 a.status = 503;
                 return send_error(s, conn, &a, start, "out of memory");
             }
-            float q[4096], bu = 0.0f;
+            float q[SERVE_DIM_MAX], bu = 0.0f;
             uint32_t dim16 = mk->model->qm ? trove__serve_qmat_dim16(mk->model->qm)
-                                           : 4096;
+                                           : SERVE_DIM_MAX;
             if (user_repr(s, mk, user, q, dim16, &bu)) {
                 used_model = 1;
                 /* one slot for an offer the model has not seen yet */
@@ -1072,7 +1072,7 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
                 float last;
                 if (mk->model->qm != NULL && room > 0)
                     done = plain_candidates(s, l, snap, mk, q, bu, room, now,
-                                            scores, room16);
+                                            scores, work);
                 if (!done) {
                     l->n = before;
                     if (model_scores(s, mk, user, scores))

@@ -1,6 +1,7 @@
 /*
  * test_kernels.c - every compiled kernel variant the CPU supports against
- * the scalar reference, for lengths 1..200 and misaligned pointers; top-k
+ * the scalar reference, for lengths 1..200 and misaligned pointers (the
+ * quantized scan bit for bit, up to the int32 worst case); top-k
  * selection against a brute-force reference (ties, exclusions, k > n).
  */
 #include "testutil.h"
@@ -128,6 +129,85 @@ static void check_variant(const trove__kernels *k)
     }
 }
 
+/* qscan: bit-identical to the scalar reference for 1..3 blocks, 1..37 pairs
+ * of dimensions, random rows and the int32 worst case (every product at
+ * its largest, all of one sign). */
+static void check_qscan(const trove__kernels *k, trove_rng *r)
+{
+    enum { BL = 3, PAIRS = 37 };
+    static int16_t x[BL * PAIRS * 32];
+    int16_t y[2 * PAIRS];
+    float scale[BL * 16], norm[BL * 16], bias[BL * 16];
+    float lo1[BL * 16], hi1[BL * 16], lo2[BL * 16], hi2[BL * 16];
+    float lm1[BL], hm1[BL], lm2[BL], hm2[BL];
+    for (size_t nb = 1; nb <= BL; nb++) {
+        for (size_t np = 1; np <= PAIRS; np += 1 + np / 6) {
+            for (int worst = 0; worst <= 2; worst++) {
+                int32_t ymax = (int32_t)(2147483647 / ((int64_t)2 * (int64_t)np * 32767));
+                if (ymax > 32767)
+                    ymax = 32767;
+                for (size_t j = 0; j < nb * np * 32; j++)
+                    x[j] = worst ? (int16_t)(worst == 1 ? 32767 : -32767)
+                                 : (int16_t)(trove_rng_below(r, 65535) - 32767);
+                for (size_t d = 0; d < 2 * np; d++)
+                    y[d] = worst ? (int16_t)ymax
+                                 : (int16_t)((int32_t)trove_rng_below(r, 2 * (uint32_t)ymax + 1) -
+                                             ymax);
+                for (size_t j = 0; j < nb * 16; j++) {
+                    scale[j] = 1e-4f * (0.5f + trove_rng_uniformf(r));
+                    norm[j] = 3.0f * trove_rng_uniformf(r);
+                    bias[j] = trove_rng_uniformf(r) - 0.5f;
+                }
+                trove__qscan_args a = { x, nb, np, y, 1e-3f, scale, norm, bias, 0.25f,
+                                        0.6f, 2e-4f, 1e-6f, 1e-7f };
+                k->qscan(&a, lo1, hi1, lm1, hm1);
+                trove__kernels_scalar.qscan(&a, lo2, hi2, lm2, hm2);
+                if (memcmp(lo1, lo2, nb * 16 * sizeof(float)) != 0 ||
+                    memcmp(hi1, hi2, nb * 16 * sizeof(float)) != 0 ||
+                    memcmp(lm1, lm2, nb * sizeof(float)) != 0 ||
+                    memcmp(hm1, hm2, nb * sizeof(float)) != 0) {
+                    print_error("qscan %s: blocks %zu pairs %zu case %d differs from scalar\n",
+                                k->name, nb, np, worst);
+                    fail();
+                }
+                for (size_t b = 0; b < nb; b++)
+                    for (size_t l = 0; l < 16; l++) {
+                        assert_true(lo1[b * 16 + l] <= lm1[b]);
+                        assert_true(hi1[b * 16 + l] <= hm1[b]);
+                        assert_true(lo1[b * 16 + l] < hi1[b * 16 + l]);
+                    }
+            }
+        }
+    }
+}
+
+/* qscan by hand: one block, two dimensions. */
+static void test_qscan_reference(void **state)
+{
+    int16_t x[32] = { 0 }, y[2] = { 3, -2 };
+    float scale[16], norm[16], bias[16], lo[16], hi[16], lm, hm;
+    (void)state;
+    for (int l = 0; l < 16; l++) {
+        x[2 * l] = (int16_t)(l + 1);      /* x_l = (l + 1, 2 l) */
+        x[2 * l + 1] = (int16_t)(2 * l);
+        scale[l] = 0.5f;
+        norm[l] = (float)l;
+        bias[l] = l == 3 ? -1.0f : 0.0f;
+    }
+    trove__qscan_args a = { x, 1, 1, y, 0.25f, scale, norm, bias, 2.0f,
+                            1.0f, 0.5f, 0.0f, 0.0f };
+    trove__kernels_scalar.qscan(&a, lo, hi, &lm, &hm);
+    for (int l = 0; l < 16; l++) {
+        /* acc = 3 (l + 1) - 4 l = 3 - l; t = acc / 8 */
+        float t = (float)(3 - l) * 0.125f;
+        float v = t + bias[l] + 2.0f, e = 0.5f + 0.5f * (float)l;
+        assert_float_equal(lo[l], v - e, 0.0);
+        assert_float_equal(hi[l], v + e, 0.0);
+    }
+    assert_float_equal(hm, 8.5f, 0.0);            /* l = 15: v 0.5, e 8 */
+    assert_float_equal(lm, 1.875f, 0.0);          /* l = 0 */
+}
+
 static void test_scalar_reference(void **state)
 {
     const trove__kernels *s = &trove__kernels_scalar;
@@ -153,6 +233,11 @@ static void test_variants(void **state)
             continue;
         print_message("kernel variant %s\n", k->name);
         check_variant(k);
+        {
+            trove_rng r;
+            trove_rng_seed(&r, 5);
+            check_qscan(k, &r);
+        }
         tested++;
     }
     assert_true(tested >= 1);
@@ -217,6 +302,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalar_reference),
+        cmocka_unit_test(test_qscan_reference),
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_topk),
     };

@@ -3,7 +3,8 @@
  * against the model's own float32 scores: every item of the float32 top k
  * is a candidate, candidate scores match, no item left out can score above
  * the bound, for several k, dimensions that are and are not multiples of
- * 16, and item counts that do not fill the last block; building under
+ * 16 (and odd), and item counts that do not fill the last block; the
+ * candidate set stays close to k (the bound is tight); building under
  * failing allocations ends in TROVE_ENOMEM without a leak.
  */
 #include "testutil.h"
@@ -64,17 +65,15 @@ static void check_model(uint32_t n_items, uint32_t dim)
     uint32_t dim16 = trove__serve_qmat_dim16(qm);
     assert_int_equal(dim16 % 16, 0);
     assert_true(dim16 >= dim && dim16 < dim + 16);
-    size_t room = ((size_t)n_items + 15) / 16 * 16;
     float *full = malloc(n_items * sizeof *full);
     float *sorted = malloc(n_items * sizeof *sorted);
-    float *approx = malloc(room * sizeof *approx);
-    float *bmax = malloc((room / 16 + 1) * sizeof *bmax);
+    float *work = malloc(SERVE_QSCAN_WORK(n_items) * sizeof *work);
     float *heap = malloc(SERVE_CANDIDATES_MAX * sizeof *heap);
     float *exact = malloc(SERVE_CANDIDATES_MAX * sizeof *exact);
     uint32_t *cand = malloc(SERVE_CANDIDATES_MAX * sizeof *cand);
     uint8_t *in = malloc(n_items);
     float q[4096];
-    assert_true(full && sorted && approx && bmax && heap && exact && cand && in);
+    assert_true(full && sorted && work && heap && exact && cand && in);
     const size_t ks[] = { 1, 10, 112 };
     for (uint32_t u = 0; u < 40; u += 3) {
         float bu;
@@ -86,11 +85,13 @@ static void check_model(uint32_t n_items, uint32_t dim)
         for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
             size_t k = ks[t];
             float upper = NAN;
-            size_t n = trove__serve_qmat_candidates(qm, q, bu, k, approx, bmax,
-                                                    heap, cand, exact,
+            size_t n = trove__serve_qmat_candidates(qm, q, bu, k, work, heap,
+                                                    cand, exact,
                                                     SERVE_CANDIDATES_MAX, &upper);
             assert_true(n >= k);
             assert_true(n < n_items || k == 112);
+            /* the bound is tight: few items beyond the k asked for */
+            assert_true(n <= k + k / 4 + 8);
             memset(in, 0, n_items);
             for (size_t c = 0; c < n; c++) {
                 assert_true(cand[c] < n_items);
@@ -113,12 +114,11 @@ static void check_model(uint32_t n_items, uint32_t dim)
     /* more qualifying items than the cap: 0, score everything */
     float upper;
     size_t k = n_items < 64 ? n_items : 64;
-    assert_int_equal(trove__serve_qmat_candidates(qm, q, 0.0f, k, approx, bmax,
-                                                  heap, cand, exact, k / 2, &upper), 0);
+    assert_int_equal(trove__serve_qmat_candidates(qm, q, 0.0f, k, work, heap, cand,
+                                                  exact, k / 2, &upper), 0);
     free(full);
     free(sorted);
-    free(approx);
-    free(bmax);
+    free(work);
     free(heap);
     free(exact);
     free(cand);
@@ -137,6 +137,12 @@ static void test_candidates_d20(void **state)
 {
     (void)state;
     check_model(517, 20);
+}
+
+static void test_candidates_d21(void **state)
+{
+    (void)state;
+    check_model(250, 21);   /* an odd dimension: the last pair half empty */
 }
 
 static void test_build_out_of_memory(void **state)
@@ -167,6 +173,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_candidates_d64),
         cmocka_unit_test(test_candidates_d20),
+        cmocka_unit_test(test_candidates_d21),
         cmocka_unit_test(test_build_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
