@@ -119,6 +119,22 @@ trove__loss_grad trove__model_loss_warp(float pos, float neg, float rank_weight)
  * as floor((N-1)/draws)). */
 float trove__model_warp_rank_weight(uint32_t n_neg, uint32_t sampled);
 
+/* Item blocks of the block thread schedule: boundaries block_lo[0..n_blocks]
+ * (block_lo[0] = 0, block_lo[n_blocks] = x->n_cols, every block
+ * non-empty; needs 1 <= n_blocks <= x->n_cols) for threads whose examples
+ * are the contiguous ranges [range[t], range[t + 1]) of x's entries,
+ * t < n_blocks. A round lasts as long as its slowest thread, so the cuts
+ * even the rounds out. With two blocks the rounds are (thread 0 on block
+ * 0, thread 1 on block 1) and the reverse; with A_b and B_b the examples
+ * of threads 0 and 1 on block b, the cut minimises |A_0 - B_1|, which
+ * makes both rounds even when the threads hold equal numbers of examples
+ * (A_0 + A_1 = B_0 + B_1). A_0 grows and B_1 shrinks as the cut moves
+ * right, so the scan stops where they cross. With more blocks each holds
+ * about x->nnz / n_blocks interactions, which evens every round when the
+ * threads' users like the same items. Returns TROVE_OK or TROVE_ENOMEM. */
+int trove__model_block_cuts(const trove_csr *x, const uint64_t *range, uint32_t n_blocks,
+                            uint32_t *block_lo);
+
 /* One SGD step on the example (u, pos[, neg]) with the given derivatives,
  * exactly as the training loop applies it (representation gradients
  * chained to every feature row, schedule, L2). scratch: 4*dp floats,

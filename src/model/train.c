@@ -29,7 +29,10 @@
  * the items are also cut into T contiguous blocks and an epoch runs in T
  * rounds in which each thread trains only the examples whose item is in
  * its round's block, so positive item rows stay in one core's cache for a
- * whole round (see fit_partial and docs/model.md, Threads). With one thread
+ * whole round; negatives in other blocks are scored against a private
+ * snapshot and their updates deferred to the round in which the thread
+ * owns their block (see fit_partial and docs/model.md, Threads). The
+ * threads are a team created once per fit. With one thread
  * and a fixed seed a run is bit-identical to any other run on the same
  * machine (same kernel variant), and to the schedule before blocks existed.
  *
@@ -254,7 +257,13 @@ typedef struct train_job {
     uint32_t n_blocks;        /* item blocks: n_threads, or 1 */
     const uint32_t *block_lo; /* n_blocks + 1 item boundaries */
     uint32_t round;           /* this sub-epoch: thread t visits block (t + round) % n_blocks */
+    int phase;                /* TRAIN_APPLY or TRAIN_ROUND */
 } train_job;
+
+/* Each round runs in two phases: every thread first applies its deferred
+ * negative updates that fall in its block for the round, then (after all
+ * threads have done so) refreshes its snapshot and trains. */
+enum { TRAIN_APPLY, TRAIN_ROUND };
 
 /* Aligned so that two threads' records never share a cache line. */
 typedef struct train_thread {
@@ -270,6 +279,14 @@ typedef struct train_thread {
      * start of each round, against which negatives outside the round's
      * block are scored. NULL otherwise. */
     float *snap, *snap_bias;
+    /* With snapshots: updates of violating negatives outside the round's
+     * block, deferred until this thread owns the negative's block (the next
+     * round with two threads): the item, the gradient scale g_neg and the
+     * user representation q of the step (def_cap x dp floats). When the
+     * list is full, a negative is updated in place. */
+    float *def_q, *def_g;
+    uint32_t *def_item;
+    uint64_t def_n, def_cap;
     trove_rng rng;
     float *scratch;           /* 4 * dp floats, aligned */
     kos_pair *pairs;          /* n entries for k-OS */
@@ -334,6 +351,53 @@ static inline void prefetch_candidate(const trove_model *m, const float *snap, u
         prefetch_lines(snap + (size_t)i * m->dp, m->dp * sizeof(float), 0);
     else
         prefetch_item(m, i);
+}
+
+/* pairwise_step for a negative in another thread's block: the positive and
+ * the user are updated now, the negative's step (gradient g_neg q, bias
+ * g_neg) is queued for when this thread owns the negative's block. The
+ * negative is an identity-only item (the condition for snapshots), so its
+ * step is that one row's. */
+static void pairwise_step_deferred(const trove_model *m, const trove__kernels *k,
+                                   train_thread *t, uint32_t u, uint32_t pos, uint32_t neg,
+                                   const float *q, const float *pp, const float *pn,
+                                   float g_pos, float g_neg, float *tmp)
+{
+    float gbu = g_pos + g_neg;
+    size_t dp = m->dp;
+    k->axpby(tmp, g_pos, pp, g_neg, pn, dp);
+    side_step(m, k, &m->iid, &m->ifeat, &m->ifm, pos, q, g_pos, g_pos, 1, m->p.item_alpha);
+    /* q may be the user's row in place: copy it before the user's step. */
+    memcpy(t->def_q + t->def_n * dp, q, dp * sizeof(float));
+    t->def_item[t->def_n] = neg;
+    t->def_g[t->def_n] = g_neg;
+    t->def_n++;
+    side_step(m, k, &m->uid, &m->ufeat, &m->ufm, u, tmp, 1.0f, gbu, gbu != 0.0f,
+              m->p.user_alpha);
+}
+
+/* Apply the deferred negative steps whose item lies in [lo, hi), in the
+ * order they were queued, and keep the others (in order). */
+static void apply_deferred(const trove_model *m, const trove__kernels *k, train_thread *t,
+                           uint32_t lo, uint32_t hi)
+{
+    size_t dp = m->dp;
+    uint64_t kept = 0;
+    for (uint64_t e = 0; e < t->def_n; e++) {
+        uint32_t i = t->def_item[e];
+        if (i - lo < hi - lo) {
+            row_step(m, k, &m->iid, i, t->def_q + e * dp, t->def_g[e], t->def_g[e], 1,
+                     m->p.item_alpha);
+            continue;
+        }
+        if (kept != e) {
+            memcpy(t->def_q + kept * dp, t->def_q + e * dp, dp * sizeof(float));
+            t->def_item[kept] = i;
+            t->def_g[kept] = t->def_g[e];
+        }
+        kept++;
+    }
+    t->def_n = kept;
 }
 
 static void run_slice(train_thread *t)
@@ -510,7 +574,11 @@ static void run_slice(train_thread *t)
                 }
                 lg = trove__model_loss_warp(s_pos, s_neg, l);
                 loss_sum += lg.loss;
-                pairwise_step(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg, tmp);
+                if (snap != NULL && neg - lo >= nb && t->def_n < t->def_cap)
+                    pairwise_step_deferred(m, k, t, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg,
+                                           tmp);
+                else
+                    pairwise_step(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg, tmp);
                 break;
             }
         }
@@ -521,6 +589,62 @@ static void run_slice(train_thread *t)
     t->rng = rng;
     t->loss += loss_sum;
     t->done += done;
+}
+
+int trove__model_block_cuts(const trove_csr *x, const uint64_t *range, uint32_t n_blocks,
+                            uint32_t *block_lo)
+{
+    uint32_t n_items = x->n_cols;
+    uint64_t *cnt;
+    block_lo[0] = 0;
+    block_lo[n_blocks] = n_items;
+    if (n_blocks == 1)
+        return TROVE_OK;
+    cnt = trove_calloc((size_t)n_items * 2, sizeof *cnt);
+    if (cnt == NULL)
+        return TROVE_ENOMEM;
+    if (n_blocks == 2) {
+        /* cnt[i] / cnt[n_items + i]: thread 0's / 1's examples on item i.
+         * a0 = A_0 and b1 = B_1 for the cut c (block 0 = items [0, c)). */
+        uint64_t a0 = 0, b1 = 0, best = UINT64_MAX;
+        for (uint32_t t = 0; t < 2; t++)
+            for (uint64_t e = range[t]; e < range[t + 1]; e++)
+                cnt[(size_t)t * n_items + x->indices[e]]++;
+        for (uint32_t i = 0; i < n_items; i++)
+            b1 += cnt[n_items + i];
+        block_lo[1] = 1;
+        for (uint32_t c = 1; c < n_items; c++) {
+            a0 += cnt[c - 1];
+            b1 -= cnt[n_items + c - 1];
+            uint64_t gap = a0 > b1 ? a0 - b1 : b1 - a0;
+            if (gap < best) {
+                best = gap;
+                block_lo[1] = c;
+            }
+            if (a0 >= b1)
+                break;
+        }
+    } else {
+        uint64_t seen = 0;
+        uint32_t i = 0;
+        for (uint64_t e = 0; e < x->nnz; e++)
+            cnt[x->indices[e]]++;
+        for (uint32_t b = 1; b < n_blocks; b++) {
+            /* the fewest items holding b / n_blocks of the interactions,
+             * leaving at least one item for each block */
+            uint64_t target = x->nnz * b / n_blocks;
+            while (i < n_items && seen < target)
+                seen += cnt[i++];
+            uint32_t c = i;
+            if (c < block_lo[b - 1] + 1)
+                c = block_lo[b - 1] + 1;
+            if (c > n_items - (n_blocks - b))
+                c = n_items - (n_blocks - b);
+            block_lo[b] = c;
+        }
+    }
+    trove_free(cnt);
+    return TROVE_OK;
 }
 
 /* The block of item i: the b with block_lo[b] <= i < block_lo[b + 1]. */
@@ -536,7 +660,15 @@ static uint32_t item_block(const uint32_t *block_lo, uint32_t n_blocks, uint32_t
 
 static void thread_main(void *ctx, uint32_t t)
 {
-    run_slice((train_thread *)ctx + t);
+    train_thread *th = (train_thread *)ctx + t;
+    const train_job *job = th->job;
+    if (job->phase == TRAIN_APPLY) {
+        uint32_t b = (t + job->round) % job->n_blocks;
+        if (th->def_n > 0)
+            apply_deferred(job->m, job->k, th, job->block_lo[b], job->block_lo[b + 1]);
+    } else {
+        run_slice(th);
+    }
 }
 
 /* --------------------------------------------------------------- checking */
@@ -757,6 +889,8 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     train_ex *ex = NULL;
     train_thread *th = NULL;
     uint32_t *block_lo = NULL, n_blocks = 1;
+    uint64_t *range = NULL;
+    trove__team *team = NULL;
     int rc = TROVE_OK;
     uint64_t nnz;
     double t_total = 0.0;
@@ -827,28 +961,35 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     /* Item blocks (the stratification of Gemulla et al., "Large-scale
      * matrix factorization with distributed stochastic gradient descent",
      * KDD 2011, applied to the positives): with T threads the items are cut
-     * into T contiguous ranges of equal size and an epoch runs in T rounds;
-     * in round r thread t trains on its examples whose item lies in block
-     * (t + r) % T, so no two threads write the same positive row in a
-     * round. Negatives are still drawn from all items (drawing them from
-     * the block only never compares items of different blocks and ranks
-     * badly: ml100k WARP P@10 0.12 instead of 0.18). With identity-only
-     * items, negatives outside the thread's block are scored against its
-     * snapshot of the other blocks, taken at the start of the round, so
-     * that screening candidates reads no line another core is writing;
-     * a violating negative is then updated in place (Hogwild). k-OS draws
-     * its positive among all the user's items and keeps the plain
-     * schedule, as does TROVE_THREADS_HOGWILD. */
+     * into T contiguous ranges (trove__model_block_cuts evens the rounds
+     * out) and an epoch runs in T rounds; in round r thread t trains on its
+     * examples whose item lies in block (t + r) % T, so no two threads
+     * write the same positive row in a round. Negatives are still drawn
+     * from all items (drawing them from the block only never compares
+     * items of different blocks and ranks badly: ml100k WARP P@10 0.12
+     * instead of 0.18). With identity-only items, negatives outside the
+     * thread's block are scored against its snapshot of the other blocks,
+     * taken at the start of the round, and the step of a violating one is
+     * deferred to the round in which this thread owns its block, so that
+     * in a round no thread reads or writes a line another core writes
+     * (the cross-core writes of those negatives were most of the cost of
+     * the second thread; docs/model.md, Threads). k-OS draws its positive
+     * among all the user's items and keeps the plain schedule, as does
+     * TROVE_THREADS_HOGWILD. */
     n_blocks = n_threads > 1 && m->p.thread_schedule == TROVE_THREADS_BLOCKS &&
                        m->p.loss != TROVE_LOSS_WARP_KOS && m->n_items >= n_threads
                    ? n_threads
                    : 1;
 
     block_lo = trove_malloc(((size_t)n_blocks + 1) * sizeof *block_lo);
-    if (block_lo == NULL)
+    range = trove_malloc(((size_t)n_threads + 1) * sizeof *range);
+    if (block_lo == NULL || range == NULL)
         goto nomem;
-    for (uint32_t b = 0; b <= n_blocks; b++)
-        block_lo[b] = (uint32_t)((uint64_t)m->n_items * b / n_blocks);
+    for (uint32_t t = 0; t < n_threads; t++)
+        range[t] = th[t].begin;
+    range[n_threads] = nnz;
+    if (trove__model_block_cuts(x, range, n_blocks, block_lo) != TROVE_OK)
+        goto nomem;
     for (uint32_t t = 0; t < n_threads; t++) {
         uint64_t n = th[t].end - th[t].begin;
         th[t].index = t;
@@ -881,6 +1022,30 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         for (uint32_t b = n_blocks; b > 0; b--)
             th[t].group_off[b] = th[t].group_off[b - 1];
         th[t].group_off[0] = 0;
+        if (th[t].snap != NULL) {
+            /* Room for every deferred negative: with two threads a list
+             * lives one round, so the largest round bounds it; with more,
+             * entries wait up to n_threads - 1 rounds. At most 32 MiB; past
+             * that, negatives are updated in place. */
+            uint64_t cap = 0, entry = (uint64_t)m->dp * sizeof(float) + 8;
+            if (n_blocks == 2)
+                for (uint32_t b = 0; b < n_blocks; b++)
+                    cap = th[t].group_off[b + 1] - th[t].group_off[b] > cap
+                              ? th[t].group_off[b + 1] - th[t].group_off[b]
+                              : cap;
+            else
+                cap = n;
+            if (cap > ((uint64_t)32 << 20) / entry)
+                cap = ((uint64_t)32 << 20) / entry;
+            th[t].def_cap = cap;
+            if (cap > 0) {
+                th[t].def_q = trove_aligned_alloc(64, (size_t)cap * m->dp * sizeof(float));
+                th[t].def_g = trove_malloc((size_t)cap * sizeof(float));
+                th[t].def_item = trove_malloc((size_t)cap * sizeof(uint32_t));
+                if (th[t].def_q == NULL || th[t].def_g == NULL || th[t].def_item == NULL)
+                    goto nomem;
+            }
+        }
     }
     for (uint32_t u = 0; u < x->n_rows; u++)
         for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++) {
@@ -899,7 +1064,9 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         }
     }
 
-    train_job job = {m, k, x, ex, n_blocks, block_lo, 0};
+    if (n_threads > 1 && trove__team_new(n_threads, &team) != TROVE_OK)
+        goto nomem;
+    train_job job = {m, k, x, ex, n_blocks, block_lo, 0, TRAIN_ROUND};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
         uint64_t done = 0;
@@ -920,7 +1087,15 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
          * parallelism. */
         for (uint32_t r = 0; r < n_blocks; r++) {
             job.round = r;
-            trove__parallel_for(n_threads, thread_main, th);
+            if (th[0].snap != NULL) {
+                job.phase = TRAIN_APPLY;
+                trove__team_run(team, thread_main, th);
+            }
+            job.phase = TRAIN_ROUND;
+            if (team != NULL)
+                trove__team_run(team, thread_main, th);
+            else
+                thread_main(th, 0);
         }
         const train_thread *bad = NULL;
         for (uint32_t t = 0; t < n_threads; t++) {
@@ -961,6 +1136,10 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
             m->p.progress(m->p.progress_ud, &pr);
         }
     }
+    /* The negative steps still deferred (queued in the last rounds). */
+    for (uint32_t t = 0; t < n_threads; t++)
+        if (th[t].def_n > 0)
+            apply_deferred(m, k, &th[t], 0, m->n_items);
     m->fingerprint = fingerprint(x);
     m->trained = 1;
     trove__model_cold_fallback(m);
@@ -981,8 +1160,13 @@ out:
             trove_free(th[t].group_off);
             trove_aligned_free(th[t].snap);
             trove_free(th[t].snap_bias);
+            trove_aligned_free(th[t].def_q);
+            trove_free(th[t].def_g);
+            trove_free(th[t].def_item);
         }
+    trove__team_free(team);
     trove_free(block_lo);
+    trove_free(range);
     trove_aligned_free(th);
     trove_free(ex);
     return rc;

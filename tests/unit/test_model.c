@@ -399,6 +399,75 @@ static void test_quality_beats_popularity(void **state)
     csr_release(&p.test);
 }
 
+/* Block cuts: with two threads the rounds (A_0 beside B_1, A_1 beside
+ * B_0) come out even on skewed data, where equal item counts would not;
+ * with more threads the blocks are non-empty, increasing and hold about
+ * equal interaction counts; one block is everything. */
+static void test_block_cuts(void **state)
+{
+    planted p = make_planted(200, 100, 5, 11);
+    uint32_t lo[6];
+    uint64_t range[6];
+    (void)state;
+    /* Two threads split at a user boundary near the middle. */
+    range[0] = 0;
+    range[1] = p.train.indptr[100];
+    range[2] = p.train.nnz;
+    assert_int_equal(trove__model_block_cuts(&p.train, range, 2, lo), TROVE_OK);
+    assert_int_equal(lo[0], 0);
+    assert_int_equal(lo[2], 100);
+    assert_true(lo[1] > 0 && lo[1] < 100);
+    uint64_t cell[2][2] = {{0, 0}, {0, 0}};
+    for (uint32_t t = 0; t < 2; t++)
+        for (uint64_t e = range[t]; e < range[t + 1]; e++)
+            cell[t][p.train.indices[e] >= lo[1]]++;
+    /* Item 0..19 is the cluster of half the users: equal item counts
+     * would give thread 0 far more work on block 0 than thread 1 on
+     * block 1. The cut moves by whole items (at most ~16 examples here). */
+    print_message("cut %u: rounds %llu|%llu and %llu|%llu\n", lo[1],
+                  (unsigned long long)cell[0][0], (unsigned long long)cell[1][1],
+                  (unsigned long long)cell[0][1], (unsigned long long)cell[1][0]);
+    assert_true(llabs((long long)cell[0][0] - (long long)cell[1][1]) <= 20);
+    assert_true(llabs((long long)cell[0][1] - (long long)cell[1][0]) <= 20);
+    assert_true(cell[0][0] > 0 && cell[1][1] > 0);
+
+    /* Five blocks: increasing, non-empty, about nnz / 5 interactions. */
+    for (uint32_t t = 0; t <= 5; t++)
+        range[t] = p.train.nnz * t / 5;
+    assert_int_equal(trove__model_block_cuts(&p.train, range, 5, lo), TROVE_OK);
+    assert_int_equal(lo[0], 0);
+    assert_int_equal(lo[5], 100);
+    for (uint32_t b = 0; b < 5; b++) {
+        uint64_t n = 0;
+        assert_true(lo[b] < lo[b + 1]);
+        for (uint64_t e = 0; e < p.train.nnz; e++)
+            n += p.train.indices[e] >= lo[b] && p.train.indices[e] < lo[b + 1];
+        assert_true(n >= p.train.nnz / 5 - 100 && n <= p.train.nnz / 5 + 100);
+    }
+
+    /* As many blocks as items: one item each. */
+    {
+        coo x = {3, 4, 0, 0, NULL, NULL, NULL};
+        coo_add(&x, 0, 0, 1.0f);
+        coo_add(&x, 1, 0, 1.0f);
+        coo_add(&x, 2, 0, 1.0f);
+        trove_csr X = to_csr(&x, 0);
+        uint64_t r4[5] = {0, 1, 2, 3, 3};
+        assert_int_equal(trove__model_block_cuts(&X, r4, 4, lo), TROVE_OK);
+        for (uint32_t b = 0; b <= 4; b++)
+            assert_int_equal(lo[b], b);
+        csr_release(&X);
+        coo_release(&x);
+    }
+
+    /* One block. */
+    assert_int_equal(trove__model_block_cuts(&p.train, range, 1, lo), TROVE_OK);
+    assert_int_equal(lo[0], 0);
+    assert_int_equal(lo[1], 100);
+    csr_release(&p.train);
+    csr_release(&p.test);
+}
+
 /* Both thread schedules learn the planted preferences with every loss;
  * the item blocks of the default schedule line up with the planted
  * clusters (contiguous item ranges), the case where comparing items of
@@ -905,6 +974,7 @@ int main(void)
         cmocka_unit_test(test_loss_values),
         cmocka_unit_test(test_gradients_fd),
         cmocka_unit_test(test_quality_beats_popularity),
+        cmocka_unit_test(test_block_cuts),
         cmocka_unit_test(test_thread_schedules),
         cmocka_unit_test(test_logistic_and_adadelta),
         cmocka_unit_test(test_deterministic),

@@ -1,7 +1,8 @@
 /*
  * test_threads.c - core/threads.c: every share runs exactly once (also
  * beyond the thread cap, where shares run on the caller), the caller sees
- * the workers' writes after the join, and the thread count rule.
+ * the workers' writes after the join, and the thread count rule; teams run
+ * every share once per run over many runs and fail cleanly without memory.
  */
 #include "testutil.h"
 
@@ -41,6 +42,51 @@ static void test_parallel_for(void **state)
     }
 }
 
+/* Each run adds t + 1 + run to slot t, reading the previous run's value:
+ * a share that ran twice, not at all, or before the caller's write of the
+ * run number would leave a wrong sum. */
+typedef struct team_ctx {
+    uint64_t slot[8];
+    uint64_t run;
+} team_ctx;
+
+static void team_share(void *ctx, uint32_t t)
+{
+    team_ctx *c = ctx;
+    c->slot[t] += t + 1 + c->run;
+}
+
+static void test_team(void **state)
+{
+    const uint32_t sizes[] = {1, 2, 3, 8};
+    (void)state;
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) {
+        uint32_t n = sizes[q];
+        trove__team *tm = NULL;
+        team_ctx c;
+        memset(&c, 0, sizeof c);
+        assert_int_equal(trove__team_new(n, &tm), TROVE_OK);
+        assert_non_null(tm);
+        for (uint64_t run = 0; run < 200; run++) {
+            c.run = run;
+            trove__team_run(tm, team_share, &c);
+        }
+        for (uint32_t t = 0; t < 8; t++)
+            assert_int_equal(c.slot[t], t < n ? 200u * (t + 1) + 199u * 200u / 2 : 0u);
+        trove__team_free(tm);
+    }
+    trove__team_free(NULL);
+
+    /* Out of memory: a clean TROVE_ENOMEM, nothing leaked, *out untouched. */
+    for (long k = 0; k < 2; k++) {
+        trove__team *tm = NULL;
+        testutil_fail_alloc_after(k);
+        assert_int_equal(trove__team_new(2, &tm), TROVE_ENOMEM);
+        testutil_fail_alloc_after(-1);
+        assert_null(tm);
+    }
+}
+
 static void test_threads_count(void **state)
 {
     (void)state;
@@ -54,6 +100,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_for),
+        cmocka_unit_test(test_team),
         cmocka_unit_test(test_threads_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
