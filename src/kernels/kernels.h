@@ -30,36 +30,46 @@ enum trove__kernel_variant {
     TROVE__KERNELS_SCALAR = 0,
     TROVE__KERNELS_AVX2   = 1,
     TROVE__KERNELS_AVX512 = 2,
-    /* the AVX-512 table with the VNNI quantized scan (vpdpwssd) */
+    /* the AVX-512 table with the VNNI quantized scans (vpdpwssd, vpdpbusd) */
     TROVE__KERNELS_AVX512_VNNI = 3,
     TROVE__KERNELS_COUNT  = 4
 };
 
 /* Quantized scan (serving; src/serve/score.c has the error analysis).
- * n_blocks blocks of 16 items; item j = 16 b + l has an int16 row x_j of
- * 2 * n_pairs entries stored in pairs of dimensions:
- *   x[((b * n_pairs + p) * 16 + l) * 2 + h] = x_j[2 p + h]
- * y is the int16 query (2 * n_pairs entries). The caller guarantees
+ * n_blocks blocks of 16 items. int16 form (qscan): item j = 16 b + l has
+ * a row x_j of 2 * n_pairs entries stored in pairs of dimensions,
+ *   x[((b * n_pairs + p) * 16 + l) * 2 + h] = x_j[2 p + h],
+ * and y is the int16 query (2 * n_pairs entries); the caller guarantees
  * sum_d |x_jd| |y_d| <= 2^31 - 1, so every variant computes the integer
- * sum exactly. For each item, in this order of float operations:
+ * sum exactly. int8 form (qscan8, AVX-512 VNNI only): rows of 4 * n_quads
+ * int8 entries in quads, x8[((b * n_quads + p) * 16 + l) * 4 + h] =
+ * x_j[4 p + h], the query as u8 = y + 128 (|y| <= 127), and xsum[j] =
+ * sum_d x_jd, so that acc = sum_d u8_d x_jd - 128 xsum[j] = sum_d x_jd y_d.
+ * Then, for each item, in this order of float operations:
  *   acc = sum_d x_jd y_d                        (int32, exact)
  *   t   = (float)acc * (scale[j] * yscale)
  *   a   = (t + bias[j]) + add
  *   m   = (|t| + |bias[j]|) + |add|
  *   e   = ((err_scale * scale[j] + err_norm * norm[j]) + err_rel * m) + err_abs
  *   lo[j] = a - e,  hi[j] = a + e
- * and lo_max[b], hi_max[b] the largest of block b's 16 lanes. Every
- * variant gives bit-identical results. scale, norm and bias have
- * n_blocks * 16 entries (padding lanes included). */
+ * and lo_max[b] the largest lo of block b's 16 lanes. Every variant gives
+ * bit-identical results. scale, norm, bias and xsum have n_blocks * 16
+ * entries (padding lanes included); n_pairs and n_quads are at most
+ * TROVE__QSCAN_MAX_PAIRS. */
 typedef struct trove__qscan_args {
-    const int16_t *x;
+    const int16_t *x;        /* int16 form */
     size_t n_blocks, n_pairs;
     const int16_t *y;
+    const int8_t *x8;        /* int8 form */
+    size_t n_quads;
+    const uint8_t *u8;
+    const int32_t *xsum;
     float yscale;
     const float *scale, *norm, *bias;
     float add;
     float err_scale, err_norm, err_rel, err_abs;
 } trove__qscan_args;
+#define TROVE__QSCAN_MAX_PAIRS 4096
 
 typedef struct trove__kernels {
     const char *name;
@@ -97,9 +107,19 @@ typedef struct trove__kernels {
      * never greater). Top-k selection skips everything that cannot enter
      * its heap with this. Exact in every variant (comparisons only). */
     size_t (*first_gt)(const float *s, size_t n, float t);
-    /* The quantized scan described at trove__qscan_args. */
-    void (*qscan)(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
-                  float *hi_max);
+    /* Number of s[j] >= t in s[0..n) (NaN never is). Exact in every
+     * variant. */
+    size_t (*count_ge)(const float *s, size_t n, float t);
+    /* The j with s[j] >= t, ascending: the first cap of them into idx[]
+     * and, when val is not NULL, their values into val[]; returns how many
+     * there are (which may exceed cap). Exact in every variant. */
+    size_t (*select_ge)(const float *s, size_t n, float t, uint32_t *idx, float *val,
+                        size_t cap);
+    /* The quantized scans described at trove__qscan_args; qscan8 is NULL
+     * in the tables without AVX-512 VNNI (the scalar table has it, as the
+     * reference the VNNI one is tested against). */
+    void (*qscan)(const trove__qscan_args *a, float *lo, float *hi, float *lo_max);
+    void (*qscan8)(const trove__qscan_args *a, float *lo, float *hi, float *lo_max);
 } trove__kernels;
 
 /* Best k of scores[0..n) into items[0..count) and out_scores[0..count),

@@ -213,6 +213,50 @@ static size_t first_gt_avx2(const float *s, size_t n, float t)
     return n;
 }
 
+static size_t count_ge_avx2(const float *s, size_t n, float t)
+{
+    const __m256 tv = _mm256_set1_ps(t);
+    size_t j = 0, c = 0;
+    for (; j + 8 <= n; j += 8)
+        c += (size_t)__builtin_popcount(
+            (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + j), tv, _CMP_GE_OQ)));
+    for (; j < n; j++)
+        c += s[j] >= t;
+    return c;
+}
+
+static size_t select_ge_avx2(const float *s, size_t n, float t, uint32_t *idx, float *val,
+                             size_t cap)
+{
+    const __m256 tv = _mm256_set1_ps(t);
+    size_t j = 0, c = 0;
+    for (; j + 8 <= n; j += 8) {
+        unsigned m = (unsigned)_mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_loadu_ps(s + j), tv, _CMP_GE_OQ));
+        while (m != 0) {
+            size_t l = j + (size_t)__builtin_ctz(m);
+            m &= m - 1;
+            if (c < cap) {
+                idx[c] = (uint32_t)l;
+                if (val != NULL)
+                    val[c] = s[l];
+            }
+            c++;
+        }
+    }
+    for (; j < n; j++) {
+        if (!(s[j] >= t))
+            continue;
+        if (c < cap) {
+            idx[c] = (uint32_t)j;
+            if (val != NULL)
+                val[c] = s[j];
+        }
+        c++;
+    }
+    return c;
+}
+
 static inline float hmax256(__m256 v)
 {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -224,7 +268,7 @@ static inline float hmax256(__m256 v)
 /* Eight lanes of the per-item tail of qscan (see kernels.h), the float
  * operations in the reference order. */
 static inline void qscan_tail8(const trove__qscan_args *a, size_t j, __m256i acc,
-                               float *lo, float *hi, __m256 *bl, __m256 *bh)
+                               float *lo, float *hi, __m256 *bl)
 {
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 sc = _mm256_loadu_ps(a->scale + j), bi = _mm256_loadu_ps(a->bias + j);
@@ -244,12 +288,10 @@ static inline void qscan_tail8(const trove__qscan_args *a, size_t j, __m256i acc
     _mm256_storeu_ps(lo + j, l);
     _mm256_storeu_ps(hi + j, h);
     *bl = _mm256_max_ps(*bl, l);
-    *bh = _mm256_max_ps(*bh, h);
 }
 
 /* vpmaddwd: pairs of int16 products summed into int32, 8 items at a time. */
-static void qscan_avx2(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
-                       float *hi_max)
+static void qscan_avx2(const trove__qscan_args *a, float *lo, float *hi, float *lo_max)
 {
     for (size_t b = 0; b < a->n_blocks; b++) {
         const int16_t *x = a->x + b * a->n_pairs * 32;
@@ -274,11 +316,10 @@ static void qscan_avx2(const trove__qscan_args *a, float *lo, float *hi, float *
             a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_loadu_si256(r), q0));
             a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_loadu_si256(r + 1), q0));
         }
-        __m256 bl = _mm256_set1_ps(-INFINITY), bh = bl;
-        qscan_tail8(a, b * 16, _mm256_add_epi32(a0, a2), lo, hi, &bl, &bh);
-        qscan_tail8(a, b * 16 + 8, _mm256_add_epi32(a1, a3), lo, hi, &bl, &bh);
+        __m256 bl = _mm256_set1_ps(-INFINITY);
+        qscan_tail8(a, b * 16, _mm256_add_epi32(a0, a2), lo, hi, &bl);
+        qscan_tail8(a, b * 16 + 8, _mm256_add_epi32(a1, a3), lo, hi, &bl);
         lo_max[b] = hmax256(bl);
-        hi_max[b] = hmax256(bh);
     }
 }
 
@@ -292,5 +333,8 @@ const trove__kernels trove__kernels_avx2 = {
     scores_avx2,
     contains_u32_avx2,
     first_gt_avx2,
+    count_ge_avx2,
+    select_ge_avx2,
     qscan_avx2,
+    NULL,
 };

@@ -210,10 +210,60 @@ static size_t first_gt_avx512(const float *s, size_t n, float t)
     return n;
 }
 
+static size_t count_ge_avx512(const float *s, size_t n, float t)
+{
+    const __m512 tv = _mm512_set1_ps(t);
+    size_t j = 0, c = 0;
+    for (; j + 16 <= n; j += 16)
+        c += (size_t)__builtin_popcount(
+            (unsigned)_mm512_cmp_ps_mask(_mm512_loadu_ps(s + j), tv, _CMP_GE_OQ));
+    if (j < n) {
+        __mmask16 live = tail_mask(n - j);
+        c += (size_t)__builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask(
+            live, _mm512_maskz_loadu_ps(live, s + j), tv, _CMP_GE_OQ));
+    }
+    return c;
+}
+
+/* Compress-stores the indices (and values) of the lanes that pass; past
+ * cap only counts. */
+static size_t select_ge_avx512(const float *s, size_t n, float t, uint32_t *idx, float *val,
+                               size_t cap)
+{
+    const __m512 tv = _mm512_set1_ps(t);
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i iv = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t j = 0, c = 0;
+    for (; j < n; j += 16, iv = _mm512_add_epi32(iv, step)) {
+        __mmask16 live = n - j >= 16 ? (__mmask16)0xffff : tail_mask(n - j);
+        __m512 v = _mm512_maskz_loadu_ps(live, s + j);
+        __mmask16 m = _mm512_mask_cmp_ps_mask(live, v, tv, _CMP_GE_OQ);
+        if (m == 0)
+            continue;
+        size_t hits = (size_t)__builtin_popcount((unsigned)m);
+        if (c + hits <= cap) {
+            _mm512_mask_compressstoreu_epi32(idx + c, m, iv);
+            if (val != NULL)
+                _mm512_mask_compressstoreu_ps(val + c, m, v);
+        } else {
+            for (unsigned b = m; b != 0 && c < cap; b &= b - 1) {
+                size_t l = j + (size_t)__builtin_ctz(b);
+                idx[c] = (uint32_t)l;
+                if (val != NULL)
+                    val[c] = s[l];
+                c++;
+                hits--;
+            }
+        }
+        c += hits;
+    }
+    return c;
+}
+
 /* The per-item tail of qscan (see kernels.h) on the 16 lanes of a block,
  * the float operations in the reference order. */
 static inline void qscan_tail16(const trove__qscan_args *a, size_t b, __m512i acc,
-                                float *lo, float *hi, float *lo_max, float *hi_max)
+                                float *lo, float *hi, float *lo_max)
 {
     size_t j = b * 16;
     __m512 sc = _mm512_loadu_ps(a->scale + j), bi = _mm512_loadu_ps(a->bias + j);
@@ -233,34 +283,30 @@ static inline void qscan_tail16(const trove__qscan_args *a, size_t b, __m512i ac
     _mm512_storeu_ps(lo + j, l);
     _mm512_storeu_ps(hi + j, h);
     lo_max[b] = _mm512_reduce_max_ps(l);
-    hi_max[b] = _mm512_reduce_max_ps(h);
 }
 
 /* The int16 pair products of qscan, 16 items per instruction: vpmaddwd
  * plus an add here, one vpdpwssd in the VNNI variant below. Four
  * accumulators over the pairs hide the latency of the chain. */
 #define QSCAN_BODY(MADD)                                                       \
+    int32_t yw[TROVE__QSCAN_MAX_PAIRS];                                        \
+    memcpy(yw, a->y, a->n_pairs * sizeof *yw);                                 \
     for (size_t b = 0; b < a->n_blocks; b++) {                                 \
         const int16_t *x = a->x + b * a->n_pairs * 32;                         \
         __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;       \
         size_t p = 0;                                                          \
         for (; p + 4 <= a->n_pairs; p += 4) {                                  \
-            int32_t w[4];                                                      \
-            memcpy(w, a->y + 2 * p, sizeof w);                                 \
             const int16_t *r = x + p * 32;                                     \
-            a0 = MADD(a0, _mm512_loadu_si512(r), _mm512_set1_epi32(w[0]));     \
-            a1 = MADD(a1, _mm512_loadu_si512(r + 32), _mm512_set1_epi32(w[1])); \
-            a2 = MADD(a2, _mm512_loadu_si512(r + 64), _mm512_set1_epi32(w[2])); \
-            a3 = MADD(a3, _mm512_loadu_si512(r + 96), _mm512_set1_epi32(w[3])); \
+            a0 = MADD(a0, _mm512_loadu_si512(r), _mm512_set1_epi32(yw[p]));    \
+            a1 = MADD(a1, _mm512_loadu_si512(r + 32), _mm512_set1_epi32(yw[p + 1])); \
+            a2 = MADD(a2, _mm512_loadu_si512(r + 64), _mm512_set1_epi32(yw[p + 2])); \
+            a3 = MADD(a3, _mm512_loadu_si512(r + 96), _mm512_set1_epi32(yw[p + 3])); \
         }                                                                      \
-        for (; p < a->n_pairs; p++) {                                          \
-            int32_t w0;                                                        \
-            memcpy(&w0, a->y + 2 * p, sizeof w0);                              \
-            a0 = MADD(a0, _mm512_loadu_si512(x + p * 32), _mm512_set1_epi32(w0)); \
-        }                                                                      \
+        for (; p < a->n_pairs; p++)                                            \
+            a0 = MADD(a0, _mm512_loadu_si512(x + p * 32), _mm512_set1_epi32(yw[p])); \
         qscan_tail16(a, b, _mm512_add_epi32(_mm512_add_epi32(a0, a1),          \
                                             _mm512_add_epi32(a2, a3)),         \
-                     lo, hi, lo_max, hi_max);                                  \
+                     lo, hi, lo_max);                                          \
     }
 
 static inline __m512i madd_bw(__m512i acc, __m512i x, __m512i y)
@@ -268,8 +314,7 @@ static inline __m512i madd_bw(__m512i acc, __m512i x, __m512i y)
     return _mm512_add_epi32(acc, _mm512_madd_epi16(x, y));
 }
 
-static void qscan_avx512(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
-                         float *hi_max)
+static void qscan_avx512(const trove__qscan_args *a, float *lo, float *hi, float *lo_max)
 {
     QSCAN_BODY(madd_bw)
 }
@@ -282,9 +327,40 @@ static inline __m512i madd_vnni(__m512i acc, __m512i x, __m512i y)
 
 __attribute__((target("avx512vnni")))
 static void qscan_avx512_vnni(const trove__qscan_args *a, float *lo, float *hi,
-                              float *lo_max, float *hi_max)
+                              float *lo_max)
 {
     QSCAN_BODY(madd_vnni)
+}
+
+/* The int8 form: vpdpbusd multiplies the u8 query quad by 16 items' s8
+ * quads and adds the four products into each lane. */
+__attribute__((target("avx512vnni")))
+static void qscan8_avx512_vnni(const trove__qscan_args *a, float *lo, float *hi,
+                               float *lo_max)
+{
+    int32_t uw[TROVE__QSCAN_MAX_PAIRS];
+    memcpy(uw, a->u8, a->n_quads * sizeof *uw);
+    for (size_t b = 0; b < a->n_blocks; b++) {
+        const int8_t *x = a->x8 + b * a->n_quads * 64;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        size_t p = 0;
+        for (; p + 4 <= a->n_quads; p += 4) {
+            const int8_t *r = x + p * 64;
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(uw[p]), _mm512_loadu_si512(r));
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(uw[p + 1]),
+                                     _mm512_loadu_si512(r + 64));
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(uw[p + 2]),
+                                     _mm512_loadu_si512(r + 128));
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(uw[p + 3]),
+                                     _mm512_loadu_si512(r + 192));
+        }
+        for (; p < a->n_quads; p++)
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_set1_epi32(uw[p]),
+                                     _mm512_loadu_si512(x + p * 64));
+        __m512i acc = _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3));
+        acc = _mm512_sub_epi32(acc, _mm512_slli_epi32(_mm512_loadu_si512(a->xsum + b * 16), 7));
+        qscan_tail16(a, b, acc, lo, hi, lo_max);
+    }
 }
 
 const trove__kernels trove__kernels_avx512 = {
@@ -297,7 +373,10 @@ const trove__kernels trove__kernels_avx512 = {
     scores_avx512,
     contains_u32_avx512,
     first_gt_avx512,
+    count_ge_avx512,
+    select_ge_avx512,
     qscan_avx512,
+    NULL,
 };
 
 const trove__kernels trove__kernels_avx512_vnni = {
@@ -310,5 +389,8 @@ const trove__kernels trove__kernels_avx512_vnni = {
     scores_avx512,
     contains_u32_avx512,
     first_gt_avx512,
+    count_ge_avx512,
+    select_ge_avx512,
     qscan_avx512_vnni,
+    qscan8_avx512_vnni,
 };

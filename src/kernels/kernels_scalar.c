@@ -85,8 +85,51 @@ static size_t first_gt_scalar(const float *s, size_t n, float t)
     return n;
 }
 
-static void qscan_scalar(const trove__qscan_args *a, float *lo, float *hi, float *lo_max,
-                         float *hi_max)
+static size_t count_ge_scalar(const float *s, size_t n, float t)
+{
+    size_t c = 0;
+    for (size_t j = 0; j < n; j++)
+        c += s[j] >= t;
+    return c;
+}
+
+static size_t select_ge_scalar(const float *s, size_t n, float t, uint32_t *idx, float *val,
+                               size_t cap)
+{
+    size_t c = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (!(s[j] >= t))
+            continue;
+        if (c < cap) {
+            idx[c] = (uint32_t)j;
+            if (val != NULL)
+                val[c] = s[j];
+        }
+        c++;
+    }
+    return c;
+}
+
+/* The float tail of both scans (see kernels.h) for the 16 items of block b. */
+static void qscan_tail_scalar(const trove__qscan_args *a, size_t b, const int32_t *acc,
+                              float *lo, float *hi, float *lo_max)
+{
+    float bl = -INFINITY;
+    for (int l = 0; l < 16; l++) {
+        size_t j = b * 16 + (size_t)l;
+        float t = (float)acc[l] * (a->scale[j] * a->yscale);
+        float v = (t + a->bias[j]) + a->add;
+        float m = (fabsf(t) + fabsf(a->bias[j])) + fabsf(a->add);
+        float e = ((a->err_scale * a->scale[j] + a->err_norm * a->norm[j]) +
+                   a->err_rel * m) + a->err_abs;
+        lo[j] = v - e;
+        hi[j] = v + e;
+        bl = lo[j] > bl ? lo[j] : bl;
+    }
+    lo_max[b] = bl;
+}
+
+static void qscan_scalar(const trove__qscan_args *a, float *lo, float *hi, float *lo_max)
 {
     for (size_t b = 0; b < a->n_blocks; b++) {
         const int16_t *x = a->x + b * a->n_pairs * 32;
@@ -95,21 +138,23 @@ static void qscan_scalar(const trove__qscan_args *a, float *lo, float *hi, float
             for (int l = 0; l < 16; l++)
                 acc[l] += (int32_t)x[(p * 16 + (size_t)l) * 2] * a->y[2 * p] +
                           (int32_t)x[(p * 16 + (size_t)l) * 2 + 1] * a->y[2 * p + 1];
-        float bl = -INFINITY, bh = -INFINITY;
-        for (int l = 0; l < 16; l++) {
-            size_t j = b * 16 + (size_t)l;
-            float t = (float)acc[l] * (a->scale[j] * a->yscale);
-            float v = (t + a->bias[j]) + a->add;
-            float m = (fabsf(t) + fabsf(a->bias[j])) + fabsf(a->add);
-            float e = ((a->err_scale * a->scale[j] + a->err_norm * a->norm[j]) +
-                       a->err_rel * m) + a->err_abs;
-            lo[j] = v - e;
-            hi[j] = v + e;
-            bl = lo[j] > bl ? lo[j] : bl;
-            bh = hi[j] > bh ? hi[j] : bh;
-        }
-        lo_max[b] = bl;
-        hi_max[b] = bh;
+        qscan_tail_scalar(a, b, acc, lo, hi, lo_max);
+    }
+}
+
+static void qscan8_scalar(const trove__qscan_args *a, float *lo, float *hi, float *lo_max)
+{
+    for (size_t b = 0; b < a->n_blocks; b++) {
+        const int8_t *x = a->x8 + b * a->n_quads * 64;
+        int32_t acc[16] = { 0 };
+        for (size_t p = 0; p < a->n_quads; p++)
+            for (int l = 0; l < 16; l++)
+                for (int h = 0; h < 4; h++)
+                    acc[l] += (int32_t)a->u8[4 * p + (size_t)h] *
+                              (int32_t)x[(p * 16 + (size_t)l) * 4 + (size_t)h];
+        for (int l = 0; l < 16; l++)
+            acc[l] -= 128 * a->xsum[b * 16 + (size_t)l];
+        qscan_tail_scalar(a, b, acc, lo, hi, lo_max);
     }
 }
 
@@ -123,5 +168,8 @@ const trove__kernels trove__kernels_scalar = {
     scores_scalar,
     contains_u32_scalar,
     first_gt_scalar,
+    count_ge_scalar,
+    select_ge_scalar,
     qscan_scalar,
+    qscan8_scalar,
 };

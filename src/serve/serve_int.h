@@ -32,7 +32,7 @@ typedef struct serve_qmat serve_qmat;
 #define SERVE_DIM_MAX 4096
 /* Floats of scratch trove__serve_qmat_candidates needs for n items. */
 #define SERVE_QSCAN_WORK(n) (2 * (((size_t)(n) + 15) & ~(size_t)15) + \
-                             2 * (((size_t)(n) + 15) / 16))
+                             (((size_t)(n) + 15) / 16))
 
 /* Build from a trained model (TROVE_OK or TROVE_ENOMEM); free (NULL ok). */
 int  trove__serve_qmat_build(const trove_model *m, serve_qmat **out);
@@ -43,13 +43,12 @@ uint32_t trove__serve_qmat_dim16(const serve_qmat *qm);
 /* The items that may be in the float32 top k of the user (q, bu): at most
  * cap (>= k) model item indices in cand with their float32 scores in
  * exact, in index order; *upper receives a bound every other item's score
- * is below. Scratch: work of SERVE_QSCAN_WORK(n_items) floats, heap of k
- * floats. Returns the count, or 0 when more than cap items qualify (then
- * score every item). Thread-safe, allocation-free. */
+ * is below. Scratch: work of SERVE_QSCAN_WORK(n_items) floats. Returns the
+ * count, or 0 when more than cap items qualify (then score every item).
+ * Thread-safe, allocation-free. */
 size_t trove__serve_qmat_candidates(const serve_qmat *qm, const float *q,
-                                    float bu, size_t k, float *work, float *heap,
-                                    uint32_t *cand, float *exact, size_t cap,
-                                    float *upper);
+                                    float bu, size_t k, float *work, uint32_t *cand,
+                                    float *exact, size_t cap, float *upper);
 
 typedef struct serve_model {
     atomic_int   refs;

@@ -702,7 +702,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     /* the model's scores of every item, or the candidates' scan scratch */
     size_t model_room = SERVE_QSCAN_WORK(n_model);
     *sc = scratch_get(s, model_room + (size_t)snap->n_items +
-                             3 * (size_t)SERVE_CANDIDATES_MAX + 16,
+                             2 * (size_t)SERVE_CANDIDATES_MAX + 16,
                       rules_bytes + budget_bytes + 8, scores, rbuf);
     if (*scores == NULL || *rbuf == NULL)
         return TROVE_ENOMEM;
@@ -713,8 +713,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     }
     float *cs = *scores + model_room;
     float *cand_s = cs + snap->n_items;          /* SERVE_CANDIDATES_MAX */
-    float *heap = cand_s + SERVE_CANDIDATES_MAX; /* SERVE_CANDIDATES_MAX */
-    uint32_t *cand = (uint32_t *)(void *)(heap + SERVE_CANDIDATES_MAX);
+    uint32_t *cand = (uint32_t *)(void *)(cand_s + SERVE_CANDIDATES_MAX);
     /* the user's stored features, by name, for eligibility rules */
     const char *fnames[64];
     size_t nf = 0;
@@ -769,7 +768,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
             size_t k = 8 * l->k + 32;
             size_t n_c = trove__serve_qmat_candidates(
                 mk->model->qm, q, bu, k < SERVE_CANDIDATES_MAX ? k : SERVE_CANDIDATES_MAX,
-                *scores, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
+                *scores, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
             size_t n_in = 0;
             float thr = INFINITY;
             for (size_t c = 0; c < n_c; c++)
@@ -889,7 +888,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
  * provably what scoring the whole catalog gives (room offers taken, the
  * last one beating the bound of every offer left out), else 0 with l
  * possibly extended (the caller truncates it). Scratch: buf, of work +
- * 3 * SERVE_CANDIDATES_MAX floats, work >= SERVE_QSCAN_WORK(model items). */
+ * 2 * SERVE_CANDIDATES_MAX floats, work >= SERVE_QSCAN_WORK(model items). */
 static int plain_candidates(trove_server *s, reco_list *l,
                             const serve_snapshot *snap, const serve_market *mk,
                             const float *q, float bu, size_t room, int64_t now,
@@ -898,13 +897,12 @@ static int plain_candidates(trove_server *s, reco_list *l,
     uint32_t n_m = trove_model_n_items(mk->model->m);
     uint32_t dim = trove_model_dim(mk->model->m);
     float *cand_s = buf + work;
-    float *heap = cand_s + SERVE_CANDIDATES_MAX;
-    uint32_t *cand = (uint32_t *)(void *)(heap + SERVE_CANDIDATES_MAX);
+    uint32_t *cand = (uint32_t *)(void *)(cand_s + SERVE_CANDIDATES_MAX);
     float left = -INFINITY, last;
     size_t k = 8 * room + 32, n_in = 0;
     size_t n_c = trove__serve_qmat_candidates(
         mk->model->qm, q, bu, k < SERVE_CANDIDATES_MAX ? k : SERVE_CANDIDATES_MAX,
-        buf, heap, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
+        buf, cand, cand_s, SERVE_CANDIDATES_MAX, &left);
     float thr = INFINITY;
     if (n_c == 0)
         return 0;
@@ -1036,7 +1034,7 @@ static enum MHD_Result handle_recs(trove_server *s, struct MHD_Connection *conn,
         } else {
             /* every item's score, or the candidates' scan scratch */
             size_t work = SERVE_QSCAN_WORK(mk->n_scored);
-            size_t need = work + 3 * (size_t)SERVE_CANDIDATES_MAX + 16;
+            size_t need = work + 2 * (size_t)SERVE_CANDIDATES_MAX + 16;
             sc = scratch_get(s, need, 0, &scores, &rbuf);
             if (scores == NULL) {
                 scratch_put(sc, scores, rbuf);

@@ -106,6 +106,38 @@ static void check_variant(const trove__kernels *k)
             free(rows);
         }
     }
+    /* count_ge / select_ge: exact, with NaN, -INFINITY and ties, every
+     * length and offset, caps below and above the count */
+    for (size_t n = 0; n <= 200; n++) {
+        for (size_t off = 0; off <= 1; off++) {
+            float *x = a + off;
+            uint32_t i1[MAXN], i2[MAXN];
+            float v1[MAXN], v2[MAXN];
+            for (size_t j = 0; j < n; j++) {
+                float u = trove_rng_uniformf(&r);
+                x[j] = j % 7 == 3 ? NAN : j % 11 == 5 ? -INFINITY : (float)(int)(u * 8.0f);
+            }
+            for (float t = -1.0f; t <= 8.0f; t += 3.0f) {
+                size_t want = s->count_ge(x, n, t);
+                assert_int_equal(k->count_ge(x, n, t), want);
+                for (size_t cap = 0; cap <= want + 1; cap += 1 + want / 3) {
+                    memset(i1, 0xab, sizeof i1);
+                    memset(i2, 0xab, sizeof i2);
+                    memset(v1, 0, sizeof v1);
+                    memset(v2, 0, sizeof v2);
+                    assert_int_equal(k->select_ge(x, n, t, i1, v1, cap), want);
+                    assert_int_equal(s->select_ge(x, n, t, i2, v2, cap), want);
+                    assert_memory_equal(i1, i2, sizeof i1);
+                    assert_memory_equal(v1, v2, sizeof v1);
+                    assert_int_equal(k->select_ge(x, n, t, i1, NULL, cap), want);
+                    for (size_t c = 0; c < want && c < cap; c++) {
+                        assert_true(x[i2[c]] >= t);
+                        assert_true(c == 0 || i2[c] > i2[c - 1]);
+                    }
+                }
+            }
+        }
+    }
     /* n = 0 touches nothing */
     assert_true(k->dot(a, b, 0) == 0.0f);
     assert_int_equal(k->first_gt(a, 0, -INFINITY), 0);
@@ -129,17 +161,22 @@ static void check_variant(const trove__kernels *k)
     }
 }
 
-/* qscan: bit-identical to the scalar reference for 1..3 blocks, 1..37 pairs
- * of dimensions, random rows and the int32 worst case (every product at
- * its largest, all of one sign). */
+/* qscan and qscan8: bit-identical to the scalar reference for 1..3 blocks
+ * and 1..37 groups of dimensions, random rows and the int32 worst case
+ * (every product at its largest, all of one sign); and the int8 form
+ * (query offset by 128, taken out through the row sums) equal to the
+ * int16 form on the same integers. */
 static void check_qscan(const trove__kernels *k, trove_rng *r)
 {
     enum { BL = 3, PAIRS = 37 };
-    static int16_t x[BL * PAIRS * 32];
-    int16_t y[2 * PAIRS];
+    static int16_t x[BL * PAIRS * 32], xq[BL * 2 * PAIRS * 32];
+    static int8_t x8[BL * PAIRS * 64];
+    int16_t y[2 * PAIRS], yq[4 * PAIRS];
+    uint8_t u8[4 * PAIRS];
+    int32_t xsum[BL * 16];
     float scale[BL * 16], norm[BL * 16], bias[BL * 16];
     float lo1[BL * 16], hi1[BL * 16], lo2[BL * 16], hi2[BL * 16];
-    float lm1[BL], hm1[BL], lm2[BL], hm2[BL];
+    float lm1[BL], lm2[BL];
     for (size_t nb = 1; nb <= BL; nb++) {
         for (size_t np = 1; np <= PAIRS; np += 1 + np / 6) {
             for (int worst = 0; worst <= 2; worst++) {
@@ -153,29 +190,77 @@ static void check_qscan(const trove__kernels *k, trove_rng *r)
                     y[d] = worst ? (int16_t)ymax
                                  : (int16_t)((int32_t)trove_rng_below(r, 2 * (uint32_t)ymax + 1) -
                                              ymax);
+                /* int8 rows of np quads, and the same integers as int16 pairs */
+                memset(xsum, 0, sizeof xsum);
+                for (size_t b = 0; b < nb; b++)
+                    for (size_t p = 0; p < np; p++)
+                        for (size_t l = 0; l < 16; l++)
+                            for (size_t h = 0; h < 4; h++) {
+                                int v = worst ? (worst == 1 ? 127 : -127)
+                                              : (int)trove_rng_below(r, 255) - 127;
+                                size_t d = 4 * p + h;
+                                x8[((b * np + p) * 16 + l) * 4 + h] = (int8_t)v;
+                                xq[((b * 2 * np + d / 2) * 16 + l) * 2 + d % 2] = (int16_t)v;
+                                xsum[b * 16 + l] += v;
+                            }
+                for (size_t d = 0; d < 4 * np; d++) {
+                    yq[d] = worst ? 127 : (int16_t)((int)trove_rng_below(r, 255) - 127);
+                    u8[d] = (uint8_t)(yq[d] + 128);
+                }
                 for (size_t j = 0; j < nb * 16; j++) {
                     scale[j] = 1e-4f * (0.5f + trove_rng_uniformf(r));
                     norm[j] = 3.0f * trove_rng_uniformf(r);
                     bias[j] = trove_rng_uniformf(r) - 0.5f;
                 }
-                trove__qscan_args a = { x, nb, np, y, 1e-3f, scale, norm, bias, 0.25f,
-                                        0.6f, 2e-4f, 1e-6f, 1e-7f };
-                k->qscan(&a, lo1, hi1, lm1, hm1);
-                trove__kernels_scalar.qscan(&a, lo2, hi2, lm2, hm2);
-                if (memcmp(lo1, lo2, nb * 16 * sizeof(float)) != 0 ||
-                    memcmp(hi1, hi2, nb * 16 * sizeof(float)) != 0 ||
-                    memcmp(lm1, lm2, nb * sizeof(float)) != 0 ||
-                    memcmp(hm1, hm2, nb * sizeof(float)) != 0) {
-                    print_error("qscan %s: blocks %zu pairs %zu case %d differs from scalar\n",
-                                k->name, nb, np, worst);
-                    fail();
-                }
-                for (size_t b = 0; b < nb; b++)
-                    for (size_t l = 0; l < 16; l++) {
-                        assert_true(lo1[b * 16 + l] <= lm1[b]);
-                        assert_true(hi1[b * 16 + l] <= hm1[b]);
-                        assert_true(lo1[b * 16 + l] < hi1[b * 16 + l]);
+                trove__qscan_args a;
+                memset(&a, 0, sizeof a);
+                a.x = x;
+                a.n_blocks = nb;
+                a.n_pairs = np;
+                a.y = y;
+                a.x8 = x8;
+                a.n_quads = np;
+                a.u8 = u8;
+                a.xsum = xsum;
+                a.yscale = 1e-3f;
+                a.scale = scale;
+                a.norm = norm;
+                a.bias = bias;
+                a.add = 0.25f;
+                a.err_scale = 0.6f;
+                a.err_norm = 2e-4f;
+                a.err_rel = 1e-6f;
+                a.err_abs = 1e-7f;
+                for (int form = 0; form <= 1; form++) {
+                    void (*fn)(const trove__qscan_args *, float *, float *, float *) =
+                        form ? k->qscan8 : k->qscan;
+                    void (*ref)(const trove__qscan_args *, float *, float *, float *) =
+                        form ? trove__kernels_scalar.qscan8 : trove__kernels_scalar.qscan;
+                    if (fn == NULL)
+                        continue;
+                    fn(&a, lo1, hi1, lm1);
+                    ref(&a, lo2, hi2, lm2);
+                    if (memcmp(lo1, lo2, nb * 16 * sizeof(float)) != 0 ||
+                        memcmp(hi1, hi2, nb * 16 * sizeof(float)) != 0 ||
+                        memcmp(lm1, lm2, nb * sizeof(float)) != 0) {
+                        print_error("qscan%s %s: blocks %zu groups %zu case %d differs from "
+                                    "scalar\n", form ? "8" : "", k->name, nb, np, worst);
+                        fail();
                     }
+                    for (size_t b = 0; b < nb; b++)
+                        for (size_t l = 0; l < 16; l++) {
+                            assert_true(lo1[b * 16 + l] <= lm1[b]);
+                            assert_true(lo1[b * 16 + l] < hi1[b * 16 + l]);
+                        }
+                }
+                /* the int8 form equals the int16 form on the same integers */
+                trove__kernels_scalar.qscan8(&a, lo1, hi1, lm1);
+                a.x = xq;
+                a.n_pairs = 2 * np;
+                a.y = yq;
+                trove__kernels_scalar.qscan(&a, lo2, hi2, lm2);
+                assert_memory_equal(lo1, lo2, nb * 16 * sizeof(float));
+                assert_memory_equal(hi1, hi2, nb * 16 * sizeof(float));
             }
         }
     }
@@ -185,7 +270,7 @@ static void check_qscan(const trove__kernels *k, trove_rng *r)
 static void test_qscan_reference(void **state)
 {
     int16_t x[32] = { 0 }, y[2] = { 3, -2 };
-    float scale[16], norm[16], bias[16], lo[16], hi[16], lm, hm;
+    float scale[16], norm[16], bias[16], lo[16], hi[16], lm;
     (void)state;
     for (int l = 0; l < 16; l++) {
         x[2 * l] = (int16_t)(l + 1);      /* x_l = (l + 1, 2 l) */
@@ -194,9 +279,20 @@ static void test_qscan_reference(void **state)
         norm[l] = (float)l;
         bias[l] = l == 3 ? -1.0f : 0.0f;
     }
-    trove__qscan_args a = { x, 1, 1, y, 0.25f, scale, norm, bias, 2.0f,
-                            1.0f, 0.5f, 0.0f, 0.0f };
-    trove__kernels_scalar.qscan(&a, lo, hi, &lm, &hm);
+    trove__qscan_args a;
+    memset(&a, 0, sizeof a);
+    a.x = x;
+    a.n_blocks = 1;
+    a.n_pairs = 1;
+    a.y = y;
+    a.yscale = 0.25f;
+    a.scale = scale;
+    a.norm = norm;
+    a.bias = bias;
+    a.add = 2.0f;
+    a.err_scale = 1.0f;
+    a.err_norm = 0.5f;
+    trove__kernels_scalar.qscan(&a, lo, hi, &lm);
     for (int l = 0; l < 16; l++) {
         /* acc = 3 (l + 1) - 4 l = 3 - l; t = acc / 8 */
         float t = (float)(3 - l) * 0.125f;
@@ -204,7 +300,6 @@ static void test_qscan_reference(void **state)
         assert_float_equal(lo[l], v - e, 0.0);
         assert_float_equal(hi[l], v + e, 0.0);
     }
-    assert_float_equal(hm, 8.5f, 0.0);            /* l = 15: v 0.5, e 8 */
     assert_float_equal(lm, 1.875f, 0.0);          /* l = 0 */
 }
 

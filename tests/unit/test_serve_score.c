@@ -68,12 +68,11 @@ static void check_model(uint32_t n_items, uint32_t dim)
     float *full = malloc(n_items * sizeof *full);
     float *sorted = malloc(n_items * sizeof *sorted);
     float *work = malloc(SERVE_QSCAN_WORK(n_items) * sizeof *work);
-    float *heap = malloc(SERVE_CANDIDATES_MAX * sizeof *heap);
     float *exact = malloc(SERVE_CANDIDATES_MAX * sizeof *exact);
     uint32_t *cand = malloc(SERVE_CANDIDATES_MAX * sizeof *cand);
     uint8_t *in = malloc(n_items);
     float q[4096];
-    assert_true(full && sorted && work && heap && exact && cand && in);
+    assert_true(full && sorted && work && exact && cand && in);
     const size_t ks[] = { 1, 10, 112 };
     for (uint32_t u = 0; u < 40; u += 3) {
         float bu;
@@ -85,8 +84,8 @@ static void check_model(uint32_t n_items, uint32_t dim)
         for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
             size_t k = ks[t];
             float upper = NAN;
-            size_t n = trove__serve_qmat_candidates(qm, q, bu, k, work, heap,
-                                                    cand, exact,
+            size_t n = trove__serve_qmat_candidates(qm, q, bu, k, work, cand,
+                                                    exact,
                                                     SERVE_CANDIDATES_MAX, &upper);
             assert_true(n >= k);
             assert_true(n < n_items || k == 112);
@@ -114,12 +113,11 @@ static void check_model(uint32_t n_items, uint32_t dim)
     /* more qualifying items than the cap: 0, score everything */
     float upper;
     size_t k = n_items < 64 ? n_items : 64;
-    assert_int_equal(trove__serve_qmat_candidates(qm, q, 0.0f, k, work, heap, cand,
-                                                  exact, k / 2, &upper), 0);
+    assert_int_equal(trove__serve_qmat_candidates(qm, q, 0.0f, k, work, cand, exact,
+                                                  k / 2, &upper), 0);
     free(full);
     free(sorted);
     free(work);
-    free(heap);
     free(exact);
     free(cand);
     free(in);
