@@ -426,7 +426,7 @@ int bench_serve(int argc, char **argv)
     printf("server CPU per request %.1f us (HTTP included): %.0f req/s per "
            "core, %.0f on %ld threads if the cores were free\n", cpu_us,
            1e6 / cpu_us, (double)threads * 1e6 / cpu_us, threads);
-    printf("rankings answered from the int16 candidates: %.0f, whole catalog "
+    printf("rankings answered from the quantized candidates: %.0f, whole catalog "
            "scored again: %.0f\n", cand_used, cand_rescored);
     printf("{\"bench\":\"serve\",\"commit\":\"%s\",\"cpu\":\"%s\",\"items\":%ld,"
            "\"users\":%ld,\"dim\":%ld,\"threads\":%ld,\"connections\":%ld,"

@@ -207,7 +207,7 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
               (unsigned long long)atomic_load(&mx->events_stored),
               (unsigned long long)atomic_load(&mx->events_duplicate));
     tb_printf(&t, "# HELP trove_ranking_candidates_total Model rankings "
-                  "started from the int16 candidates: "
+                  "started from the quantized candidates: "
                   "result=\"used\" answered from them, result=\"rescored\" "
                   "needed the whole catalog.\n"
                   "# TYPE trove_ranking_candidates_total counter\n"

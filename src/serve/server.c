@@ -681,7 +681,7 @@ static int candidates_sufficed(const trove_rules_result *res,
  * groups, diversity, exploration and bundles.
  *
  * Model rankings first try the candidates of score.c (the float32 top
- * K of the int16 pass, plus the extra rows that reach its threshold) as
+ * K of the quantized pass, plus the extra rows that reach its threshold) as
  * the rules' candidate list; when candidates_sufficed() cannot vouch for
  * the result, the whole catalog is scored and the rules run again, so the
  * answer is the same either way. Scratch comes from the pool (*sc,
