@@ -1,11 +1,14 @@
 /*
  * bench_train.c - the hybrid model's benchmarks.
  *
- *   trove-bench train [--epochs N]   WARP d=64 epoch times (median over the
- *       epochs of a 30-epoch run) on ml100k u20 and online retail, 1 and 2
- *       threads (default item-block schedule, and plain Hogwild), examples/s,
- *       ratios to LightFM's 48 ms / 277 ms per epoch, 2-thread speedups,
- *       peak RSS after training on online retail.
+ *   trove-bench train [--epochs N] [--runs R]   WARP d=64 epoch times on
+ *       ml100k u20 and online retail, 1 and 2 threads (default item-block
+ *       schedule, and plain Hogwild): each configuration trains R runs of
+ *       N / R epochs (default 30 epochs in 3 runs), the configurations
+ *       interleaved run by run so that a busy spell on a shared machine
+ *       touches all of them; the figure is the median epoch over all runs.
+ *       Also examples/s, ratios to LightFM's 48 ms / 277 ms per epoch,
+ *       2-thread speedups, peak RSS after training on online retail.
  *   trove-bench quality [--seeds N]  LightFM precision@10 (eval module) of
  *       WARP and BPR on both u20 splits over seeds 1..N (WARP also on two
  *       threads), and WARP with identity + genre item features on
@@ -90,7 +93,7 @@ static trove_model_params lightfm_params(int loss, uint32_t threads, uint64_t se
 
 int bench_train(int argc, char **argv)
 {
-    uint32_t epochs = 30;
+    uint32_t epochs = 30, runs = 3;
     /* [split][run]: run 0 one thread, 1 two threads (default item-block
      * schedule), 2 two threads with the plain Hogwild schedule. */
     double med[2][3] = {{0}}, exs[2][3] = {{0}}, rss = 0;
@@ -98,12 +101,14 @@ int bench_train(int argc, char **argv)
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--epochs") == 0 && a + 1 < argc)
             epochs = (uint32_t)atoi(argv[++a]);
+        else if (strcmp(argv[a], "--runs") == 0 && a + 1 < argc)
+            runs = (uint32_t)atoi(argv[++a]);
         else {
-            fprintf(stderr, "usage: trove-bench train [--epochs N]\n");
+            fprintf(stderr, "usage: trove-bench train [--epochs N] [--runs R]\n");
             return 2;
         }
     }
-    if (epochs < 1 || epochs > 4096 || bench_data_dir() == NULL)
+    if (epochs < 1 || epochs > 4096 || runs < 1 || runs > epochs || bench_data_dir() == NULL)
         return 1;
     /* Online retail first, so that the peak RSS is that of its training. */
     for (int s = 1; s >= 0; s--) {
@@ -113,25 +118,29 @@ int bench_train(int argc, char **argv)
         if (load_split(bench_data_path(sp->train), bench_data_path(sp->users),
                        bench_data_path(sp->items), NULL, &ds, &u, &i) != 0)
             return 1;
-        for (int t = 0; t < 3; t++) {
-            trove_model_params p = lightfm_params(TROVE_LOSS_WARP, t == 0 ? 1u : 2u, 42);
-            if (t == 2)
-                p.thread_schedule = TROVE_THREADS_HOGWILD;
-            epoch_log log;
-            trove_model *m = NULL;
-            trove_error err;
-            memset(&log, 0, sizeof log);
-            p.progress = log_epoch;
-            p.progress_ud = &log;
-            if (trove_model_new(&p, 0, 0, &m, &err) != TROVE_OK ||
-                trove_model_fit(m, trove_dataset_interactions(ds), NULL, NULL, epochs, &err) !=
-                    TROVE_OK) {
-                fprintf(stderr, "trove-bench: %s\n", err.msg);
-                return 1;
+        static epoch_log logs[3];
+        memset(logs, 0, sizeof logs);
+        for (uint32_t r = 0; r < runs; r++)
+            for (int t = 0; t < 3; t++) {
+                trove_model_params p = lightfm_params(TROVE_LOSS_WARP, t == 0 ? 1u : 2u, 42 + r);
+                uint32_t n = epochs / runs + (r < epochs % runs ? 1u : 0u);
+                if (t == 2)
+                    p.thread_schedule = TROVE_THREADS_HOGWILD;
+                trove_model *m = NULL;
+                trove_error err;
+                p.progress = log_epoch;
+                p.progress_ud = &logs[t];
+                if (trove_model_new(&p, 0, 0, &m, &err) != TROVE_OK ||
+                    trove_model_fit(m, trove_dataset_interactions(ds), NULL, NULL, n, &err) !=
+                        TROVE_OK) {
+                    fprintf(stderr, "trove-bench: %s\n", err.msg);
+                    return 1;
+                }
+                trove_model_free(m);
             }
-            med[s][t] = bench_median(log.secs, log.n);
+        for (int t = 0; t < 3; t++) {
+            med[s][t] = bench_median(logs[t].secs, logs[t].n);
             exs[s][t] = (double)trove_dataset_nnz(ds) / med[s][t];
-            trove_model_free(m);
         }
         if (s == 1)
             rss = bench_peak_rss_mib();
@@ -140,8 +149,8 @@ int bench_train(int argc, char **argv)
         trove_idmap_free(i);
     }
     variant = getenv("TROVE_KERNELS");
-    printf("WARP d=64 epoch (median of %u epochs), cpu: %s%s%s\n", epochs, bench_cpu_features(),
-           variant ? ", TROVE_KERNELS=" : "", variant ? variant : "");
+    printf("WARP d=64 epoch (median of %u epochs in %u interleaved runs), cpu: %s%s%s\n", epochs,
+           runs, bench_cpu_features(), variant ? ", TROVE_KERNELS=" : "", variant ? variant : "");
     printf("%-18s %9s %9s %11s %12s %11s %9s %9s %10s\n", "split", "1 thr ms", "2 thr ms",
            "2 hogwild", "examples/s", "LightFM ms", "speedup", "2thr/1thr", "hogwild/1");
     for (int s = 0; s < 2; s++)
@@ -150,8 +159,8 @@ int bench_train(int argc, char **argv)
                k_splits[s].lightfm_epoch_ms, k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3),
                med[s][0] / med[s][1], med[s][0] / med[s][2]);
     printf("peak RSS after online retail training: %.1f MiB\n", rss);
-    printf("{\"bench\":\"train\",\"commit\":\"%s\",\"cpu\":\"%s\",\"epochs\":%u", bench_commit(),
-           bench_cpu_features(), epochs);
+    printf("{\"bench\":\"train\",\"commit\":\"%s\",\"cpu\":\"%s\",\"epochs\":%u,\"runs\":%u",
+           bench_commit(), bench_cpu_features(), epochs, runs);
     for (int s = 0; s < 2; s++)
         printf(",\"%s\":{\"epoch_ms_1t\":%.3f,\"epoch_ms_2t\":%.3f,\"examples_per_s_1t\":%.0f,"
                "\"examples_per_s_2t\":%.0f,\"ns_per_example_1t\":%.1f,\"lightfm_epoch_ms\":%.0f,"
