@@ -209,3 +209,13 @@ const char *testutil_http_body(const char *answer)
     const char *b = strstr(answer, "\r\n\r\n");
     return b ? b + 4 : "";
 }
+
+uint16_t testutil_server_start(const trove_serve_params *p, trove_server **out)
+{
+    trove_error err;
+    if (trove_server_start(p, out, &err) != TROVE_OK) {
+        fprintf(stderr, "server: %s\n", err.msg);
+        return 0;
+    }
+    return trove_server_port(*out);
+}

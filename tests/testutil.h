@@ -48,6 +48,9 @@ int testutil_run_trove(char **output, const char *fmt, ...)
  * test. */
 char *testutil_http_exchange(uint16_t port, const char *raw, size_t len,
                              size_t *n);
+/* Start a server with params p (a fixture's setup): the port it listens
+ * on, or 0 after printing the error (the setup then fails). */
+uint16_t testutil_server_start(const trove_serve_params *p, trove_server **out);
 /* The status code of an answer, -1 when it is not HTTP. */
 int testutil_http_status(const char *answer);
 /* The body of an answer (after the blank line), "" when there is none;

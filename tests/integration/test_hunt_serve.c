@@ -141,7 +141,6 @@ static void build_store(const char *db)
 
 static int setup(void **state)
 {
-    trove_error err;
     const char *db = testutil_tmp_path("hunts-serve.db");
     (void)state;
     build_store(db);
@@ -157,11 +156,7 @@ static int setup(void **state)
     p.port = 0;
     p.conn_timeout = 2;
     p.hunts_dir = testutil_tmp_path("hunts");
-    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
-        fprintf(stderr, "server: %s\n", err.msg);
-        return -1;
-    }
-    port = trove_server_port(server);
+    port = testutil_server_start(&p, &server);
     return port == 0 ? -1 : 0;
 }
 

@@ -122,7 +122,6 @@ static void build_store(const char *db)
 
 static int setup(void **state)
 {
-    trove_error err;
     const char *db = testutil_tmp_path("monitor.db");
     (void)state;
     build_store(db);
@@ -131,11 +130,7 @@ static int setup(void **state)
     p.port = 0;
     p.conn_timeout = 2;
     p.admin_token = TOKEN;
-    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
-        fprintf(stderr, "server: %s\n", err.msg);
-        return -1;
-    }
-    port = trove_server_port(server);
+    port = testutil_server_start(&p, &server);
     return port == 0 ? -1 : 0;
 }
 

@@ -97,7 +97,6 @@ static int64_t build_store(const char *db)
 
 static int setup(void **state)
 {
-    trove_error err;
     const char *db = testutil_tmp_path("rank.db");
     (void)state;
     build_store(db);
@@ -105,11 +104,7 @@ static int setup(void **state)
     p.store_uri = db;
     p.port = 0;
     p.admin_token = "token";
-    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
-        fprintf(stderr, "server: %s\n", err.msg);
-        return -1;
-    }
-    port = trove_server_port(server);
+    port = testutil_server_start(&p, &server);
     return port == 0 ? -1 : 0;
 }
 

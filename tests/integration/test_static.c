@@ -105,11 +105,7 @@ static int setup(void **state)
     p.port = 0;
     p.conn_timeout = 2;
     p.admin_token = "t";
-    if (trove_server_start(&p, &server, &err) != TROVE_OK) {
-        fprintf(stderr, "server: %s\n", err.msg);
-        return -1;
-    }
-    port = trove_server_port(server);
+    port = testutil_server_start(&p, &server);
     return port == 0 ? -1 : 0;
 }
 
