@@ -16,7 +16,10 @@
  * (<model>.users, <model>.items: trove_idmap_write), registered with the
  * metrics, the config hash and a fingerprint of the training pairs,
  * activated, and the versions beyond keep_versions are pruned (their files
- * deleted once the registry change is committed).
+ * deleted once the registry change is committed). A family that trove
+ * serve cannot serve (anything but the hybrid families and ials,
+ * trove_recommender_family_has_model) is trained and registered all the
+ * same, with a warning on stderr.
  *
  * --pooled trains one model on every market's data (market id 0 in the
  * registry) with the --market config's family and parameters; its metrics
@@ -797,6 +800,12 @@ int cmd_train_store(int argc, char **argv)
             printf(", %zu old version%s pruned", n_pruned, n_pruned == 1 ? "" : "s");
         printf(" (%.1f s)\n", cli_now() - t0);
     }
+    if (!trove_recommender_family_has_model(family))
+        fprintf(stderr,
+                "trove %s: warning: %s: version %d is a '%s' model, which trove serve "
+                "cannot serve (it serves the hybrid families and ials); the market serves "
+                "its fallbacks: train a hybrid or ials model for this market\n",
+                CMD, pooled ? "pooled" : cfg->code, version, family);
     rc = CLI_EXIT_OK;
     goto done;
 nomem_or_fail:

@@ -113,6 +113,15 @@ trove_ials_params trove_ials_params_of(const trove_ials *m);
 const float *trove_ials_user_factors(const trove_ials *m, uint32_t user);
 const float *trove_ials_item_factors(const trove_ials *m, uint32_t item);
 
+/* The whole factor tables, read-only: *user_f holds n_users rows and
+ * *item_f n_items rows of trove_ials_factors(m) floats, row r starting at
+ * r * *stride floats (stride >= factors; the padding between rows is zero).
+ * Any out-parameter may be NULL. Borrowed: valid until the model is freed.
+ * Thread-safe. E.g. trove_model_from_factors (trove/model.h) turns them
+ * into a hybrid model that trove serve can serve. */
+void trove_ials_factor_tables(const trove_ials *m, const float **user_f,
+                              const float **item_f, size_t *stride);
+
 /* Training loss (the objective above, regularisation included) of the model
  * on `interactions` (same shape as at fit time), in *loss. O(nnz f + (n_users
  * + n_items) f^2). Returns TROVE_OK, TROVE_EINVAL, TROVE_ENOMEM. */

@@ -152,6 +152,48 @@ int trove_model_new(const trove_model_params *p, uint32_t n_user_features,
 /* Free the model and everything it owns. NULL is a no-op. */
 void trove_model_free(trove_model *m);
 
+/* Factors of a plain matrix-factorisation model, score(u, i) = <x_u, y_i>
+ * (iALS, trove/ials.h), for trove_model_from_factors. Row r of a side
+ * starts at f + r * stride; only its first dim floats are read. */
+typedef struct trove_model_factors {
+    uint32_t dim;                /* 1..4096 */
+    uint32_t n_users, n_items;   /* each >= 1 */
+    const float *user_f;         /* n_users rows */
+    const float *item_f;         /* n_items rows */
+    size_t   user_stride;        /* floats from one user row to the next,
+                                    >= dim; 0 = dim (packed) */
+    size_t   item_stride;        /* likewise for items */
+    const uint32_t *item_counts; /* training interactions per item
+                                    (n_items), or NULL = unknown (every
+                                    item counts 0: trove_model_item_count
+                                    and the TROVE_COLD_MEAN fallback then
+                                    see no item with interactions) */
+    const trove_model_params *params; /* NULL = the defaults with
+                                    no_components = dim; otherwise its
+                                    no_components must equal dim and both
+                                    identity features be on */
+} trove_model_factors;
+
+/* An identity-only hybrid model holding the given factors: the identity
+ * embedding of user u is x_u, that of item i is y_i, every bias is 0, and
+ * there are no other features, so trove_model_score_user, _predict and
+ * _recommend give <x_u, y_i> (summed by the scoring kernels, so equal to
+ * another implementation's dot product up to float rounding). The factors
+ * are copied; the caller keeps its arrays. The model is trained (it
+ * scores, saves and serves at once), has no id maps (attach them with
+ * trove_model_set_ids) and zero epochs trained. Users unknown to it have
+ * no features to be scored from (trove_model_score_features accepts only
+ * an empty list). fit_partial continues training it as a hybrid model
+ * with the params' loss and schedule from these factors and zero biases
+ * (optimiser state at its start); fit starts over from a random
+ * initialisation. Every factor must be finite.
+ * Returns TROVE_OK, TROVE_EINVAL (NULL pointers, a zero count, dim out of
+ * range, stride < dim, bad params, a factor not finite; the message names
+ * it) or TROVE_ENOMEM. *out is caller-owned (trove_model_free), written
+ * only on success. Thread-safe: reads its arguments only. */
+int trove_model_from_factors(const trove_model_factors *f, trove_model **out,
+                             trove_error *err);
+
 /* Train from scratch for `epochs` epochs: (re)initialise every parameter
  * from the seed, then run fit_partial. interactions is users x items with
  * strictly ascending column indices per row; user_features (n_users x

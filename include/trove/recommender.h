@@ -63,6 +63,7 @@
 #include "trove/core.h"
 #include "trove/dataset.h"
 #include "trove/model.h"
+#include "trove/ials.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -148,6 +149,47 @@ int trove_recommender_load(const char *path, trove_recommender **out,
  * feature names. TROVE_EINVAL for other families or a model already
  * taken. */
 int trove_recommender_take_hybrid(trove_recommender *r, trove_model **out,
+                                  trove_error *err);
+
+/* Hand the iALS model (trove/ials.h) of a recommender of family "ials" to
+ * the caller, who frees it with trove_ials_free. Afterwards the
+ * recommender can no longer score; free it. The model carries no ids: the
+ * rows follow the training dataset's id maps (`trove train --store` writes
+ * them beside the model file, trove_idmap_write). TROVE_EINVAL for other
+ * families or a model already taken. */
+int trove_recommender_take_ials(trove_recommender *r, trove_ials **out,
+                                trove_error *err);
+
+/* 1 when trove_recommender_take_model accepts recommenders of `family`
+ * (the factor families: warp, bpr, logistic, warp-kos, ials), else 0 (also
+ * for NULL or a name not built in). The other families score from item
+ * neighbourhoods, item-item matrices, counts or mixtures, which no user x
+ * item factor model reproduces. Thread-safe. */
+int trove_recommender_family_has_model(const char *family);
+
+/* The recommender's scores as a hybrid model (trove/model.h), handed to
+ * the caller (trove_model_free): a hybrid family's own model (as
+ * trove_recommender_take_hybrid), or for "ials" an identity-only model of
+ * the iALS factors with zero biases (trove_model_from_factors), so that
+ * its scores are the iALS scores <x_u, y_i> up to float rounding, with the
+ * training interactions per item as its item counts and no id maps
+ * (attach the dataset's with trove_model_set_ids). Afterwards the
+ * recommender can no longer score; free it. On failure it is unchanged.
+ * TROVE_EINVAL for a family without a model (see
+ * trove_recommender_family_has_model) or a model already taken,
+ * TROVE_ENOMEM. */
+int trove_recommender_take_model(trove_recommender *r, trove_model **out,
+                                 trove_error *err);
+
+/* The family of the file at `path` read from its header alone, without
+ * loading the model (the checksum is left to trove_recommender_load): the
+ * recommender file's family name, or for a model file written by
+ * trove_model_save the family of its loss, as trove_recommender_load
+ * names it. Copied NUL-terminated into name[0..size). Returns TROVE_OK,
+ * TROVE_EINVAL (NULL argument, size 0), TROVE_EIO (cannot open or read), TROVE_EFORMAT (neither kind of file),
+ * TROVE_EVERSION, TROVE_ECORRUPT (truncated header), TROVE_ERANGE (size
+ * too small for the name); name is written only on success. Thread-safe. */
+int trove_recommender_file_family(const char *path, char *name, size_t size,
                                   trove_error *err);
 
 #ifdef __cplusplus

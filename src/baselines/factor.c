@@ -2,7 +2,10 @@
  * factor.c - the implicit-feedback factor models behind the recommender
  * interface: "ials" (implicit alternating least squares, trove/ials.h) and
  * "ease" (closed-form item-item model, trove/ease.h). Their own model files
- * are embedded in the recommender file (hybrid.c).
+ * are embedded in the recommender file (hybrid.c). An iALS model can also
+ * leave the recommender as itself (take_ials) or as an identity-only
+ * hybrid model with the same scores (take_model), which is how trove serve
+ * serves it.
  *
  * Settings: ials: factors (64), regularization (50), alpha (5),
  * iterations (15), seed (42), reg_exponent (0: plain L2; nu > 0: the
@@ -12,6 +15,8 @@
 #include "reco_int.h"
 #include "trove/ials.h"
 #include "trove/ease.h"
+
+#include <string.h>
 
 
 /* The ials family's defaults: the setting `trove tune` chose on a
@@ -111,6 +116,79 @@ const trove__reco_family trove__family_ials = {
     "ials", ials_keys, TROVE__NEED_MODEL, ials_fit, ials_score, ials_save,
     ials_load, ials_free, ials_dims, ials_save_buffer, ials_load_buffer
 };
+
+int trove_recommender_take_ials(trove_recommender *r, trove_ials **out,
+                                trove_error *err)
+{
+    if (r == NULL || out == NULL || r->fam != &trove__family_ials || r->model == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "%s: not an iALS model (or already taken)",
+                               r != NULL && r->fam != NULL ? r->fam->name : "recommender");
+    *out = r->model;
+    r->model = NULL;
+    return TROVE_OK;
+}
+
+int trove_recommender_family_has_model(const char *family)
+{
+    static const char *const with_model[] = {"warp", "bpr", "logistic", "warp-kos", "ials",
+                                             NULL};
+    for (size_t k = 0; family != NULL && with_model[k] != NULL; k++)
+        if (strcmp(family, with_model[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* iALS as an identity-only hybrid: the factor tables are read in place
+ * (stride = the iALS row stride), the item counts are the training
+ * interactions with a positive weight, as a hybrid fit counts them. */
+static int ials_to_model(trove_recommender *r, trove_model **out, trove_error *err)
+{
+    const trove_ials *im = r->model;
+    trove_model_factors f;
+    trove_model *m = NULL;
+    uint32_t *count = NULL;
+    int rc;
+
+    memset(&f, 0, sizeof f);
+    f.dim = trove_ials_factors(im);
+    f.n_users = trove_ials_n_users(im);
+    f.n_items = trove_ials_n_items(im);
+    trove_ials_factor_tables(im, &f.user_f, &f.item_f, &f.user_stride);
+    f.item_stride = f.user_stride;
+    if (r->train.n_cols == f.n_items && r->train.n_rows == f.n_users) {
+        count = trove_calloc(f.n_items, sizeof *count);
+        if (count == NULL)
+            return trove_error_set(err, TROVE_ENOMEM, "ials: out of memory");
+        for (uint64_t x = 0; x < r->train.nnz; x++)
+            if ((r->train.data == NULL || r->train.data[x] > 0.0f) &&
+                count[r->train.indices[x]] < UINT32_MAX)
+                count[r->train.indices[x]]++;
+        f.item_counts = count;
+    }
+    rc = trove_model_from_factors(&f, &m, err);
+    trove_free(count);
+    if (rc != TROVE_OK)
+        return rc;
+    trove_ials_free(r->model);
+    r->model = NULL;
+    *out = m;
+    return TROVE_OK;
+}
+
+int trove_recommender_take_model(trove_recommender *r, trove_model **out,
+                                 trove_error *err)
+{
+    if (r == NULL || out == NULL || r->fam == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "take_model: missing argument");
+    if (!trove_recommender_family_has_model(r->fam->name))
+        return trove_error_set(err, TROVE_EINVAL,
+                               "%s: this family has no factor model to take", r->fam->name);
+    if (r->fam != &trove__family_ials)
+        return trove_recommender_take_hybrid(r, out, err);
+    if (r->model == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "ials: the model was already taken");
+    return ials_to_model(r, out, err);
+}
 
 static const char *const ease_keys[] = {"lambda", NULL};
 

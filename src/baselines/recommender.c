@@ -14,6 +14,8 @@
  * and f32[nnz] data when nnz or rows are non-zero (u8 present flag first).
  * Everything read back is validated before use, so a damaged file is an
  * error, never a crash.
+ * trove_recommender_file_family reads only the header (the family name,
+ * or a model file's loss) so that a caller can decide before loading.
  */
 #include "reco_int.h"
 #include "core/file.h"
@@ -602,4 +604,76 @@ done:
     trove_free(model);
     trove_free(file);
     return rc;
+}
+
+/* Model files (docs/model-format.md): the loss is the u32 at offset 56 of
+ * the 256-byte header, whose bytes 0..247 are checksummed at 248. */
+#define MODEL_HEADER 256u
+#define MODEL_LOSS_AT 56u
+#define MODEL_SUM_AT 248u
+
+int trove_recommender_file_family(const char *path, char *name, size_t size,
+                                  trove_error *err)
+{
+    unsigned char head[MODEL_HEADER];
+    const char *fam = NULL;
+    char reco_name[64];
+    size_t got;
+    uint32_t ver, name_len;
+    FILE *f;
+    int rc = TROVE_OK;
+
+    if (path == NULL || name == NULL || size == 0)
+        return trove_error_set(err, TROVE_EINVAL, "file_family: missing argument");
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return trove_error_set(err, TROVE_EIO, "%s: cannot open: %s", path, strerror(errno));
+    got = fread(head, 1, sizeof head, f);
+    if (ferror(f))
+        rc = trove_error_set(err, TROVE_EIO, "%s: read error", path);
+    fclose(f);
+    if (rc != TROVE_OK)
+        return rc;
+    if (got >= 8 && memcmp(head, "TROVEMDL", 8) == 0) {
+        uint64_t sum;
+        uint32_t loss;
+        if (got < MODEL_HEADER)
+            return trove_error_set(err, TROVE_ECORRUPT, "%s: truncated model header", path);
+        memcpy(&ver, head + 8, 4);
+        memcpy(&sum, head + MODEL_SUM_AT, 8);
+        if (trove_hash64(head, MODEL_SUM_AT, 0) != sum)
+            return trove_error_set(err, TROVE_ECORRUPT, "%s: model header checksum mismatch",
+                                   path);
+        if (ver != TROVE_MODEL_FORMAT_VERSION)
+            return trove_error_set(err, TROVE_EVERSION,
+                                   "%s: model file version %u (this library reads %u)", path,
+                                   ver, TROVE_MODEL_FORMAT_VERSION);
+        memcpy(&loss, head + MODEL_LOSS_AT, 4);
+        if (loss > TROVE_LOSS_WARP_KOS)
+            return trove_error_set(err, TROVE_ECORRUPT, "%s: unknown loss %u in model file",
+                                   path, loss);
+        fam = trove_loss_name((int)loss);
+    } else if (got >= 8 && memcmp(head, RECO_MAGIC, 8) == 0) {
+        if (got < 16)
+            return trove_error_set(err, TROVE_ECORRUPT, "%s: truncated header", path);
+        memcpy(&ver, head + 8, 4);
+        memcpy(&name_len, head + 12, 4);
+        if (ver != RECO_VERSION)
+            return trove_error_set(err, TROVE_EVERSION,
+                                   "%s: recommender file version %u (this library reads %u)",
+                                   path, ver, RECO_VERSION);
+        if (name_len == 0 || name_len >= sizeof reco_name || got < 16 + (size_t)name_len)
+            return trove_error_set(err, TROVE_ECORRUPT, "%s: bad family name", path);
+        memcpy(reco_name, head + 16, name_len);
+        reco_name[name_len] = '\0';
+        fam = reco_name;
+    } else {
+        return trove_error_set(err, TROVE_EFORMAT, "%s: not a trove recommender or model file",
+                               path);
+    }
+    if (strlen(fam) >= size)
+        return trove_error_set(err, TROVE_ERANGE, "%s: family name '%s' longer than %zu bytes",
+                               path, fam, size - 1);
+    memcpy(name, fam, strlen(fam) + 1);
+    return TROVE_OK;
 }

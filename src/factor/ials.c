@@ -562,6 +562,17 @@ const float *trove_ials_item_factors(const trove_ials *m, uint32_t item)
     return item < m->n_items ? m->item_f + (size_t)item * m->ld : NULL;
 }
 
+void trove_ials_factor_tables(const trove_ials *m, const float **user_f,
+                              const float **item_f, size_t *stride)
+{
+    if (user_f != NULL)
+        *user_f = m->user_f;
+    if (item_f != NULL)
+        *item_f = m->item_f;
+    if (stride != NULL)
+        *stride = m->ld;
+}
+
 /* ---------------------------------------------------------------- loss */
 int trove_ials_loss(const trove_ials *m, const trove_csr *interactions, double *loss,
                     trove_error *err)

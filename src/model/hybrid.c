@@ -1,7 +1,8 @@
 /*
  * hybrid.c - the hybrid model's state: parameters and their checks, the
  * parameter tables and how they are created and grown, feature matrices,
- * id maps, accessors, and the cold-item fallback.
+ * id maps, accessors, the cold-item fallback, and models built from the
+ * factors of a plain matrix factorisation (iALS) as identity-only hybrids.
  *
  * Invariants (see model_int.h): tables are [rows][dp] aligned blocks with a
  * zero padding; adagrad accumulators start at 1 and adadelta ones at 0;
@@ -546,4 +547,99 @@ uint32_t trove_model_item_count(const trove_model *m, uint32_t item)
     if (!m->shaped || item >= m->n_items)
         return 0;
     return m->item_count[item];
+}
+
+/* Row r of a factor table whose first non-finite value is reported, or
+ * UINT32_MAX when every value is finite. */
+static uint32_t first_bad_row(const float *f, uint32_t rows, size_t stride, uint32_t dim)
+{
+    for (uint32_t r = 0; r < rows; r++) {
+        const float *x = f + (size_t)r * stride;
+        for (uint32_t j = 0; j < dim; j++)
+            if (!isfinite(x[j]))
+                return r;
+    }
+    return UINT32_MAX;
+}
+
+/* The identity tables take the factors as their embeddings: the tables
+ * are allocated as a fit would (optimiser state at its start, so that
+ * fit_partial can continue), then every row is overwritten with its
+ * factor and the zero padding kept; the biases stay at zero. */
+int trove_model_from_factors(const trove_model_factors *f, trove_model **out,
+                             trove_error *err)
+{
+    trove_model_params p;
+    trove_model *m = NULL;
+    size_t us, is;
+    uint32_t bad;
+    int rc;
+
+    if (f == NULL || out == NULL || f->user_f == NULL || f->item_f == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "from_factors: missing argument");
+    if (f->dim < 1 || f->dim > TROVE__MODEL_MAX_DIM)
+        return trove_error_set(err, TROVE_EINVAL, "from_factors: dim must be in 1..%d, got %u",
+                               TROVE__MODEL_MAX_DIM, f->dim);
+    if (f->n_users == 0 || f->n_items == 0)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "from_factors: %u users x %u items (both must be >= 1)",
+                               f->n_users, f->n_items);
+    us = f->user_stride != 0 ? f->user_stride : f->dim;
+    is = f->item_stride != 0 ? f->item_stride : f->dim;
+    if (us < f->dim || is < f->dim)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "from_factors: strides (users %zu, items %zu) must be >= dim %u",
+                               us, is, f->dim);
+    if ((bad = first_bad_row(f->user_f, f->n_users, us, f->dim)) != UINT32_MAX)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "from_factors: user %u has a factor that is not finite", bad);
+    if ((bad = first_bad_row(f->item_f, f->n_items, is, f->dim)) != UINT32_MAX)
+        return trove_error_set(err, TROVE_EINVAL,
+                               "from_factors: item %u has a factor that is not finite", bad);
+    if (f->params != NULL) {
+        p = *f->params;
+        if (p.no_components != f->dim)
+            return trove_error_set(err, TROVE_EINVAL,
+                                   "from_factors: params.no_components is %u, the factors "
+                                   "have dim %u", p.no_components, f->dim);
+        if (p.user_identity != 1 || p.item_identity != 1)
+            return trove_error_set(err, TROVE_EINVAL,
+                                   "from_factors: the factors are identity embeddings "
+                                   "(user_identity and item_identity must be 1)");
+    } else {
+        p = trove_model_default_params();
+        p.no_components = f->dim;
+    }
+    if ((rc = trove_model_new(&p, 0, 0, &m, err)) != TROVE_OK)
+        return rc;
+    m->n_users = f->n_users;
+    m->n_items = f->n_items;
+    if ((rc = trove__model_table_resize(m, &m->uid, f->n_users)) != TROVE_OK ||
+        (rc = trove__model_table_resize(m, &m->iid, f->n_items)) != TROVE_OK ||
+        (rc = trove__model_csr_empty(f->n_users, 0, &m->ufm)) != TROVE_OK ||
+        (rc = trove__model_csr_empty(f->n_items, 0, &m->ifm)) != TROVE_OK)
+        goto fail;
+    m->item_count = trove_calloc(f->n_items, sizeof(uint32_t));
+    if (m->item_count == NULL) {
+        rc = TROVE_ENOMEM;
+        goto fail;
+    }
+    if (f->item_counts != NULL)
+        memcpy(m->item_count, f->item_counts, (size_t)f->n_items * sizeof(uint32_t));
+    for (uint32_t u = 0; u < f->n_users; u++)
+        memcpy(m->uid.emb + (size_t)u * m->dp, f->user_f + (size_t)u * us,
+               f->dim * sizeof(float));
+    for (uint32_t i = 0; i < f->n_items; i++)
+        memcpy(m->iid.emb + (size_t)i * m->dp, f->item_f + (size_t)i * is,
+               f->dim * sizeof(float));
+    m->shaped = 1;
+    m->trained = 1;
+    if ((rc = trove__model_refresh(m)) != TROVE_OK)
+        goto fail;
+    *out = m;
+    return TROVE_OK;
+fail:
+    trove_model_free(m);
+    return trove_error_set(err, rc, "from_factors: out of memory (%u users x %u items, dim %u)",
+                           f->n_users, f->n_items, f->dim);
 }

@@ -38,30 +38,76 @@ void trove__serve_model_release(serve_model *m)
     }
 }
 
+/* Attach the raw ids `trove train --store` writes beside a recommender
+ * file (<path>.users, <path>.items: trove_idmap_write) to a model that
+ * carries none (an iALS model taken from its recommender). The item ids
+ * are required; without a users file every user is unknown to the model
+ * (cold start or fallback). */
+static int attach_side_ids(trove_model *m, const char *path, trove_error *err)
+{
+    char side[4200];
+    trove_idmap *users = NULL, *items = NULL;
+    int rc;
+    snprintf(side, sizeof side, "%s.items", path);
+    rc = trove_idmap_load(side, &items, err);
+    if (rc == TROVE_ENOTFOUND) {
+        rc = trove_error_set(err, TROVE_EFORMAT,
+                             "%s: the model file has no item ids to serve with (and %s "
+                             "does not exist)", path, side);
+        goto done;
+    }
+    if (rc != TROVE_OK)
+        goto done;
+    snprintf(side, sizeof side, "%s.users", path);
+    rc = trove_idmap_load(side, &users, err);
+    if (rc == TROVE_ENOTFOUND) {
+        trove_log(TROVE_LOG_WARN, "serve: %s does not exist: every user is unknown to %s",
+                  side, path);
+        rc = TROVE_OK;
+    }
+    if (rc != TROVE_OK)
+        goto done;
+    rc = trove_model_set_ids(m, users, items, NULL, NULL, err);
+    if (rc != TROVE_OK)
+        trove_error_prefix(err, "%s: id files", path);
+done:
+    trove_idmap_free(users);
+    trove_idmap_free(items);
+    return rc;
+}
+
+/* Every file goes through the recommender interface: its header names the
+ * family first (trove_recommender_file_family), so that a family trove
+ * serve cannot score is refused without loading it (an EASE item-item
+ * matrix may be large), and the factor families become one hybrid
+ * trove_model (trove_recommender_take_model: a hybrid model as it is, an
+ * iALS model as an identity-only hybrid with zero biases), which is all
+ * the scoring, candidate, rules and monitoring paths read. */
 int trove__serve_model_load(const char *path, int version, int64_t created,
                             const char *family, serve_model **out,
                             trove_error *err)
 {
     serve_model *sm = NULL;
+    trove_recommender *r = NULL;
     trove_model *m = NULL;
-    int rc = trove_model_load(path, &m, err);
-    if (rc == TROVE_EFORMAT) {
-        /* a recommender file (trove train --store) wrapping a hybrid model */
-        trove_recommender *r = NULL;
-        trove_error e2;
-        if (trove_recommender_load(path, &r, &e2) == TROVE_OK) {
-            rc = trove_recommender_take_hybrid(r, &m, err);
-            trove_recommender_free(r);
-        }
-    }
+    char file_family[64];
+    int rc = trove_recommender_file_family(path, file_family, sizeof file_family, err);
     if (rc != TROVE_OK)
         goto fail;
-    if (trove_model_item_ids(m) == NULL) {
+    if (!trove_recommender_family_has_model(file_family)) {
         rc = trove_error_set(err, TROVE_EFORMAT,
-                             "%s: the model file has no item ids to serve with",
-                             path);
+                             "%s: model family '%s' cannot be served (trove serve serves "
+                             "the hybrid families and ials): train a hybrid or ials model "
+                             "for this market", path, file_family);
         goto fail;
     }
+    if ((rc = trove_recommender_load(path, &r, err)) != TROVE_OK ||
+        (rc = trove_recommender_take_model(r, &m, err)) != TROVE_OK)
+        goto fail;
+    trove_recommender_free(r);
+    r = NULL;
+    if (trove_model_item_ids(m) == NULL && (rc = attach_side_ids(m, path, err)) != TROVE_OK)
+        goto fail;
     sm = trove_calloc(1, sizeof *sm);
     if (sm == NULL) {
         rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
@@ -77,10 +123,11 @@ int trove__serve_model_load(const char *path, int version, int64_t created,
     }
     sm->version = version;
     sm->created_ts = created;
-    snprintf(sm->family, sizeof sm->family, "%s", family ? family : "hybrid");
+    snprintf(sm->family, sizeof sm->family, "%.31s", family ? family : file_family);
     *out = sm;
     return TROVE_OK;
 fail:
+    trove_recommender_free(r);
     trove_model_free(m);
     return rc;
 }
@@ -139,6 +186,9 @@ static int load_version(trove_server *s, size_t mi, int version,
         goto done;
     }
     rc = trove__serve_model_load(f.path, version, f.created, f.family, out, err);
+    if (rc != TROVE_OK)
+        trove_error_prefix(err, "market %s: version %d (family %s)", s->market_code[mi],
+                           version, f.family);
 done:
     trove_free(f.path);
     return rc;
@@ -164,9 +214,9 @@ int trove__serve_markets_load(trove_server *s, trove_error *err)
                                      &e2) != TROVE_OK)
             continue;
         if (load_version(s, i, version, &s->models[i], &e2) != TROVE_OK)
-            trove_log(TROVE_LOG_WARN,
-                      "serve: market %s: version %d not served: %s",
-                      s->market_code[i], version, e2.msg);
+            trove_log(TROVE_LOG_ERROR,
+                      "serve: active version not served, the market serves its "
+                      "fallbacks: %s", e2.msg);
         else
             trove_log(TROVE_LOG_INFO, "serve: market %s: model version %d",
                       s->market_code[i], version);
