@@ -111,10 +111,12 @@ typedef struct trove_serve_params {
     int         public_read;    /* 1: read-only admin views (GET /v1/models,
                                    the dashboard's reads) need no token;
                                    changes always do. Default 0 */
-    int         warm_dashboard; /* 1: a background thread counts every
-                                   cycle's A/B figures once at start, so the
-                                   dashboard's first A/B page reads cached
-                                   counts (trove serve sets it). Default 0 */
+    int         warm_dashboard; /* 1: a background thread reads the hunt
+                                   histories and counts every cycle's A/B
+                                   figures once at start, so the first hunt
+                                   and the dashboard's first A/B page read
+                                   cached data (trove serve sets it).
+                                   Default 0 */
     const char *admin_token;    /* bearer token of the admin endpoints (copied;
                                    NULL or "" = admin endpoints answer 403) */
     const char *hunts_dir;      /* treasure-hunt templates (hunts/<code>.yaml,

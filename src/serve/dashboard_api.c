@@ -692,16 +692,21 @@ static int handle_cycles(trove_server *s, const serve_req *r, serve_resp *out)
 }
 
 /* ----------------------------------------------------------- warm-up */
-/* Count every cycle of every market once, through the same cache the
- * requests use, so the first A/B page after a start does not pay for
- * counting 20 cycles (seconds with a million assignments). Stops between
- * two cycles when the server stops. */
+/* Read the hunt histories once (hunts.c), then count every cycle of every
+ * market once, through the same cache the requests use, so the first hunt
+ * and the first A/B page after a start do not pay for reading the event
+ * log or counting 20 cycles (seconds with a million assignments). Stops
+ * between two cycles when the server stops. */
 static void *warm_main(void *arg)
 {
     trove_server *s = arg;
     int64_t now = (int64_t)time(NULL);
     size_t done = 0;
     uint64_t t0 = trove__serve_now_ns();
+    size_t hunts = trove__serve_hunts_warm(s);
+    trove_log(TROVE_LOG_INFO, "serve: warm-up read the hunt histories of %zu markets in "
+              "%.0f ms", hunts, (double)(trove__serve_now_ns() - t0) / 1e6);
+    t0 = trove__serve_now_ns();
     for (size_t mi = 0; mi < s->n_markets && !atomic_load(&s->dash_warm_stop);
          mi++) {
         cycle_list cl = { 0 };

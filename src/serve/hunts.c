@@ -16,7 +16,8 @@
  * are reloaded when the snapshot generation changes (item upserts and
  * flags, model changes). Templates are read once per server: a changed
  * file takes effect at the next start. Users' histories (for novelty) are
- * read from the event log once, then extended by the events at or after
+ * read from the event log once (by the start-up warm-up of trove serve,
+ * else by the first hunt request), then extended by the events at or after
  * the newest one seen (the time index keeps that cheap): an event posted
  * later with an older time than that is not in a history until restart.
  */
@@ -614,6 +615,38 @@ done:
     trove_free(hist);
     trove_free(scratch);
     return status;
+}
+
+size_t trove__serve_hunts_warm(trove_server *s)
+{
+    size_t done = 0;
+    int64_t now = (int64_t)time(NULL), from = INT64_MAX;
+    trove_error err;
+    trove_error_clear(&err);
+    pthread_mutex_lock(&s->admin_lock);
+    serve_snapshot *snap = trove__serve_snapshot_acquire(s);
+    pthread_mutex_lock(&state_lock);
+    for (size_t mi = 0; snap != NULL && mi < s->n_markets; mi++) {
+        int status;
+        market_hunts *m = market_state(s, snap, mi, &status, &err);
+        if (m == NULL) {
+            trove_log(TROVE_LOG_WARN, "serve: hunt warm-up of %s: %s", s->market_code[mi],
+                      err.msg);
+            trove_error_clear(&err);
+            continue;
+        }
+        int64_t f = now - (int64_t)m->tpl->history_days * 86400;
+        from = f < from ? f : from;
+        done++;
+    }
+    if (done > 0 && hist_update(s, from, &err) != TROVE_OK) {
+        trove_log(TROVE_LOG_WARN, "serve: hunt warm-up: %s", err.msg);
+        done = 0;
+    }
+    pthread_mutex_unlock(&state_lock);
+    trove__serve_snapshot_release(snap);
+    pthread_mutex_unlock(&s->admin_lock);
+    return done;
 }
 
 int trove__serve_hunts_handle(trove_server *s, const serve_req *r,

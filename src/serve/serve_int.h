@@ -411,6 +411,11 @@ int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
  * trove_server_stop once no request runs. The files keep such state in
  * process-wide tables keyed by server and boot id. */
 void trove__serve_hunts_stop(trove_server *s);
+/* Load every market's hunt template and catalog attributes and read the
+ * users' histories for novelty once (takes the admin lock), so that the
+ * first hunt request after a start does not read the event log. Returns
+ * the number of markets prepared. */
+size_t trove__serve_hunts_warm(trove_server *s);
 void trove__serve_monitoring_stop(trove_server *s);
 void trove__serve_dashboard_stop(trove_server *s);
 /* With params.warm_dashboard: start the thread counting every cycle once

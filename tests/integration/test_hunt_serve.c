@@ -7,6 +7,7 @@
  * bad input answers 400/404/405 with a message.
  */
 #include "testutil.h"
+#include "serve/serve_int.h"
 #include "trove/serve.h"
 
 #include <stdio.h>
@@ -322,6 +323,52 @@ static void test_novelty_after_start(void **state)
     free(r.body);
 }
 
+/* The start-up warm-up reads the histories (a second server on the same
+ * store, warmed by hand): u5's clicks, stored before that server started,
+ * keep its first hunt away from the clicked offers. */
+static void test_warm_up(void **state)
+{
+    char batch[4096], item[64], req[256];
+    size_t n = 0;
+    (void)state;
+    long long now = (long long)time(NULL);
+    n += (size_t)snprintf(batch + n, sizeof batch - n, "{\"events\":[");
+    for (int i = 0; i < N_CATS; i++)
+        n += (size_t)snprintf(batch + n, sizeof batch - n,
+                              "%s{\"user\":\"u5\",\"item\":\"i%d\",\"type\":"
+                              "\"click\",\"ts\":%lld,\"market\":\"CH\"}",
+                              i ? "," : "", i, now);
+    snprintf(batch + n, sizeof batch - n, "]}");
+    reply r = http("POST", "/v1/events", batch);
+    assert_true(r.status >= 200 && r.status < 300);
+    free(r.body);
+
+    trove_serve_params p = trove_serve_default_params();
+    trove_server *warm = NULL;
+    p.store_uri = testutil_tmp_path("hunts-serve.db");
+    p.port = 0;
+    p.conn_timeout = 2;
+    p.hunts_dir = testutil_tmp_path("hunts");
+    uint16_t wport = testutil_server_start(&p, &warm);
+    assert_true(wport != 0);
+    assert_int_equal(trove__serve_hunts_warm(warm), 2);   /* CH and DE */
+    int len = snprintf(req, sizeof req, "GET /v1/hunts?user=u5&market=CH HTTP/1.1\r\n"
+                       "Host: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    char *raw = testutil_http_exchange(wport, req, (size_t)len, NULL);
+    assert_int_equal(testutil_http_status(raw), 200);
+    const char *body = testutil_http_body(raw);
+    for (int k = 0; k < 2; k++) {
+        assert_true(json_str(body, "item", k, item, sizeof item));
+        for (int i = 0; i < N_CATS; i++) {
+            char clicked[16];
+            snprintf(clicked, sizeof clicked, "i%d", i);
+            assert_string_not_equal(item, clicked);
+        }
+    }
+    free(raw);
+    trove_server_stop(warm);
+}
+
 /* `trove hunt` on the same store: generates and stores, repeats, and the
  * server then answers the hunt the command stored. */
 static void test_cli(void **state)
@@ -368,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_progress_and_reward),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_novelty_after_start),
+        cmocka_unit_test(test_warm_up),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
