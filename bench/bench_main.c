@@ -5,6 +5,7 @@
  * Every benchmark is registered by one line in benches.def.
  */
 #include "bench.h"
+#include "bench_commit.h"
 
 #include <stdlib.h>
 #include <string.h>
