@@ -11,3 +11,5 @@ foreach(variant avx512 avx2 scalar)
     SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS cli
     ENVIRONMENT "TROVE_KERNELS=${variant};CMOCKA_MESSAGE_OUTPUT=stdout")
 endforeach()
+# which families are served: iALS as a hybrid model, others refused by name
+trove_add_test(test_serve_families integration/test_serve_families.c LABELS cli)
