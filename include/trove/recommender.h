@@ -192,6 +192,22 @@ int trove_recommender_take_model(trove_recommender *r, trove_model **out,
 int trove_recommender_file_family(const char *path, char *name, size_t size,
                                   trove_error *err);
 
+/* Load the file at `path` (a recommender file or a model file) as a hybrid
+ * model with its raw ids: the family is read first
+ * (trove_recommender_file_family) and a family without a factor model is
+ * refused before loading (TROVE_EUNSUPPORTED, the message names the
+ * family); otherwise the file is loaded and its model taken
+ * (trove_recommender_take_model). A model without ids of its own (iALS)
+ * gets those in `<path>.users` and `<path>.items` (index files, as
+ * `trove train --store` writes them, trove_idmap_write) when they exist;
+ * a side file that is absent leaves that map unset, one whose size does
+ * not match is TROVE_EINVAL. Returns TROVE_OK, TROVE_EUNSUPPORTED, the
+ * codes of trove_recommender_file_family, trove_recommender_load and
+ * trove_idmap_load, TROVE_ENOMEM. *out is caller-owned (trove_model_free),
+ * written only on success. Thread-safe. */
+int trove_recommender_load_model(const char *path, trove_model **out,
+                                 trove_error *err);
+
 #ifdef __cplusplus
 }
 #endif

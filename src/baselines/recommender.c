@@ -15,7 +15,9 @@
  * Everything read back is validated before use, so a damaged file is an
  * error, never a crash.
  * trove_recommender_file_family reads only the header (the family name,
- * or a model file's loss) so that a caller can decide before loading.
+ * or a model file's loss) so that a caller can decide before loading;
+ * trove_recommender_load_model uses it to load only the families with a
+ * factor model, as one hybrid model with its ids.
  */
 #include "reco_int.h"
 #include "core/file.h"
@@ -676,4 +678,61 @@ int trove_recommender_file_family(const char *path, char *name, size_t size,
                                path, fam, size - 1);
     memcpy(name, fam, strlen(fam) + 1);
     return TROVE_OK;
+}
+
+/* Attach <path>.users / <path>.items to a model that has no ids. */
+static int attach_side_ids(trove_model *m, const char *path, trove_error *err)
+{
+    static const char *const ext[2] = {".users", ".items"};
+    trove_idmap *map[2] = {NULL, NULL};
+    char side[4200];
+    int rc = TROVE_OK;
+    for (int k = 0; k < 2 && rc == TROVE_OK; k++) {
+        if (snprintf(side, sizeof side, "%s%s", path, ext[k]) >= (int)sizeof side) {
+            rc = trove_error_set(err, TROVE_EINVAL, "%s: path too long", path);
+            break;
+        }
+        rc = trove_idmap_load(side, &map[k], err);
+        if (rc == TROVE_ENOTFOUND) {
+            trove_error_clear(err);
+            rc = TROVE_OK;
+        }
+    }
+    if (rc == TROVE_OK && (map[0] != NULL || map[1] != NULL)) {
+        rc = trove_model_set_ids(m, map[0], map[1], NULL, NULL, err);
+        if (rc != TROVE_OK)
+            trove_error_prefix(err, "%s: id files", path);
+    }
+    trove_idmap_free(map[0]);
+    trove_idmap_free(map[1]);
+    return rc;
+}
+
+int trove_recommender_load_model(const char *path, trove_model **out, trove_error *err)
+{
+    trove_recommender *r = NULL;
+    trove_model *m = NULL;
+    char family[64];
+    int rc;
+    if (path == NULL || out == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "load_model: missing argument");
+    rc = trove_recommender_file_family(path, family, sizeof family, err);
+    if (rc != TROVE_OK)
+        return rc;
+    if (!trove_recommender_family_has_model(family))
+        return trove_error_set(err, TROVE_EUNSUPPORTED,
+                               "%s: model family '%s' has no factor model (the hybrid "
+                               "families and ials have one)", path, family);
+    if ((rc = trove_recommender_load(path, &r, err)) != TROVE_OK ||
+        (rc = trove_recommender_take_model(r, &m, err)) != TROVE_OK)
+        goto done;
+    if (trove_model_user_ids(m) == NULL && trove_model_item_ids(m) == NULL &&
+        (rc = attach_side_ids(m, path, err)) != TROVE_OK)
+        goto done;
+    *out = m;
+    m = NULL;
+done:
+    trove_model_free(m);
+    trove_recommender_free(r);
+    return rc;
 }

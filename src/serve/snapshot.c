@@ -38,76 +38,42 @@ void trove__serve_model_release(serve_model *m)
     }
 }
 
-/* Attach the raw ids `trove train --store` writes beside a recommender
- * file (<path>.users, <path>.items: trove_idmap_write) to a model that
- * carries none (an iALS model taken from its recommender). The item ids
- * are required; without a users file every user is unknown to the model
- * (cold start or fallback). */
-static int attach_side_ids(trove_model *m, const char *path, trove_error *err)
-{
-    char side[4200];
-    trove_idmap *users = NULL, *items = NULL;
-    int rc;
-    snprintf(side, sizeof side, "%s.items", path);
-    rc = trove_idmap_load(side, &items, err);
-    if (rc == TROVE_ENOTFOUND) {
-        rc = trove_error_set(err, TROVE_EFORMAT,
-                             "%s: the model file has no item ids to serve with (and %s "
-                             "does not exist)", path, side);
-        goto done;
-    }
-    if (rc != TROVE_OK)
-        goto done;
-    snprintf(side, sizeof side, "%s.users", path);
-    rc = trove_idmap_load(side, &users, err);
-    if (rc == TROVE_ENOTFOUND) {
-        trove_log(TROVE_LOG_WARN, "serve: %s does not exist: every user is unknown to %s",
-                  side, path);
-        rc = TROVE_OK;
-    }
-    if (rc != TROVE_OK)
-        goto done;
-    rc = trove_model_set_ids(m, users, items, NULL, NULL, err);
-    if (rc != TROVE_OK)
-        trove_error_prefix(err, "%s: id files", path);
-done:
-    trove_idmap_free(users);
-    trove_idmap_free(items);
-    return rc;
-}
-
-/* Every file goes through the recommender interface: its header names the
- * family first (trove_recommender_file_family), so that a family trove
- * serve cannot score is refused without loading it (an EASE item-item
- * matrix may be large), and the factor families become one hybrid
- * trove_model (trove_recommender_take_model: a hybrid model as it is, an
- * iALS model as an identity-only hybrid with zero biases), which is all
- * the scoring, candidate, rules and monitoring paths read. */
+/* Every file goes through trove_recommender_load_model: its header names
+ * the family first, so that a family trove serve cannot score is refused
+ * without loading it (an EASE item-item matrix may be large), and the
+ * factor families become one hybrid trove_model (a hybrid model as it is,
+ * an iALS model as an identity-only hybrid with zero biases and the ids
+ * of the files beside it), which is all the scoring, candidate, rules and
+ * monitoring paths read. */
 int trove__serve_model_load(const char *path, int version, int64_t created,
                             const char *family, serve_model **out,
                             trove_error *err)
 {
     serve_model *sm = NULL;
-    trove_recommender *r = NULL;
     trove_model *m = NULL;
-    char file_family[64];
-    int rc = trove_recommender_file_family(path, file_family, sizeof file_family, err);
-    if (rc != TROVE_OK)
-        goto fail;
-    if (!trove_recommender_family_has_model(file_family)) {
-        rc = trove_error_set(err, TROVE_EFORMAT,
+    int rc = trove_recommender_load_model(path, &m, err);
+    if (rc == TROVE_EUNSUPPORTED) {
+        char file_family[64];
+        if (trove_recommender_file_family(path, file_family, sizeof file_family,
+                                          NULL) != TROVE_OK)
+            snprintf(file_family, sizeof file_family, "?");
+        rc = trove_error_set(err, TROVE_EUNSUPPORTED,
                              "%s: model family '%s' cannot be served (trove serve serves "
                              "the hybrid families and ials): train a hybrid or ials model "
                              "for this market", path, file_family);
+    }
+    if (rc != TROVE_OK)
+        goto fail;
+    if (trove_model_item_ids(m) == NULL) {
+        rc = trove_error_set(err, TROVE_EFORMAT,
+                             "%s: the model file has no item ids to serve with (nor a "
+                             "%s.items file beside it)", path, path);
         goto fail;
     }
-    if ((rc = trove_recommender_load(path, &r, err)) != TROVE_OK ||
-        (rc = trove_recommender_take_model(r, &m, err)) != TROVE_OK)
-        goto fail;
-    trove_recommender_free(r);
-    r = NULL;
-    if (trove_model_item_ids(m) == NULL && (rc = attach_side_ids(m, path, err)) != TROVE_OK)
-        goto fail;
+    if (trove_model_user_ids(m) == NULL)
+        trove_log(TROVE_LOG_WARN, "serve: %s has no user ids (nor a %s.users file beside "
+                  "it): users are scored from their features or get the fallback", path,
+                  path);
     sm = trove_calloc(1, sizeof *sm);
     if (sm == NULL) {
         rc = trove_error_set(err, TROVE_ENOMEM, "%s: out of memory", path);
@@ -123,11 +89,10 @@ int trove__serve_model_load(const char *path, int version, int64_t created,
     }
     sm->version = version;
     sm->created_ts = created;
-    snprintf(sm->family, sizeof sm->family, "%.31s", family ? family : file_family);
+    snprintf(sm->family, sizeof sm->family, "%s", family ? family : "hybrid");
     *out = sm;
     return TROVE_OK;
 fail:
-    trove_recommender_free(r);
     trove_model_free(m);
     return rc;
 }

@@ -3,8 +3,10 @@
  * matrix factorisation (trove_model_from_factors) and iALS models leaving
  * their recommender (trove_recommender_take_ials / _take_model): scores
  * equal <x_u, y_i>, top-k lists equal iALS's own, bad arguments, out of
- * memory without leaks, save and load, continued training, and reading a
- * file's family from its header (trove_recommender_file_family).
+ * memory without leaks, save and load, continued training, reading a
+ * file's family from its header (trove_recommender_file_family) and
+ * loading a file as a hybrid model with its ids
+ * (trove_recommender_load_model).
  */
 #include "testutil.h"
 #include "trove/ials.h"
@@ -529,6 +531,93 @@ static void test_file_family(void **state)
     trove_dataset_free(ds);
 }
 
+/* A file as a hybrid model with its ids: iALS with the id files beside
+ * it, without them, with a wrong one; EASE refused before loading. */
+static void test_load_model(void **state)
+{
+    trove_dataset *ds = small_dataset();
+    trove_recommender *r = fit_ials(ds), *e = NULL;
+    trove_model *m = NULL;
+    trove_error err;
+    char side[1200];
+    const char *path = testutil_tmp_path("served.model");
+    const char *ease = testutil_tmp_path("ease.model");
+    uint32_t ni = trove_dataset_n_items(ds);
+    float *want = malloc(ni * sizeof *want), *got = malloc(ni * sizeof *got);
+    (void)state;
+    assert_non_null(want);
+    assert_non_null(got);
+    assert_int_equal(trove_recommender_save(r, path, &err), TROVE_OK);
+
+    /* no id files: a model without ids */
+    assert_int_equal(trove_recommender_load_model(path, &m, &err), TROVE_OK);
+    assert_null(trove_model_user_ids(m));
+    assert_null(trove_model_item_ids(m));
+    trove_model_free(m);
+    m = NULL;
+
+    snprintf(side, sizeof side, "%s.users", path);
+    assert_int_equal(trove_idmap_write(trove_dataset_user_ids(ds), side, &err), TROVE_OK);
+    snprintf(side, sizeof side, "%s.items", path);
+    assert_int_equal(trove_idmap_write(trove_dataset_item_ids(ds), side, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_load_model(path, &m, &err), TROVE_OK);
+    assert_non_null(trove_model_user_ids(m));
+    assert_non_null(trove_model_item_ids(m));
+    for (const char *u = "u0"; u != NULL; u = strcmp(u, "u0") == 0 ? "u17" : NULL) {
+        int64_t row = trove_idmap_find(trove_model_user_ids(m), u, strlen(u));
+        assert_int_equal(row, trove_idmap_find(trove_dataset_user_ids(ds), u, strlen(u)));
+        assert_int_equal(trove_recommender_score_user(r, (uint32_t)row, want, &err),
+                         TROVE_OK);
+        assert_int_equal(trove_model_score_user(m, (uint32_t)row, got, &err), TROVE_OK);
+        for (uint32_t i = 0; i < ni; i++)
+            assert_true(fabsf(got[i] - want[i]) <= 1e-6f * (1.0f + fabsf(want[i])));
+    }
+    for (uint32_t i = 0; i < ni; i++)
+        assert_string_equal(trove_idmap_name(trove_model_item_ids(m), i, NULL),
+                            trove_idmap_name(trove_dataset_item_ids(ds), i, NULL));
+    trove_model_free(m);
+    m = NULL;
+
+    /* an id file of another size */
+    assert_int_equal(testutil_write_file(side, "0\ti0\n1\ti1\n"), 0);
+    assert_int_equal(trove_recommender_load_model(path, &m, &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "id files"));
+    assert_null(m);
+
+    /* EASE has no factor model: refused by name */
+    assert_int_equal(trove_recommender_fit("ease", NULL, ds, &e, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_save(e, ease, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_load_model(ease, &m, &err), TROVE_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "'ease'"));
+    assert_null(m);
+    assert_int_equal(trove_recommender_load_model(testutil_tmp_path("none"), &m, &err),
+                     TROVE_EIO);
+    assert_int_equal(trove_recommender_load_model(NULL, &m, &err), TROVE_EINVAL);
+
+    /* out of memory: a clean error, nothing leaked */
+    snprintf(side, sizeof side, "%s.items", path);
+    assert_int_equal(trove_idmap_write(trove_dataset_item_ids(ds), side, &err), TROVE_OK);
+    {
+        int ok = 0;
+        for (long k = 0; k < 400 && !ok; k++) {
+            testutil_fail_alloc_after(k);
+            int rc = trove_recommender_load_model(path, &m, &err);
+            testutil_fail_alloc_after(-1);
+            assert_true(rc == TROVE_OK || rc == TROVE_ENOMEM);
+            ok = rc == TROVE_OK;
+            assert_true(ok == (m != NULL));
+        }
+        assert_true(ok);
+        assert_non_null(trove_model_item_ids(m));
+        trove_model_free(m);
+    }
+    free(want);
+    free(got);
+    trove_recommender_free(e);
+    trove_recommender_free(r);
+    trove_dataset_free(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_recommend_equals_ials),
         cmocka_unit_test(test_take_model),
         cmocka_unit_test(test_file_family),
+        cmocka_unit_test(test_load_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
