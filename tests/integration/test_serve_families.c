@@ -8,7 +8,8 @@
  * unknown users and whole EE market get the popularity fallback, and
  * whose start logs EE's refusal naming market, version, family and the
  * fix. Activating an ease version of DE is refused the same way and DE
- * keeps serving its iALS version.
+ * keeps serving its iALS version; an offer uploaded later is ranked by
+ * the iALS model from the mean row of the trained offers.
  */
 #include "testutil.h"
 #include "trove/recommender.h"
@@ -158,6 +159,7 @@ static int setup(void **state)
     p.store_uri = db;
     p.port = 0;
     p.admin_token = TOKEN;
+    p.max_n = 2 * N_ITEMS;
     port = testutil_server_start(&p, &server);
     return port == 0 ? -1 : 0;
 }
@@ -365,11 +367,37 @@ static void test_ease_refused(void **state)
     check_ials_lists();
 }
 
+/* An offer uploaded after training gets the mean row of the trained
+ * offers (the iALS model's item counts say which have interactions), so
+ * the model ranks it instead of the exploration slot. */
+static void test_new_offer(void **state)
+{
+    (void)state;
+    json_t *doc = request("PUT", "/v1/items/fresh",
+                          "{\"title\":\"Fresh\",\"features\":{\"cat\":\"c1\"},"
+                          "\"active\":true}", 201);
+    json_decref(doc);
+    doc = recommend("d4", "DE", N_ITEMS + 1);
+    json_t *list = json_object_get(doc, "items");
+    int seen = 0;
+    assert_int_equal(json_array_size(list), N_ITEMS + 1);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *it = json_array_get(list, i);
+        if (strcmp(json_string_value(json_object_get(it, "item")), "fresh") == 0) {
+            assert_string_equal(json_string_value(json_object_get(it, "source")), "model");
+            seen = 1;
+        }
+    }
+    assert_true(seen);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ials_served),
         cmocka_unit_test(test_ease_refused),
+        cmocka_unit_test(test_new_offer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
