@@ -12,12 +12,18 @@
  * moves past the last one it ran, runs its share, and decrements `pending`;
  * the caller sleeps until pending is 0. Everything the two sides share is
  * read and written under the mutex.
+ *
+ * A grid keeps, under its mutex, which cells are pending in this pass and
+ * which rows and columns are held; a taker that finds cells pending but
+ * none free sleeps until a release. Invariant: a held row or column has
+ * exactly one holder, and a cell leaves the pending set when handed out.
  */
 #include "core/threads.h"
 
 #include "trove/core.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 typedef struct worker {
@@ -178,4 +184,142 @@ void trove__team_free(trove__team *tm)
     pthread_mutex_destroy(&tm->mu);
     trove_free(tm->workers);
     trove_free(tm);
+}
+
+struct trove__grid {
+    pthread_mutex_t mu;
+    pthread_cond_t freed;   /* a cell was released */
+    uint32_t n_rows, n_cols;
+    uint32_t n_pending;
+    uint64_t *weight;       /* n_rows * n_cols, then row_left and col_left */
+    uint8_t *pending;       /* n_rows * n_cols */
+    uint8_t *row_held, *col_held;
+    uint64_t *row_left, *col_left; /* pending weight per row / column */
+    uint32_t *home;         /* n_rows: the thread a row belongs to, or NULL */
+};
+
+int trove__grid_new(uint32_t n_rows, uint32_t n_cols, const uint64_t *weight,
+                    const uint32_t *home, trove__grid **out)
+{
+    size_t n = (size_t)n_rows * n_cols;
+    trove__grid *g = trove_calloc(1, sizeof *g);
+    uint64_t *w = NULL;
+    if (g == NULL)
+        return TROVE_ENOMEM;
+    w = trove_malloc((n + n_rows + n_cols) * sizeof(uint64_t));
+    g->pending = trove_malloc(n + n_rows + n_cols);
+    if (home != NULL)
+        g->home = trove_malloc((size_t)n_rows * sizeof *g->home);
+    if (w == NULL || g->pending == NULL || (home != NULL && g->home == NULL)) {
+        trove_free(g->home);
+        trove_free(w);
+        trove_free(g->pending);
+        trove_free(g);
+        return TROVE_ENOMEM;
+    }
+    memcpy(w, weight, n * sizeof(uint64_t));
+    if (home != NULL)
+        memcpy(g->home, home, (size_t)n_rows * sizeof *g->home);
+    g->weight = w;
+    g->row_left = w + n;
+    g->col_left = g->row_left + n_rows;
+    g->row_held = g->pending + n;
+    g->col_held = g->row_held + n_rows;
+    g->n_rows = n_rows;
+    g->n_cols = n_cols;
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->freed, NULL);
+    trove__grid_reset(g);
+    *out = g;
+    return TROVE_OK;
+}
+
+void trove__grid_reset(trove__grid *g)
+{
+    pthread_mutex_lock(&g->mu);
+    memset(g->row_left, 0, ((size_t)g->n_rows + g->n_cols) * sizeof(uint64_t));
+    memset(g->row_held, 0, (size_t)g->n_rows + g->n_cols);
+    g->n_pending = 0;
+    for (uint32_t r = 0; r < g->n_rows; r++)
+        for (uint32_t c = 0; c < g->n_cols; c++) {
+            size_t i = (size_t)r * g->n_cols + c;
+            g->pending[i] = g->weight[i] > 0;
+            g->n_pending += g->pending[i];
+            g->row_left[r] += g->weight[i];
+            g->col_left[c] += g->weight[i];
+        }
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* The free pending cell with the most work left in its row and column,
+ * among the rows of thread t (own = 1) or of the other threads (own = 0);
+ * *blocked counts the pending cells skipped because their row or column
+ * is held. */
+static uint32_t grid_pick(const trove__grid *g, uint32_t t, int own, uint32_t *blocked)
+{
+    uint64_t best = 0;
+    uint32_t pick = TROVE__GRID_NONE;
+    for (uint32_t r = 0; r < g->n_rows; r++) {
+        if (g->home != NULL && (g->home[r] == t) != own)
+            continue;
+        for (uint32_t c = 0; c < g->n_cols; c++) {
+            size_t i = (size_t)r * g->n_cols + c;
+            if (!g->pending[i])
+                continue;
+            if (g->row_held[r] || g->col_held[c]) {
+                (*blocked)++;
+                continue;
+            }
+            uint64_t left = g->row_left[r] + g->col_left[c];
+            if (pick == TROVE__GRID_NONE || left > best) {
+                best = left;
+                pick = (uint32_t)i;
+            }
+        }
+    }
+    return pick;
+}
+
+int trove__grid_next(trove__grid *g, uint32_t t, uint32_t prev, uint32_t *cell)
+{
+    int got = 0;
+    pthread_mutex_lock(&g->mu);
+    if (prev != TROVE__GRID_NONE) {
+        g->row_held[prev / g->n_cols] = 0;
+        g->col_held[prev % g->n_cols] = 0;
+        pthread_cond_broadcast(&g->freed);
+    }
+    while (g->n_pending > 0) {
+        uint32_t blocked = 0;
+        uint32_t pick = grid_pick(g, t, 1, &blocked);
+        /* Another thread's row only when none of t's own is pending. */
+        if (pick == TROVE__GRID_NONE && g->home != NULL && blocked == 0)
+            pick = grid_pick(g, t, 0, &blocked);
+        if (pick != TROVE__GRID_NONE) {
+            uint32_t r = pick / g->n_cols, c = pick % g->n_cols;
+            g->pending[pick] = 0;
+            g->n_pending--;
+            g->row_held[r] = g->col_held[c] = 1;
+            g->row_left[r] -= g->weight[pick];
+            g->col_left[c] -= g->weight[pick];
+            *cell = pick;
+            got = 1;
+            break;
+        }
+        pthread_cond_wait(&g->freed, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return got;
+}
+
+void trove__grid_free(trove__grid *g)
+{
+    if (g == NULL)
+        return;
+    pthread_cond_destroy(&g->freed);
+    pthread_mutex_destroy(&g->mu);
+    trove_free(g->weight);
+    trove_free(g->pending);
+    trove_free(g->home);
+    trove_free(g);
 }

@@ -22,17 +22,21 @@
  * rows an example touches instead of LightFM's lazy global rescaling, which
  * writes shared state on every example; with alpha = 0 it costs nothing.
  *
- * Threads (Niu et al., "Hogwild!", NIPS 2011): each thread owns a
- * contiguous range of users (about nnz / T examples) and has its own RNG
+ * Threads (Niu et al., "Hogwild!", NIPS 2011): each thread has its own RNG
  * stream (a jump of the epoch's seed), scratch and loss accumulator; it
  * writes only model rows, without locks. By default (TROVE_THREADS_BLOCKS)
- * the items are also cut into T contiguous blocks and an epoch runs in T
- * rounds in which each thread trains only the examples whose item is in
- * its round's block, so positive item rows stay in one core's cache for a
- * whole round; negatives in other blocks are scored against a private
- * snapshot and their updates deferred to the round in which the thread
- * owns their block (see fit_partial and docs/model.md, Threads). The
- * threads are a team created once per fit. With one thread
+ * with identity-only items, the examples form a grid of 2T user blocks x
+ * 2T item columns (grid_build) whose cells the threads take
+ * dynamically, never two in one user block or one item column at once
+ * (FPSGD: Zhuang et al., RecSys 2013); a thread takes the cells of its own
+ * user blocks first, so user rows stay on one core until the end of the
+ * epoch, and a faster core does more cells. Negatives are drawn from all
+ * items and read in place; the step of a violating negative in another
+ * column is queued for that column and applied by the thread that next
+ * takes it (see fit_partial and docs/model.md, Threads). Otherwise
+ * (item features, tiny data) each thread owns a contiguous range of users
+ * and the items are cut into T blocks visited in T rounds. The threads are
+ * a team created once per fit. With one thread
  * and a fixed seed a run is bit-identical to any other run on the same
  * machine (same kernel variant), and to the schedule before blocks existed.
  *
@@ -45,6 +49,7 @@
 #include "model/model_int.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -236,6 +241,10 @@ void trove__model_step(trove_model *m, uint32_t u, uint32_t pos, uint32_t neg,
 }
 
 /* ------------------------------------------------------------------ epoch */
+/* User blocks and item columns of the grid schedule, per thread (4 x 4
+ * cells for two threads: 6 x 6 measured no better; docs/model.md). */
+#define TROVE__GRID_PER_THREAD 2u
+
 typedef struct kos_pair {
     uint32_t item;
     float score;
@@ -249,6 +258,21 @@ typedef struct train_ex {
     uint32_t len;     /* the user's positives: indices[indptr[user] ..] */
 } train_ex;
 
+/* Deferred steps of violating negatives for one (producer thread, item
+ * column) of the grid schedule: a single-producer ring, emptied by the
+ * thread that next holds the column (the grid's hand-over of the column
+ * orders the consumers). head and tail count entries since the fit began;
+ * entry e lives in slot e % cap. */
+typedef struct def_ring {
+    _Alignas(64) _Atomic uint64_t head; /* pushed; written by the producer */
+    uint64_t tail_seen;                 /* the producer's last read of tail */
+    _Alignas(64) _Atomic uint64_t tail; /* applied; written by the column's holder */
+    float *q;                           /* cap x dp: user representations */
+    float *g;                           /* cap: gradient scales g_neg */
+    uint32_t *item;                     /* cap: negatives */
+    uint64_t cap;
+} def_ring;
+
 typedef struct train_job {
     trove_model *m;
     const trove__kernels *k;
@@ -257,13 +281,22 @@ typedef struct train_job {
     uint32_t n_blocks;        /* item blocks: n_threads, or 1 */
     const uint32_t *block_lo; /* n_blocks + 1 item boundaries */
     uint32_t round;           /* this sub-epoch: thread t visits block (t + round) % n_blocks */
-    int phase;                /* TRAIN_APPLY or TRAIN_ROUND */
+    int phase;                /* TRAIN_ROUND or TRAIN_GRID */
+    /* Grid schedule (NULL grid otherwise): g_rows user blocks x g_cols item
+     * columns; cell c's examples are cell_ex[cell_off[c] .. cell_off[c + 1]),
+     * column j's items [col_lo[j], col_lo[j + 1]); rings[t * g_cols + j]
+     * holds thread t's deferred steps on column j. */
+    trove__grid *grid;
+    uint32_t g_rows, g_cols, n_threads;
+    const uint32_t *col_lo;
+    const uint32_t *cell_ex;
+    const uint64_t *cell_off;
+    def_ring *rings;
 } train_job;
 
-/* Each round runs in two phases: every thread first applies its deferred
- * negative updates that fall in its block for the round, then (after all
- * threads have done so) refreshes its snapshot and trains. */
-enum { TRAIN_APPLY, TRAIN_ROUND };
+/* What a team run does: one round of the item-block schedule, or a whole
+ * epoch of the grid. */
+enum { TRAIN_ROUND, TRAIN_GRID };
 
 /* Aligned so that two threads' records never share a cache line. */
 typedef struct train_thread {
@@ -273,20 +306,7 @@ typedef struct train_thread {
     uint32_t *group;          /* end - begin example indices grouped by the
                                * item block of their item */
     uint64_t *group_off;      /* n_blocks + 1 offsets into group */
-    uint32_t *perm;           /* end - begin: this round's order */
-    /* Item blocks with identity-only items: a copy of the item embeddings
-     * (n_items x dp) and biases, refreshed for the other blocks at the
-     * start of each round, against which negatives outside the round's
-     * block are scored. NULL otherwise. */
-    float *snap, *snap_bias;
-    /* With snapshots: updates of violating negatives outside the round's
-     * block, deferred until this thread owns the negative's block (the next
-     * round with two threads): the item, the gradient scale g_neg and the
-     * user representation q of the step (def_cap x dp floats). When the
-     * list is full, a negative is updated in place. */
-    float *def_q, *def_g;
-    uint32_t *def_item;
-    uint64_t def_n, def_cap;
+    uint32_t *perm;           /* this round's (or cell's) order */
     trove_rng rng;
     float *scratch;           /* 4 * dp floats, aligned */
     kos_pair *pairs;          /* n entries for k-OS */
@@ -322,17 +342,6 @@ static inline void prefetch_rows(const trove_model *m, const train_ex *e)
     }
 }
 
-static inline void prefetch_lines(const float *row, size_t bytes, int write)
-{
-    const char *r = (const char *)row;
-    for (size_t o = 0; o < bytes; o += 64) {
-        if (write)
-            __builtin_prefetch(r + o, 1);
-        else
-            __builtin_prefetch(r + o, 0);
-    }
-}
-
 static inline void prefetch_item(const trove_model *m, uint32_t i)
 {
     if (m->iid.rows > 0) {
@@ -342,65 +351,64 @@ static inline void prefetch_item(const trove_model *m, uint32_t i)
     }
 }
 
-/* A candidate negative is read from the snapshot when it lies outside the
- * round's block [lo, lo + nb) and a snapshot exists, else in place. */
-static inline void prefetch_candidate(const trove_model *m, const float *snap, uint32_t lo,
-                                      uint32_t nb, uint32_t i)
-{
-    if (snap != NULL && i - lo >= nb)
-        prefetch_lines(snap + (size_t)i * m->dp, m->dp * sizeof(float), 0);
-    else
-        prefetch_item(m, i);
-}
-
-/* pairwise_step for a negative in another thread's block: the positive and
- * the user are updated now, the negative's step (gradient g_neg q, bias
- * g_neg) is queued for when this thread owns the negative's block. The
- * negative is an identity-only item (the condition for snapshots), so its
- * step is that one row's. */
-static void pairwise_step_deferred(const trove_model *m, const trove__kernels *k,
-                                   train_thread *t, uint32_t u, uint32_t pos, uint32_t neg,
-                                   const float *q, const float *pp, const float *pn,
-                                   float g_pos, float g_neg, float *tmp)
+/* pairwise_step for a negative in another item column of the grid: the
+ * positive and the user are updated now, the negative's step (gradient
+ * g_neg q, bias g_neg) is written to (dq, dg, ditem) for the thread that
+ * next holds the negative's column. The negative is an identity-only item
+ * (a condition of the grid), so its step is that one row's. */
+static void pairwise_step_deferred(const trove_model *m, const trove__kernels *k, uint32_t u,
+                                   uint32_t pos, uint32_t neg, const float *q, const float *pp,
+                                   const float *pn, float g_pos, float g_neg, float *tmp,
+                                   float *dq, float *dg, uint32_t *ditem)
 {
     float gbu = g_pos + g_neg;
     size_t dp = m->dp;
     k->axpby(tmp, g_pos, pp, g_neg, pn, dp);
     side_step(m, k, &m->iid, &m->ifeat, &m->ifm, pos, q, g_pos, g_pos, 1, m->p.item_alpha);
     /* q may be the user's row in place: copy it before the user's step. */
-    memcpy(t->def_q + t->def_n * dp, q, dp * sizeof(float));
-    t->def_item[t->def_n] = neg;
-    t->def_g[t->def_n] = g_neg;
-    t->def_n++;
+    memcpy(dq, q, dp * sizeof(float));
+    *ditem = neg;
+    *dg = g_neg;
     side_step(m, k, &m->uid, &m->ufeat, &m->ufm, u, tmp, 1.0f, gbu, gbu != 0.0f,
               m->p.user_alpha);
 }
 
-/* Apply the deferred negative steps whose item lies in [lo, hi), in the
- * order they were queued, and keep the others (in order). */
-static void apply_deferred(const trove_model *m, const trove__kernels *k, train_thread *t,
-                           uint32_t lo, uint32_t hi)
+/* Room for one more deferred step in the producer's ring r: 1 + the
+ * slot to fill, or 0 when the ring is full. */
+static inline uint64_t ring_room(def_ring *r)
 {
-    size_t dp = m->dp;
-    uint64_t kept = 0;
-    for (uint64_t e = 0; e < t->def_n; e++) {
-        uint32_t i = t->def_item[e];
-        if (i - lo < hi - lo) {
-            row_step(m, k, &m->iid, i, t->def_q + e * dp, t->def_g[e], t->def_g[e], 1,
-                     m->p.item_alpha);
-            continue;
-        }
-        if (kept != e) {
-            memcpy(t->def_q + kept * dp, t->def_q + e * dp, dp * sizeof(float));
-            t->def_item[kept] = i;
-            t->def_g[kept] = t->def_g[e];
-        }
-        kept++;
-    }
-    t->def_n = kept;
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (h - r->tail_seen >= r->cap)
+        r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+    return h - r->tail_seen < r->cap ? (h % r->cap) + 1 : 0;
 }
 
-static void run_slice(train_thread *t)
+/* Apply every deferred step queued on column col (all producers), in each
+ * producer's order. The caller holds the column. */
+static void drain_column(const train_job *job, uint32_t col)
+{
+    const trove_model *m = job->m;
+    size_t dp = m->dp;
+    for (uint32_t p = 0; p < job->n_threads; p++) {
+        def_ring *r = &job->rings[(size_t)p * job->g_cols + col];
+        uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+        uint64_t tl = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        for (; tl < h; tl++) {
+            uint64_t s = tl % r->cap;
+            row_step(m, job->k, &m->iid, r->item[s], r->q + s * dp, r->g[s], r->g[s], 1,
+                     m->p.item_alpha);
+        }
+        atomic_store_explicit(&r->tail, h, memory_order_release);
+    }
+}
+
+static uint32_t item_block(const uint32_t *block_lo, uint32_t n_blocks, uint32_t i);
+
+/* Train the examples ex_idx[0 .. n_ex) in a fresh random order; their
+ * items lie in the block [lo, lo + nb), which no other thread writes
+ * meanwhile. */
+static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, uint32_t lo,
+                      uint32_t nb)
 {
     const train_job *job = t->job;
     trove_model *m = job->m;
@@ -414,38 +422,20 @@ static void run_slice(train_thread *t)
     int loss_kind = m->p.loss;
     double loss_sum = 0.0;
     uint64_t done = 0;
-    /* This round's item block [lo, lo + nb): the positives of the round's
-     * examples lie in it and no other thread writes it this round. */
-    uint32_t b = (t->index + job->round) % job->n_blocks;
-    uint32_t lo = job->block_lo[b], nb = job->block_lo[b + 1] - lo;
-    uint64_t g0 = t->group_off[b], n_ex = t->group_off[b + 1] - g0;
-    const float *snap = t->snap, *snap_bias = t->snap_bias;
+    def_ring *rings = job->rings ? job->rings + (size_t)t->index * job->g_cols : NULL;
     if (n_ex == 0 || t->diverged)
         return;
-    if (snap != NULL) {
-        /* Refresh the copy of the other blocks (sequential copies, so the
-         * lines stream from the cores that wrote them). */
-        for (uint32_t c = 0; c < job->n_blocks; c++) {
-            if (c == b)
-                continue;
-            uint32_t clo = job->block_lo[c], chi = job->block_lo[c + 1];
-            memcpy(t->snap + (size_t)clo * dp, m->iid.emb + (size_t)clo * dp,
-                   (size_t)(chi - clo) * dp * sizeof(float));
-            for (uint32_t r = clo; r < chi; r++)
-                t->snap_bias[r] = trove__meta(&m->iid, r)[TROVE__BIAS];
-        }
-    }
 
     /* WARP draws its next candidate negative one step ahead so that its
      * row can be fetched while the current one is scored; the stream of
      * draws is the same, only consumed earlier. */
     trove_rng rng = t->rng; /* local: no shared cache line in the loop */
     uint32_t cand = trove_rng_below(&rng, n_items);
-    prefetch_candidate(m, snap, lo, nb, cand);
+    prefetch_item(m, cand);
     /* This round's order: a fresh uniform permutation of the thread's
      * examples in the block (Fisher-Yates on the thread's own stream). */
     for (uint64_t j = 0; j < n_ex; j++)
-        t->perm[j] = t->group[g0 + j];
+        t->perm[j] = ex_idx[j];
     for (uint64_t j = n_ex; j > 1; j--) {
         uint32_t r = trove_rng_below(&rng, (uint32_t)j);
         uint32_t tmp_idx = t->perm[j - 1];
@@ -550,17 +540,12 @@ static void run_slice(train_thread *t)
         while (sampled < max_sampled && draws < max_draws) {
             uint32_t neg = cand;
             cand = trove_rng_below(&rng, n_items);
-            prefetch_candidate(m, snap, lo, nb, cand);
+            prefetch_item(m, cand);
             draws++;
             if (k->contains_u32(row, len, neg))
                 continue;
             sampled++;
-            if (snap != NULL && neg - lo >= nb) {
-                pn = snap + (size_t)neg * dp;
-                bn = snap_bias[neg];
-            } else {
-                pn = item_repr(m, k, neg, sn, &bn);
-            }
+            pn = item_repr(m, k, neg, sn, &bn);
             s_neg = k->dot(q, pn, dp) + bn;
             if (s_neg > s_pos - 1.0f) {
                 float l = w * trove__model_warp_rank_weight(n_neg, sampled);
@@ -574,11 +559,23 @@ static void run_slice(train_thread *t)
                 }
                 lg = trove__model_loss_warp(s_pos, s_neg, l);
                 loss_sum += lg.loss;
-                if (snap != NULL && neg - lo >= nb && t->def_n < t->def_cap)
-                    pairwise_step_deferred(m, k, t, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg,
-                                           tmp);
-                else
+                def_ring *r = NULL;
+                uint64_t slot = 0;
+                if (rings != NULL && neg - lo >= nb) {
+                    r = &rings[item_block(job->col_lo, job->g_cols, neg)];
+                    slot = ring_room(r);
+                }
+                if (slot > 0) {
+                    slot--;
+                    pairwise_step_deferred(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg,
+                                           tmp, r->q + slot * dp, r->g + slot, r->item + slot);
+                    atomic_store_explicit(&r->head,
+                                          atomic_load_explicit(&r->head, memory_order_relaxed) +
+                                              1,
+                                          memory_order_release);
+                } else {
                     pairwise_step(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg, tmp);
+                }
                 break;
             }
         }
@@ -662,12 +659,20 @@ static void thread_main(void *ctx, uint32_t t)
 {
     train_thread *th = (train_thread *)ctx + t;
     const train_job *job = th->job;
-    if (job->phase == TRAIN_APPLY) {
+    if (job->phase == TRAIN_ROUND) {
         uint32_t b = (t + job->round) % job->n_blocks;
-        if (th->def_n > 0)
-            apply_deferred(job->m, job->k, th, job->block_lo[b], job->block_lo[b + 1]);
+        uint64_t g0 = th->group_off[b];
+        run_slice(th, th->group + g0, th->group_off[b + 1] - g0, job->block_lo[b],
+                  job->block_lo[b + 1] - job->block_lo[b]);
     } else {
-        run_slice(th);
+        uint32_t cell = TROVE__GRID_NONE;
+        while (trove__grid_next(job->grid, t, cell, &cell)) {
+            uint32_t col = cell % job->g_cols;
+            uint64_t c0 = job->cell_off[cell];
+            drain_column(job, col);
+            run_slice(th, job->cell_ex + c0, job->cell_off[cell + 1] - c0, job->col_lo[col],
+                      job->col_lo[col + 1] - job->col_lo[col]);
+        }
     }
 }
 
@@ -881,6 +886,144 @@ static int replace_features(trove_model *m, const trove_csr *uf, const trove_csr
     return TROVE_OK;
 }
 
+/* ----------------------------------------------------------- grid schedule */
+/* The grid schedule's state for one fit: cells of user blocks x item
+ * columns, their examples, and the rings of deferred negative steps. */
+typedef struct grid_state {
+    trove__grid *grid;
+    uint32_t *col_lo;   /* g + 1 item boundaries */
+    uint32_t *cell_ex;  /* nnz example indices grouped by cell */
+    uint64_t *cell_off; /* g * g + 1 offsets into cell_ex */
+    def_ring *rings;    /* n_threads * g */
+} grid_state;
+
+/* Item columns of the grid for n_threads threads (0: no grid). The grid
+ * needs identity-only items (a deferred step is one row's) and at least g
+ * users and g items. */
+static uint32_t grid_size(const trove_model *m, const trove_csr *x, uint32_t n_threads)
+{
+    uint32_t g = n_threads * TROVE__GRID_PER_THREAD;
+    if (g < 3 || m->ifm.nnz != 0 || m->iid.rows == 0 || x->n_cols < g ||
+        x->n_rows < n_threads * TROVE__GRID_PER_THREAD)
+        return 0;
+    return g;
+}
+
+static void grid_state_free(grid_state *gs, uint32_t n_threads, uint32_t g)
+{
+    if (gs->rings != NULL)
+        for (size_t r = 0; r < (size_t)n_threads * g; r++) {
+            trove_aligned_free(gs->rings[r].q);
+            trove_free(gs->rings[r].g);
+            trove_free(gs->rings[r].item);
+        }
+    trove_aligned_free(gs->rings);
+    trove__grid_free(gs->grid);
+    trove_free(gs->col_lo);
+    trove_free(gs->cell_ex);
+    trove_free(gs->cell_off);
+    memset(gs, 0, sizeof *gs);
+}
+
+/* Build the grid: users cut into g contiguous blocks of about nnz / g
+ * examples, items into g columns of about nnz / g interactions
+ * (trove__model_block_cuts), each cell's examples in matrix order, a ring
+ * per (thread, column), and each thread's order buffer grown to the
+ * largest cell. Returns TROVE_OK or TROVE_ENOMEM (the caller frees). */
+static int grid_build(const trove_model *m, const trove_csr *x, train_thread *th,
+                      uint32_t n_threads, uint32_t g, grid_state *gs)
+{
+    uint64_t nnz = x->nnz, max_cell = 0, *range = NULL, *weight = NULL;
+    uint32_t n_rows = n_threads * TROVE__GRID_PER_THREAD;
+    size_t n_cells = (size_t)n_rows * g;
+    uint32_t *row_of = NULL, *home = NULL;
+    int rc = TROVE_ENOMEM;
+    gs->col_lo = trove_malloc(((size_t)g + 1) * sizeof *gs->col_lo);
+    gs->cell_ex = trove_malloc(nnz * sizeof *gs->cell_ex);
+    gs->cell_off = trove_calloc(n_cells + 1, sizeof *gs->cell_off);
+    gs->rings = trove_aligned_alloc(64, (size_t)n_threads * g * sizeof *gs->rings);
+    if (gs->rings != NULL)
+        memset(gs->rings, 0, (size_t)n_threads * g * sizeof *gs->rings);
+    range = trove_malloc(((size_t)n_rows + 1) * sizeof *range);
+    row_of = trove_malloc((size_t)x->n_rows * sizeof *row_of);
+    home = trove_malloc((size_t)n_rows * sizeof *home);
+    if (gs->col_lo == NULL || gs->cell_ex == NULL || gs->cell_off == NULL ||
+        gs->rings == NULL || range == NULL || row_of == NULL || home == NULL)
+        goto out;
+    /* User blocks as the threads' ranges: by the middle example of each
+     * user. */
+    {
+        uint32_t b = 0;
+        range[0] = 0;
+        for (uint32_t u = 0; u < x->n_rows; u++) {
+            uint64_t mid = x->indptr[u] + (x->indptr[u + 1] - x->indptr[u]) / 2;
+            uint64_t owner = mid * n_rows / nnz;
+            while (b < owner && b + 1 < n_rows)
+                range[++b] = x->indptr[u];
+            row_of[u] = b;
+        }
+        while (++b <= n_rows)
+            range[b] = nnz;
+        for (uint32_t r = 0; r < n_rows; r++)
+            home[r] = r / (n_rows / n_threads);
+    }
+    if (trove__model_block_cuts(x, range, g, gs->col_lo) != TROVE_OK)
+        goto out;
+    for (uint32_t u = 0; u < x->n_rows; u++)
+        for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++)
+            gs->cell_off[(size_t)row_of[u] * g + item_block(gs->col_lo, g, x->indices[e]) + 1]++;
+    weight = trove_malloc(n_cells * sizeof *weight);
+    if (weight == NULL)
+        goto out;
+    for (size_t c = 0; c < n_cells; c++) {
+        weight[c] = gs->cell_off[c + 1];
+        max_cell = weight[c] > max_cell ? weight[c] : max_cell;
+        gs->cell_off[c + 1] += gs->cell_off[c];
+    }
+    for (uint32_t u = 0; u < x->n_rows; u++)
+        for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++) {
+            size_t c = (size_t)row_of[u] * g + item_block(gs->col_lo, g, x->indices[e]);
+            gs->cell_ex[gs->cell_off[c]++] = (uint32_t)e;
+        }
+    for (size_t c = n_cells; c > 0; c--)
+        gs->cell_off[c] = gs->cell_off[c - 1];
+    gs->cell_off[0] = 0;
+    if (trove__grid_new(n_rows, g, weight, home, &gs->grid) != TROVE_OK)
+        goto out;
+    for (uint32_t t = 0; t < n_threads; t++) {
+        uint32_t *p = trove_malloc((max_cell ? max_cell : 1) * sizeof *p);
+        if (p == NULL)
+            goto out;
+        trove_free(th[t].perm);
+        th[t].perm = p;
+        for (uint32_t c = 0; c < g; c++) {
+            /* A ring holds the steps queued on one column between two
+             * visits of it; at most 2 MiB each, a full one sends steps in
+             * place. */
+            def_ring *r = &gs->rings[(size_t)t * g + c];
+            uint64_t entry = (uint64_t)m->dp * sizeof(float) + 8;
+            r->cap = ((uint64_t)2 << 20) / entry;
+            r->q = trove_aligned_alloc(64, (size_t)r->cap * m->dp * sizeof(float));
+            r->g = trove_malloc((size_t)r->cap * sizeof(float));
+            r->item = trove_malloc((size_t)r->cap * sizeof(uint32_t));
+            if (r->q == NULL || r->g == NULL || r->item == NULL)
+                goto out;
+            /* Touched here, once: a ring cycles through all of it, and
+             * its first-touch page faults inside the epochs cost more than
+             * the steps (ml100k: 500-600 instead of 170-230 ns/example in
+             * the first epochs). */
+            memset(r->q, 0, (size_t)r->cap * m->dp * sizeof(float));
+        }
+    }
+    rc = TROVE_OK;
+out:
+    trove_free(range);
+    trove_free(row_of);
+    trove_free(home);
+    trove_free(weight);
+    return rc;
+}
+
 int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr *uf,
                             const trove_csr *itf, uint32_t epochs, trove_error *err)
 {
@@ -891,10 +1034,13 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     uint32_t *block_lo = NULL, n_blocks = 1;
     uint64_t *range = NULL;
     trove__team *team = NULL;
+    grid_state gs;
+    uint32_t g_size = 0;
     int rc = TROVE_OK;
     uint64_t nnz;
     double t_total = 0.0;
 
+    memset(&gs, 0, sizeof gs);
     if (x == NULL)
         return trove_error_set(err, TROVE_EINVAL, "fit: interactions is NULL");
     if (m->p.thread_schedule != TROVE_THREADS_BLOCKS &&
@@ -967,19 +1113,21 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
      * write the same positive row in a round. Negatives are still drawn
      * from all items (drawing them from the block only never compares
      * items of different blocks and ranks badly: ml100k WARP P@10 0.12
-     * instead of 0.18). With identity-only items, negatives outside the
-     * thread's block are scored against its snapshot of the other blocks,
-     * taken at the start of the round, and the step of a violating one is
-     * deferred to the round in which this thread owns its block, so that
-     * in a round no thread reads or writes a line another core writes
-     * (the cross-core writes of those negatives were most of the cost of
-     * the second thread; docs/model.md, Threads). k-OS draws its positive
-     * among all the user's items and keeps the plain schedule, as does
+     * instead of 0.18). With identity-only items the grid (grid_build)
+     * replaces the rounds: more blocks than threads, taken dynamically, and
+     * the steps of violating negatives in other columns deferred to the
+     * column's next holder, so that no thread writes a row another core is
+     * writing (those cross-core writes were most of the cost of the second
+     * thread; docs/model.md, Threads). k-OS draws its positive among all
+     * the user's items and keeps the plain schedule, as does
      * TROVE_THREADS_HOGWILD. */
     n_blocks = n_threads > 1 && m->p.thread_schedule == TROVE_THREADS_BLOCKS &&
                        m->p.loss != TROVE_LOSS_WARP_KOS && m->n_items >= n_threads
                    ? n_threads
                    : 1;
+    g_size = n_blocks > 1 ? grid_size(m, x, n_threads) : 0;
+    if (g_size > 0)
+        n_blocks = 1;
 
     block_lo = trove_malloc(((size_t)n_blocks + 1) * sizeof *block_lo);
     range = trove_malloc(((size_t)n_threads + 1) * sizeof *range);
@@ -998,17 +1146,6 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         th[t].group_off = trove_calloc((size_t)n_blocks + 1, sizeof(uint64_t));
         if (th[t].perm == NULL || th[t].group == NULL || th[t].group_off == NULL)
             goto nomem;
-        /* Snapshots cost a copy of the other blocks per round: worth it
-         * while that is small beside the round's work (at most one item row
-         * per four examples) and the copy stays under 256 MiB. */
-        if (n_blocks > 1 && m->ifm.nnz == 0 && m->iid.rows > 0 &&
-            (uint64_t)m->n_items * n_threads <= nnz / 4 &&
-            (uint64_t)m->n_items * m->dp * sizeof(float) <= ((uint64_t)256 << 20)) {
-            th[t].snap = trove_aligned_alloc(64, (size_t)m->n_items * m->dp * sizeof(float));
-            th[t].snap_bias = trove_malloc((size_t)m->n_items * sizeof(float));
-            if (th[t].snap == NULL || th[t].snap_bias == NULL)
-                goto nomem;
-        }
         /* Counting sort of the thread's examples by block, stable, so that
          * with one block the order is the matrix order. */
         for (uint64_t e = th[t].begin; e < th[t].end; e++)
@@ -1022,30 +1159,6 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         for (uint32_t b = n_blocks; b > 0; b--)
             th[t].group_off[b] = th[t].group_off[b - 1];
         th[t].group_off[0] = 0;
-        if (th[t].snap != NULL) {
-            /* Room for every deferred negative: with two threads a list
-             * lives one round, so the largest round bounds it; with more,
-             * entries wait up to n_threads - 1 rounds. At most 32 MiB; past
-             * that, negatives are updated in place. */
-            uint64_t cap = 0, entry = (uint64_t)m->dp * sizeof(float) + 8;
-            if (n_blocks == 2)
-                for (uint32_t b = 0; b < n_blocks; b++)
-                    cap = th[t].group_off[b + 1] - th[t].group_off[b] > cap
-                              ? th[t].group_off[b + 1] - th[t].group_off[b]
-                              : cap;
-            else
-                cap = n;
-            if (cap > ((uint64_t)32 << 20) / entry)
-                cap = ((uint64_t)32 << 20) / entry;
-            th[t].def_cap = cap;
-            if (cap > 0) {
-                th[t].def_q = trove_aligned_alloc(64, (size_t)cap * m->dp * sizeof(float));
-                th[t].def_g = trove_malloc((size_t)cap * sizeof(float));
-                th[t].def_item = trove_malloc((size_t)cap * sizeof(uint32_t));
-                if (th[t].def_q == NULL || th[t].def_g == NULL || th[t].def_item == NULL)
-                    goto nomem;
-            }
-        }
     }
     for (uint32_t u = 0; u < x->n_rows; u++)
         for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++) {
@@ -1064,9 +1177,12 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         }
     }
 
+    if (g_size > 0 && grid_build(m, x, th, n_threads, g_size, &gs) != TROVE_OK)
+        goto nomem;
     if (n_threads > 1 && trove__team_new(n_threads, &team) != TROVE_OK)
         goto nomem;
-    train_job job = {m, k, x, ex, n_blocks, block_lo, 0, TRAIN_ROUND};
+    train_job job = {m, k, x, ex, n_blocks, block_lo, 0, TRAIN_ROUND, gs.grid, n_threads * TROVE__GRID_PER_THREAD, g_size,
+                     n_threads, gs.col_lo, gs.cell_ex, gs.cell_off, gs.rings};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
         uint64_t done = 0;
@@ -1085,12 +1201,13 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         }
         /* A slice whose thread cannot start runs here: same work, less
          * parallelism. */
-        for (uint32_t r = 0; r < n_blocks; r++) {
+        if (gs.grid != NULL) {
+            trove__grid_reset(gs.grid);
+            job.phase = TRAIN_GRID;
+            trove__team_run(team, thread_main, th);
+        }
+        for (uint32_t r = 0; r < n_blocks && gs.grid == NULL; r++) {
             job.round = r;
-            if (th[0].snap != NULL) {
-                job.phase = TRAIN_APPLY;
-                trove__team_run(team, thread_main, th);
-            }
             job.phase = TRAIN_ROUND;
             if (team != NULL)
                 trove__team_run(team, thread_main, th);
@@ -1136,10 +1253,9 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
             m->p.progress(m->p.progress_ud, &pr);
         }
     }
-    /* The negative steps still deferred (queued in the last rounds). */
-    for (uint32_t t = 0; t < n_threads; t++)
-        if (th[t].def_n > 0)
-            apply_deferred(m, k, &th[t], 0, m->n_items);
+    /* The negative steps still deferred (queued in the last cells). */
+    for (uint32_t c = 0; c < g_size; c++)
+        drain_column(&job, c);
     m->fingerprint = fingerprint(x);
     m->trained = 1;
     trove__model_cold_fallback(m);
@@ -1158,13 +1274,9 @@ out:
             trove_free(th[t].perm);
             trove_free(th[t].group);
             trove_free(th[t].group_off);
-            trove_aligned_free(th[t].snap);
-            trove_free(th[t].snap_bias);
-            trove_aligned_free(th[t].def_q);
-            trove_free(th[t].def_g);
-            trove_free(th[t].def_item);
         }
     trove__team_free(team);
+    grid_state_free(&gs, n_threads, g_size);
     trove_free(block_lo);
     trove_free(range);
     trove_aligned_free(th);

@@ -2,7 +2,9 @@
  * test_threads.c - core/threads.c: every share runs exactly once (also
  * beyond the thread cap, where shares run on the caller), the caller sees
  * the workers' writes after the join, and the thread count rule; teams run
- * every share once per run over many runs and fail cleanly without memory.
+ * every share once per run over many runs and fail cleanly without memory;
+ * grids hand out every cell of weight > 0 exactly once per pass, never two
+ * cells of one row or one column at once, and a thread's own rows first.
  */
 #include "testutil.h"
 
@@ -87,6 +89,94 @@ static void test_team(void **state)
     }
 }
 
+/* Threads taking grid cells until the pass ends; each marks the row and
+ * column it holds (a mark already set means two holders) and counts its
+ * cells. */
+typedef struct grid_ctx {
+    trove__grid *g;
+    uint32_t n_rows, n_cols;
+    const uint32_t *home;
+    atomic_uint row_in[8], col_in[8];
+    atomic_uint taken[64];
+    atomic_uint clashes;
+    atomic_uint stolen_early; /* another's row taken while own cells were pending */
+    atomic_uint own_left[4];  /* pending cells of each thread's rows */
+} grid_ctx;
+
+static void grid_share(void *ctx, uint32_t t)
+{
+    grid_ctx *c = ctx;
+    uint32_t cell = TROVE__GRID_NONE;
+    while (trove__grid_next(c->g, t, cell, &cell)) {
+        uint32_t r = cell / c->n_cols, col = cell % c->n_cols;
+        if (atomic_exchange(&c->row_in[r], 1u) || atomic_exchange(&c->col_in[col], 1u))
+            atomic_fetch_add(&c->clashes, 1u);
+        atomic_fetch_add(&c->taken[cell], 1u);
+        if (c->home != NULL) {
+            if (c->home[r] != t && atomic_load(&c->own_left[t]) > 0)
+                atomic_fetch_add(&c->stolen_early, 1u);
+            atomic_fetch_sub(&c->own_left[c->home[r]], 1u);
+        }
+        for (volatile int spin = 0; spin < 2000 * (int)(cell % 5 + 1); spin++)
+            ;
+        atomic_store(&c->col_in[col], 0u);
+        atomic_store(&c->row_in[r], 0u);
+    }
+}
+
+static void test_grid(void **state)
+{
+    /* 4 x 5 cells, two of weight 0; rows 0-1 belong to thread 0, 2-3 to
+     * thread 1 (or no homes). */
+    uint64_t w[20];
+    static const uint32_t home[4] = {0, 0, 1, 1};
+    (void)state;
+    for (uint32_t i = 0; i < 20; i++)
+        w[i] = i == 3 || i == 17 ? 0 : 1 + i % 7;
+    for (int h = 0; h < 2; h++)
+        for (uint32_t n = 1; n <= 3; n++) {
+            static grid_ctx c;
+            trove__team *tm = NULL;
+            memset(&c, 0, sizeof c);
+            c.n_rows = 4;
+            c.n_cols = 5;
+            c.home = h && n == 2 ? home : NULL;
+            assert_int_equal(trove__grid_new(4, 5, w, c.home, &c.g), TROVE_OK);
+            assert_int_equal(trove__team_new(n, &tm), TROVE_OK);
+            for (uint32_t pass = 0; pass < 50; pass++) {
+                if (pass > 0)
+                    trove__grid_reset(c.g);
+                if (c.home != NULL) {
+                    atomic_store(&c.own_left[0], 9u); /* 10 cells, cell 3 empty */
+                    atomic_store(&c.own_left[1], 9u); /* cell 17 empty */
+                }
+                trove__team_run(tm, grid_share, &c);
+                for (uint32_t i = 0; i < 20; i++)
+                    assert_int_equal(atomic_load(&c.taken[i]), w[i] > 0 ? pass + 1 : 0u);
+            }
+            assert_int_equal(atomic_load(&c.clashes), 0u);
+            assert_int_equal(atomic_load(&c.stolen_early), 0u);
+            trove__team_free(tm);
+            trove__grid_free(c.g);
+        }
+    trove__grid_free(NULL);
+
+    /* Out of memory: a clean TROVE_ENOMEM, nothing leaked, *out untouched. */
+    for (long k = 0; k < 5; k++) {
+        trove__grid *g = NULL;
+        testutil_fail_alloc_after(k);
+        int rc = trove__grid_new(4, 5, w, home, &g);
+        testutil_fail_alloc_after(-1);
+        if (k < 4) {
+            assert_int_equal(rc, TROVE_ENOMEM);
+            assert_null(g);
+        } else {
+            assert_int_equal(rc, TROVE_OK);
+            trove__grid_free(g);
+        }
+    }
+}
+
 static void test_threads_count(void **state)
 {
     (void)state;
@@ -101,6 +191,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parallel_for),
         cmocka_unit_test(test_team),
+        cmocka_unit_test(test_grid),
         cmocka_unit_test(test_threads_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
