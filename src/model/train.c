@@ -292,6 +292,9 @@ typedef struct train_job {
     const uint32_t *cell_ex;
     const uint64_t *cell_off;
     def_ring *rings;
+    /* Per column, the releases of it so far (a snapshot of the column is
+     * current while the count has not moved). */
+    _Atomic uint32_t *col_ver;
 } train_job;
 
 /* What a team run does: one round of the item-block schedule, or a whole
@@ -307,6 +310,11 @@ typedef struct train_thread {
                                * item block of their item */
     uint64_t *group_off;      /* n_blocks + 1 offsets into group */
     uint32_t *perm;           /* this round's (or cell's) order */
+    /* Grid: a copy of the item embeddings and biases (n_items x dp),
+     * against which negatives outside the cell's column are scored; each
+     * column is copied again when it was released since (snap_ver). */
+    float *snap, *snap_bias;
+    uint32_t *snap_ver;       /* g_cols */
     trove_rng rng;
     float *scratch;           /* 4 * dp floats, aligned */
     kos_pair *pairs;          /* n entries for k-OS */
@@ -348,6 +356,39 @@ static inline void prefetch_item(const trove_model *m, uint32_t i)
         const char *r = (const char *)(m->iid.emb + (size_t)i * m->dp);
         for (size_t b = 0; b < m->dp * sizeof(float); b += 64)
             __builtin_prefetch(r + b);
+    }
+}
+
+/* A candidate negative is read from the snapshot when it lies outside the
+ * cell's column [lo, lo + nb) and a snapshot exists, else in place. */
+static inline void prefetch_candidate(const trove_model *m, const float *snap, uint32_t lo,
+                                      uint32_t nb, uint32_t i)
+{
+    if (snap != NULL && i - lo >= nb) {
+        const char *r = (const char *)(snap + (size_t)i * m->dp);
+        for (size_t b = 0; b < m->dp * sizeof(float); b += 64)
+            __builtin_prefetch(r + b);
+    } else {
+        prefetch_item(m, i);
+    }
+}
+
+/* Copy into t's snapshot the columns other than col released since its
+ * last copy of them. */
+static void snap_refresh(const train_job *job, train_thread *t, uint32_t col)
+{
+    const trove_model *m = job->m;
+    size_t dp = m->dp;
+    for (uint32_t c = 0; c < job->g_cols; c++) {
+        uint32_t v = atomic_load_explicit(&job->col_ver[c], memory_order_acquire);
+        if (c == col || v == t->snap_ver[c])
+            continue;
+        uint32_t lo = job->col_lo[c], hi = job->col_lo[c + 1];
+        memcpy(t->snap + (size_t)lo * dp, m->iid.emb + (size_t)lo * dp,
+               (size_t)(hi - lo) * dp * sizeof(float));
+        for (uint32_t r = lo; r < hi; r++)
+            t->snap_bias[r] = trove__meta(&m->iid, r)[TROVE__BIAS];
+        t->snap_ver[c] = v;
     }
 }
 
@@ -423,6 +464,7 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
     double loss_sum = 0.0;
     uint64_t done = 0;
     def_ring *rings = job->rings ? job->rings + (size_t)t->index * job->g_cols : NULL;
+    const float *snap = t->snap, *snap_bias = t->snap_bias;
     if (n_ex == 0 || t->diverged)
         return;
 
@@ -431,7 +473,7 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
      * draws is the same, only consumed earlier. */
     trove_rng rng = t->rng; /* local: no shared cache line in the loop */
     uint32_t cand = trove_rng_below(&rng, n_items);
-    prefetch_item(m, cand);
+    prefetch_candidate(m, snap, lo, nb, cand);
     /* This round's order: a fresh uniform permutation of the thread's
      * examples in the block (Fisher-Yates on the thread's own stream). */
     for (uint64_t j = 0; j < n_ex; j++)
@@ -540,12 +582,17 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
         while (sampled < max_sampled && draws < max_draws) {
             uint32_t neg = cand;
             cand = trove_rng_below(&rng, n_items);
-            prefetch_item(m, cand);
+            prefetch_candidate(m, snap, lo, nb, cand);
             draws++;
             if (k->contains_u32(row, len, neg))
                 continue;
             sampled++;
-            pn = item_repr(m, k, neg, sn, &bn);
+            if (snap != NULL && neg - lo >= nb) {
+                pn = snap + (size_t)neg * dp;
+                bn = snap_bias[neg];
+            } else {
+                pn = item_repr(m, k, neg, sn, &bn);
+            }
             s_neg = k->dot(q, pn, dp) + bn;
             if (s_neg > s_pos - 1.0f) {
                 float l = w * trove__model_warp_rank_weight(n_neg, sampled);
@@ -670,8 +717,11 @@ static void thread_main(void *ctx, uint32_t t)
             uint32_t col = cell % job->g_cols;
             uint64_t c0 = job->cell_off[cell];
             drain_column(job, col);
+            if (th->snap != NULL)
+                snap_refresh(job, th, col);
             run_slice(th, job->cell_ex + c0, job->cell_off[cell + 1] - c0, job->col_lo[col],
                       job->col_lo[col + 1] - job->col_lo[col]);
+            atomic_fetch_add_explicit(&job->col_ver[col], 1u, memory_order_release);
         }
     }
 }
@@ -895,6 +945,7 @@ typedef struct grid_state {
     uint32_t *cell_ex;  /* nnz example indices grouped by cell */
     uint64_t *cell_off; /* g * g + 1 offsets into cell_ex */
     def_ring *rings;    /* n_threads * g */
+    _Atomic uint32_t *col_ver; /* g */
 } grid_state;
 
 /* Item columns of the grid for n_threads threads (0: no grid). The grid
@@ -922,6 +973,7 @@ static void grid_state_free(grid_state *gs, uint32_t n_threads, uint32_t g)
     trove_free(gs->col_lo);
     trove_free(gs->cell_ex);
     trove_free(gs->cell_off);
+    trove_free((void *)gs->col_ver);
     memset(gs, 0, sizeof *gs);
 }
 
@@ -941,13 +993,14 @@ static int grid_build(const trove_model *m, const trove_csr *x, train_thread *th
     gs->col_lo = trove_malloc(((size_t)g + 1) * sizeof *gs->col_lo);
     gs->cell_ex = trove_malloc(nnz * sizeof *gs->cell_ex);
     gs->cell_off = trove_calloc(n_cells + 1, sizeof *gs->cell_off);
+    gs->col_ver = trove_calloc(g, sizeof *gs->col_ver);
     gs->rings = trove_aligned_alloc(64, (size_t)n_threads * g * sizeof *gs->rings);
     if (gs->rings != NULL)
         memset(gs->rings, 0, (size_t)n_threads * g * sizeof *gs->rings);
     range = trove_malloc(((size_t)n_rows + 1) * sizeof *range);
     row_of = trove_malloc((size_t)x->n_rows * sizeof *row_of);
     home = trove_malloc((size_t)n_rows * sizeof *home);
-    if (gs->col_lo == NULL || gs->cell_ex == NULL || gs->cell_off == NULL ||
+    if (gs->col_lo == NULL || gs->cell_ex == NULL || gs->cell_off == NULL || gs->col_ver == NULL ||
         gs->rings == NULL || range == NULL || row_of == NULL || home == NULL)
         goto out;
     /* User blocks as the threads' ranges: by the middle example of each
@@ -996,6 +1049,18 @@ static int grid_build(const trove_model *m, const trove_csr *x, train_thread *th
             goto out;
         trove_free(th[t].perm);
         th[t].perm = p;
+        /* A snapshot while it is small beside the work (at most one item
+         * row per four examples) and under 256 MiB. */
+        if ((uint64_t)m->n_items * n_threads <= nnz / 4 &&
+            (uint64_t)m->n_items * m->dp * sizeof(float) <= ((uint64_t)256 << 20)) {
+            th[t].snap = trove_aligned_alloc(64, (size_t)m->n_items * m->dp * sizeof(float));
+            th[t].snap_bias = trove_malloc((size_t)m->n_items * sizeof(float));
+            th[t].snap_ver = trove_malloc((size_t)g * sizeof(uint32_t));
+            if (th[t].snap == NULL || th[t].snap_bias == NULL || th[t].snap_ver == NULL)
+                goto out;
+            for (uint32_t c = 0; c < g; c++)
+                th[t].snap_ver[c] = UINT32_MAX; /* no copy yet */
+        }
         for (uint32_t c = 0; c < g; c++) {
             /* A ring holds the steps queued on one column between two
              * visits of it; at most 2 MiB each, a full one sends steps in
@@ -1182,7 +1247,8 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     if (n_threads > 1 && trove__team_new(n_threads, &team) != TROVE_OK)
         goto nomem;
     train_job job = {m, k, x, ex, n_blocks, block_lo, 0, TRAIN_ROUND, gs.grid, n_threads * TROVE__GRID_PER_THREAD, g_size,
-                     n_threads, gs.col_lo, gs.cell_ex, gs.cell_off, gs.rings};
+                     n_threads, gs.col_lo, gs.cell_ex, gs.cell_off, gs.rings,
+                     gs.col_ver};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
         uint64_t done = 0;
@@ -1271,6 +1337,9 @@ out:
         for (uint32_t t = 0; t < n_threads; t++) {
             trove_aligned_free(th[t].scratch);
             trove_free(th[t].pairs);
+            trove_aligned_free(th[t].snap);
+            trove_free(th[t].snap_bias);
+            trove_free(th[t].snap_ver);
             trove_free(th[t].perm);
             trove_free(th[t].group);
             trove_free(th[t].group_off);
