@@ -4,7 +4,8 @@
  * exactly as `trove serve` does (GET /v1/hunts), then printed with its
  * progress replayed from the store's events.
  *
- * Candidates: the market's active hybrid model for a user it knows, else
+ * Candidates: the market's active model (a hybrid family or iALS, loaded
+ * as trove serve loads it) for a user it knows, else
  * the market's popularity (positive events per offer), else catalog order.
  * Catalog flags and dates apply; market rules apply when serving.
  */
@@ -59,7 +60,6 @@ static int find_market(void *ud, const trove_market *m)
 typedef struct active_model {
     int  version;
     char path[4096];
-    int  hybrid;
 } active_model;
 
 static int find_version(void *ud, const trove_model_version *mv)
@@ -68,7 +68,6 @@ static int find_version(void *ud, const trove_model_version *mv)
     if (mv->version != a->version)
         return 0;
     snprintf(a->path, sizeof a->path, "%s", mv->path);
-    a->hybrid = strcmp(mv->family, "hybrid") == 0;
     return 1;
 }
 
@@ -78,26 +77,17 @@ static size_t model_candidates(trove_store *st, int64_t market,
                                const char *user, size_t k, uint32_t *cand,
                                float *cs)
 {
-    active_model a = { 0, "", 0 };
+    active_model a = { 0, "" };
     trove_model *m = NULL;
     trove_idmap *ext = NULL;
     float *scores = NULL;
     size_t n = 0;
     trove_error err;
+    /* a family without a factor model (ease, ...) has no scores here */
     if (trove_store_model_active(st, market, &a.version, &err) != TROVE_OK ||
         trove_store_models_foreach(st, market, find_version, &a, &err) != 1 ||
-        !a.hybrid)
+        trove_recommender_load_model(a.path, &m, &err) != TROVE_OK)
         goto done;
-    if (trove_model_load(a.path, &m, &err) != TROVE_OK) {
-        /* a recommender file (trove train --store) wrapping a hybrid model */
-        trove_recommender *r = NULL;
-        if (trove_recommender_load(a.path, &r, &err) == TROVE_OK &&
-            trove_recommender_take_hybrid(r, &m, &err) != TROVE_OK)
-            m = NULL;
-        trove_recommender_free(r);
-        if (m == NULL)
-            goto done;
-    }
     const trove_idmap *uids = trove_model_user_ids(m);
     const trove_idmap *iids = trove_model_item_ids(m);
     int64_t row = uids ? trove_idmap_find(uids, user, strlen(user)) : -1;

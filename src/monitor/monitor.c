@@ -362,20 +362,8 @@ static int load_active(const active_find *f, trove_model **out, char *note,
     trove_model *m = NULL;
     trove_error e;
     trove_error_clear(&e);
-    int rc = trove_model_load(f->path, &m, &e);
-    if (rc == TROVE_EFORMAT) {
-        trove_recommender *r = NULL;
-        trove_error e2;
-        trove_error_clear(&e2);
-        if (trove_recommender_load(f->path, &r, &e2) == TROVE_OK) {
-            rc = trove_recommender_take_hybrid(r, &m, &e);
-            if (rc == TROVE_EINVAL)
-                snprintf(e.msg, sizeof e.msg,
-                         "family %s: scores need a hybrid model",
-                         trove_recommender_family(r));
-            trove_recommender_free(r);
-        }
-    }
+    /* as trove serve loads it: a hybrid family or iALS */
+    int rc = trove_recommender_load_model(f->path, &m, &e);
     if (rc == TROVE_ENOMEM)
         return rc;
     if (rc != TROVE_OK) {

@@ -330,6 +330,23 @@ static void test_ials_served(void **state)
     assert_string_equal(family_of(doc, "DE", 1, &serving), "ials");
     assert_int_equal(serving, 1);
     json_decref(doc);
+    /* trove monitor and trove hunt load the version as the server does */
+    char *out = NULL;
+    assert_int_equal(testutil_run_trove(&out, "monitor --store '%s' --market DE", db), 0);
+    assert_non_null(strstr(out, "version 1 (ials)"));
+    if (strstr(out, "not scored") != NULL)
+        fail_msg("trove monitor did not score the iALS version:\n%s", out);
+    free(out);
+    out = NULL;
+    const char *tpl = testutil_tmp_path("hunt.yaml");
+    assert_int_equal(testutil_write_file(tpl, "name: t\nsteps: 2\n"
+                                              "constraints: {category_field: cat}\n"
+                                              "rewards: [{id: r, title: R}]\n"), 0);
+    int hrc = testutil_run_trove(&out, "hunt --store '%s' --market DE --user d1 --json "
+                                 "--template '%s'", db, tpl);
+    if (hrc != 0 || strstr(out, "\"source\":\"model\"") == NULL)
+        fail_msg("trove hunt (exit %d) did not use the iALS version:\n%s", hrc, out);
+    free(out);
 }
 
 static void test_ease_refused(void **state)
