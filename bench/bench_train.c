@@ -2,8 +2,8 @@
  * bench_train.c - the hybrid model's benchmarks.
  *
  *   trove-bench train [--epochs N] [--runs R]   WARP d=64 epoch times on
- *       ml100k u20 and online retail, 1 and 2 threads (default item-block
- *       schedule, and plain Hogwild): each configuration trains R runs of
+ *       ml100k u20 and online retail, 1 and 2 threads (default block
+ *       schedule: the grid of user blocks x item columns; and plain Hogwild): each configuration trains R runs of
  *       N / R epochs (default 30 epochs in 3 runs), the configurations
  *       interleaved run by run so that a busy spell on a shared machine
  *       touches all of them; the figure is the median epoch over all runs.
@@ -94,8 +94,8 @@ static trove_model_params lightfm_params(int loss, uint32_t threads, uint64_t se
 int bench_train(int argc, char **argv)
 {
     uint32_t epochs = 30, runs = 3;
-    /* [split][run]: run 0 one thread, 1 two threads (default item-block
-     * schedule), 2 two threads with the plain Hogwild schedule. */
+    /* [split][run]: run 0 one thread, 1 two threads (default block
+     * schedule, the grid), 2 two threads with the plain Hogwild schedule. */
     double med[2][3] = {{0}}, exs[2][3] = {{0}}, rss = 0;
     const char *variant = NULL;
     for (int a = 1; a < argc; a++) {
