@@ -41,8 +41,6 @@ typedef struct market_hunts {
     uint64_t                  gen;     /* snapshot generation of cat */
 } market_hunts;
 
-/* One server's hunt state; reset when another server (or another start)
- * uses it. state_lock is taken inside the owner's admin lock. */
 /* The positive events (click, purchase, redemption, rating) of one user:
  * store item id and time, in the order read. */
 typedef struct user_hist {
@@ -56,10 +54,9 @@ typedef struct user_hist {
                    TROVE_EVENT_MASK(TROVE_EVENT_RATING))
 #define MAX_EDGE 64
 
-static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    const trove_server *owner;
-    uint64_t            boot_id;
+/* One server's hunt state (trove_server.hunts), created on first use and
+ * freed when the server stops; every access holds the server's admin lock. */
+struct serve_hunts {
     market_hunts        m[SERVE_MAX_MARKETS];
     /* Users' histories for novelty, by store user id: read from hist_from
      * (the history window) on first use, then only the events at or after
@@ -73,50 +70,60 @@ static struct {
     int64_t             hist_ts;
     uint64_t            edge[MAX_EDGE];
     size_t              n_edge;
-} state;
+};
 
-static void hist_drop(void)
+static void hist_drop(serve_hunts *st)
 {
-    for (size_t i = 0; i < state.n_hist; i++) {
-        trove_free(state.hist[i].item);
-        trove_free(state.hist[i].ts);
+    for (size_t i = 0; i < st->n_hist; i++) {
+        trove_free(st->hist[i].item);
+        trove_free(st->hist[i].ts);
     }
-    trove_free(state.hist);
-    state.hist = NULL;
-    state.n_hist = 0;
-    state.hist_loaded = 0;
-    state.hist_ts = 0;
-    state.n_edge = 0;
+    trove_free(st->hist);
+    st->hist = NULL;
+    st->n_hist = 0;
+    st->hist_loaded = 0;
+    st->hist_ts = 0;
+    st->n_edge = 0;
 }
 
-static void state_reset(void)
+static void hunts_free(serve_hunts *st)
 {
+    if (st == NULL)
+        return;
     for (size_t i = 0; i < SERVE_MAX_MARKETS; i++) {
-        trove_hunt_template_free(state.m[i].tpl);
-        trove_hunt_clock_free(state.m[i].clock);
-        trove_hunt_store_catalog_free(state.m[i].cat);
+        trove_hunt_template_free(st->m[i].tpl);
+        trove_hunt_clock_free(st->m[i].clock);
+        trove_hunt_store_catalog_free(st->m[i].cat);
     }
-    hist_drop();
-    memset(&state, 0, sizeof state);
+    hist_drop(st);
+    trove_free(st);
 }
 
-static int hist_add(void *ud, const trove_event *ev)
+/* The hunt state of s, created on first use (admin lock held); NULL when
+ * out of memory. */
+static serve_hunts *hunts_of(trove_server *s)
 {
-    (void)ud;
-    if (ev->ts == state.hist_ts)
-        for (size_t k = 0; k < state.n_edge; k++)
-            if (state.edge[k] == ev->id)
+    if (s->hunts == NULL)
+        s->hunts = trove_calloc(1, sizeof *s->hunts);
+    return s->hunts;
+}
+
+static int hist_add(serve_hunts *st, const trove_event *ev)
+{
+    if (ev->ts == st->hist_ts)
+        for (size_t k = 0; k < st->n_edge; k++)
+            if (st->edge[k] == ev->id)
                 return 0;
-    if ((uint64_t)ev->user_id >= state.n_hist) {
-        size_t n = (size_t)ev->user_id + 1 + state.n_hist / 2;
-        user_hist *h = trove_realloc(state.hist, n * sizeof *h);
+    if ((uint64_t)ev->user_id >= st->n_hist) {
+        size_t n = (size_t)ev->user_id + 1 + st->n_hist / 2;
+        user_hist *h = trove_realloc(st->hist, n * sizeof *h);
         if (h == NULL)
             return TROVE_ENOMEM;
-        memset(h + state.n_hist, 0, (n - state.n_hist) * sizeof *h);
-        state.hist = h;
-        state.n_hist = n;
+        memset(h + st->n_hist, 0, (n - st->n_hist) * sizeof *h);
+        st->hist = h;
+        st->n_hist = n;
     }
-    user_hist *u = &state.hist[ev->user_id];
+    user_hist *u = &st->hist[ev->user_id];
     if (u->n == u->cap) {
         uint32_t cap = u->cap ? 2 * u->cap : 8;
         int64_t *a = trove_realloc(u->item, cap * sizeof *a);
@@ -136,6 +143,7 @@ static int hist_add(void *ud, const trove_event *ev)
 }
 
 typedef struct edge_scan {
+    serve_hunts *st;
     int64_t  ts;
     uint64_t ids[MAX_EDGE];
     size_t   n;
@@ -145,7 +153,7 @@ typedef struct edge_scan {
 static int hist_note(void *ud, const trove_event *ev)
 {
     edge_scan *e = ud;
-    int rc = hist_add(NULL, ev);
+    int rc = hist_add(e->st, ev);
     if (rc != 0)
         return rc;
     if (ev->ts != e->ts) {
@@ -164,40 +172,40 @@ static int hist_note(void *ud, const trove_event *ev)
  * the events from `from` on (admin lock held): the first call reads the
  * log from `from`, a call wanting an older start reads it again from
  * there. On failure the histories are dropped and read again next time. */
-static int hist_update(trove_server *s, int64_t from, trove_error *err)
+static int hist_update(trove_server *s, serve_hunts *st, int64_t from, trove_error *err)
 {
-    edge_scan e = { INT64_MIN, {0}, 0, 0 };
-    if (state.hist_loaded && from < state.hist_from)
-        hist_drop();
-    if (!state.hist_loaded)
-        state.hist_from = from > 0 ? from : 1;
-    trove_event_filter f = { 0, state.hist_loaded ? state.hist_ts
-                                                  : state.hist_from, 0, HIST_MASK };
+    edge_scan e = { st, INT64_MIN, {0}, 0, 0 };
+    if (st->hist_loaded && from < st->hist_from)
+        hist_drop(st);
+    if (!st->hist_loaded)
+        st->hist_from = from > 0 ? from : 1;
+    trove_event_filter f = { 0, st->hist_loaded ? st->hist_ts
+                                                  : st->hist_from, 0, HIST_MASK };
     int rc = trove_store_events_foreach(s->store, &f, hist_note, &e, err);
     if (rc != TROVE_OK) {
-        hist_drop();
+        hist_drop(st);
         if (rc == TROVE_ENOMEM)
             trove_error_set(err, rc, "hunt histories: out of memory");
         return rc;
     }
     if (e.n > 0 && !e.overflow) {
-        if (e.ts != state.hist_ts)
-            state.n_edge = 0;
-        state.hist_ts = e.ts;
-        for (size_t k = 0; k < e.n && state.n_edge < MAX_EDGE; k++) {
+        if (e.ts != st->hist_ts)
+            st->n_edge = 0;
+        st->hist_ts = e.ts;
+        for (size_t k = 0; k < e.n && st->n_edge < MAX_EDGE; k++) {
             int seen = 0;
-            for (size_t j = 0; j < state.n_edge && !seen; j++)
-                seen = state.edge[j] == e.ids[k];
+            for (size_t j = 0; j < st->n_edge && !seen; j++)
+                seen = st->edge[j] == e.ids[k];
             if (!seen)
-                state.edge[state.n_edge++] = e.ids[k];
+                st->edge[st->n_edge++] = e.ids[k];
         }
     } else if (e.overflow) {
         /* more than MAX_EDGE events at one second: start after it (events
          * arriving later with that very time are not counted) */
-        state.hist_ts = e.ts + 1;
-        state.n_edge = 0;
+        st->hist_ts = e.ts + 1;
+        st->n_edge = 0;
     }
-    state.hist_loaded = 1;
+    st->hist_loaded = 1;
     return TROVE_OK;
 }
 
@@ -209,14 +217,14 @@ static int cmp_u32(const void *a, const void *b)
 
 /* The catalog items of `user` in [from, to), ascending and unique, into
  * *out (trove_malloc'd, NULL when none). */
-static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
+static int user_history(trove_server *s, serve_hunts *st, const trove_hunt_store_catalog *cat,
                         const char *user, int64_t from, int64_t to,
                         uint32_t **out, size_t *n, trove_error *err)
 {
     int64_t uid;
     uint32_t *items = NULL;
     size_t m = 0;
-    int rc = hist_update(s, from, err);
+    int rc = hist_update(s, st, from, err);
     *out = NULL;
     *n = 0;
     if (rc != TROVE_OK)
@@ -226,10 +234,10 @@ static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
         trove_error_clear(err);
         return TROVE_OK;
     }
-    if (rc != TROVE_OK || uid <= 0 || (uint64_t)uid >= state.n_hist ||
-        state.hist[uid].n == 0)
+    if (rc != TROVE_OK || uid <= 0 || (uint64_t)uid >= st->n_hist ||
+        st->hist[uid].n == 0)
         return rc;
-    const user_hist *h = &state.hist[uid];
+    const user_hist *h = &st->hist[uid];
     if ((items = trove_malloc(h->n * sizeof *items)) == NULL)
         return trove_error_set(err, TROVE_ENOMEM, "hunt history: out of memory");
     for (uint32_t k = 0; k < h->n; k++) {
@@ -257,10 +265,8 @@ static int user_history(trove_server *s, const trove_hunt_store_catalog *cat,
 
 void trove__serve_hunts_stop(trove_server *s)
 {
-    pthread_mutex_lock(&state_lock);
-    if (state.owner == s)
-        state_reset();
-    pthread_mutex_unlock(&state_lock);
+    hunts_free(s->hunts);
+    s->hunts = NULL;
 }
 
 int trove__serve_hunts_owns(const char *url)
@@ -269,18 +275,14 @@ int trove__serve_hunts_owns(const char *url)
     return strncmp(url, HUNTS_PATH, n) == 0 && (url[n] == '\0' || url[n] == '/');
 }
 
-/* The market's template, clock and catalog attributes for snap (admin and
- * state locks held). On failure *status/err say why. */
-static market_hunts *market_state(trove_server *s, const serve_snapshot *snap,
+/* The market's template, clock and catalog attributes for snap (admin
+ * lock held). On failure *status/err say why. */
+static market_hunts *market_state(trove_server *s, serve_hunts *st,
+                                  const serve_snapshot *snap,
                                   size_t mi, int *status, trove_error *err)
 {
-    market_hunts *m = &state.m[mi];
+    market_hunts *m = &st->m[mi];
     int rc;
-    if (state.owner != s || state.boot_id != s->boot_id) {
-        state_reset();
-        state.owner = s;
-        state.boot_id = s->boot_id;
-    }
     *status = 500;
     if (m->tpl == NULL) {
         char path[4096];
@@ -516,8 +518,12 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
     void *scratch = NULL;
     int status = 500, rc;
     int64_t now = (int64_t)time(NULL);
+    serve_hunts *st = hunts_of(s);
 
-    pthread_mutex_lock(&state_lock);
+    if (st == NULL) {
+        trove_error_set(err, TROVE_ENOMEM, "out of memory");
+        goto done;
+    }
     if (snap == NULL) {
         trove_error_set(err, TROVE_EBUSY, "no catalog yet");
         status = 503;
@@ -536,7 +542,7 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
             goto done;
         }
     }
-    market_hunts *m = market_state(s, snap, (size_t)mi, &status, err);
+    market_hunts *m = market_state(s, st, snap, (size_t)mi, &status, err);
     if (m == NULL)
         goto done;
     if (id == NULL) {
@@ -586,7 +592,7 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
         rc = trove_store_hunt_find(s->store, hid, &stored, err);
         if (rc == TROVE_ENOTFOUND) {
             trove_error_clear(err);
-            rc = user_history(s, m->cat, user, now - (int64_t)t->history_days * 86400,
+            rc = user_history(s, st, m->cat, user, now - (int64_t)t->history_days * 86400,
                               now + 1, &hist, &rq.n_history, err);
             if (rc != TROVE_OK) {
                 status = status_of(rc);
@@ -608,7 +614,6 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
     }
     status = rc == TROVE_OK ? 200 : status_of(rc);
 done:
-    pthread_mutex_unlock(&state_lock);
     trove__serve_snapshot_release(snap);
     trove_free(cand);
     trove_free(cs);
@@ -625,10 +630,10 @@ size_t trove__serve_hunts_warm(trove_server *s)
     trove_error_clear(&err);
     pthread_mutex_lock(&s->admin_lock);
     serve_snapshot *snap = trove__serve_snapshot_acquire(s);
-    pthread_mutex_lock(&state_lock);
-    for (size_t mi = 0; snap != NULL && mi < s->n_markets; mi++) {
+    serve_hunts *st = hunts_of(s);
+    for (size_t mi = 0; snap != NULL && st != NULL && mi < s->n_markets; mi++) {
         int status;
-        market_hunts *m = market_state(s, snap, mi, &status, &err);
+        market_hunts *m = market_state(s, st, snap, mi, &status, &err);
         if (m == NULL) {
             trove_log(TROVE_LOG_WARN, "serve: hunt warm-up of %s: %s", s->market_code[mi],
                       err.msg);
@@ -639,11 +644,10 @@ size_t trove__serve_hunts_warm(trove_server *s)
         from = f < from ? f : from;
         done++;
     }
-    if (done > 0 && hist_update(s, from, &err) != TROVE_OK) {
+    if (done > 0 && hist_update(s, st, from, &err) != TROVE_OK) {
         trove_log(TROVE_LOG_WARN, "serve: hunt warm-up: %s", err.msg);
         done = 0;
     }
-    pthread_mutex_unlock(&state_lock);
     trove__serve_snapshot_release(snap);
     pthread_mutex_unlock(&s->admin_lock);
     return done;

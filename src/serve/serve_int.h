@@ -27,6 +27,7 @@
 /* score.c: a model's item representations in int16 (blocks of 16 items)
  * and float32, for the candidates of a request. */
 typedef struct serve_qmat serve_qmat;
+typedef struct serve_hunts serve_hunts;
 #define SERVE_CANDIDATES_MAX 2048
 /* Largest user representation (floats) the serving paths handle. */
 #define SERVE_DIM_MAX 4096
@@ -251,6 +252,8 @@ struct trove_server {
 
     pthread_mutex_t      admin_lock;   /* store handle, models[], rebuilds */
     trove_store         *store;
+    struct serve_hunts  *hunts;        /* hunts.c's state: made on first use,
+                                          freed at stop (admin lock) */
     trove_market_config **configs;
     size_t               n_configs;
     size_t               n_markets;    /* fixed at start */
@@ -408,8 +411,10 @@ int trove__serve_dashboard_owns(const char *url);
 int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
                                   serve_resp *out);
 /* Free what the file keeps for server s (caches, handles); called by
- * trove_server_stop once no request runs. The files keep such state in
- * process-wide tables keyed by server and boot id. */
+ * trove_server_stop once no request runs (the dashboard's first: it joins
+ * the warm-up thread). hunts.c keeps its state in the server
+ * (trove_server.hunts); monitoring.c and dashboard_api.c in process-wide
+ * tables keyed by server and boot id. */
 void trove__serve_hunts_stop(trove_server *s);
 /* Load every market's hunt template and catalog attributes and read the
  * users' histories for novelty once (takes the admin lock), so that the

@@ -331,13 +331,15 @@ typedef struct extension {
                                              stopping server; may be NULL */
 } extension;
 
+/* Stopped in this order: the dashboard first, as its stop joins the
+ * start-up warm-up thread, which also reads the hunts' state. */
 static const extension extensions[] = {
+    { trove__serve_dashboard_owns,  trove__serve_dashboard_handle,
+      trove__serve_dashboard_stop },
     { trove__serve_hunts_owns,      trove__serve_hunts_handle,
       trove__serve_hunts_stop },
     { trove__serve_monitoring_owns, trove__serve_monitoring_handle,
       trove__serve_monitoring_stop },
-    { trove__serve_dashboard_owns,  trove__serve_dashboard_handle,
-      trove__serve_dashboard_stop },
     { trove__serve_static_owns,     trove__serve_static_handle, NULL },
 };
 
