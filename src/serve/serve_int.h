@@ -149,7 +149,8 @@ typedef struct serve_popularity {
 
 typedef struct serve_exposure {
     int64_t  item;      /* store id */
-    int32_t  day;       /* UTC day (Unix seconds / 86400) */
+    int32_t  day;       /* local day of the impression's market (UTC
+                           day without one): trove_hunt_clock_day */
     uint32_t count;
 } serve_exposure;
 
@@ -169,6 +170,8 @@ typedef struct serve_exp_shard {
 typedef struct serve_caps {
     int             frequency;     /* some rule set has a frequency cap */
     int             window_days;   /* the longest frequency window */
+    struct trove_hunt_clock *clock[SERVE_MAX_MARKETS]; /* local days, by
+                                      market index (NULL: UTC days) */
     serve_exp_shard shard[SERVE_CAP_SHARDS];
     pthread_mutex_t budget_lock;
     double         *spent;         /* by store item id < spent_cap */
@@ -322,10 +325,11 @@ void trove__serve_caps_free(serve_caps *c);
  * is lost, logged by the caller). */
 int  trove__serve_caps_add(trove_server *s, const char *user,
                            const trove_event *ev);
-/* The user's impressions in the window_days UTC days up to now's, summed
- * per offer: up to cap (store item id, count) pairs; returns how many. */
-size_t trove__serve_exposures(trove_server *s, const char *user, int64_t now,
-                              int window_days, int64_t *items,
+/* The user's impressions in the window_days local days of market index mi
+ * up to now's, summed per offer: up to cap (store item id, count) pairs;
+ * returns how many. */
+size_t trove__serve_exposures(trove_server *s, const char *user, size_t mi,
+                              int64_t now, int window_days, int64_t *items,
                               uint32_t *counts, size_t cap);
 /* Remaining budget of every budgeted catalog item of snap into
  * remaining[] (catalog index; other entries untouched). */

@@ -729,7 +729,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     uint32_t exp_items[SERVE_MAX_EXPOSURES], exp_counts[SERVE_MAX_EXPOSURES];
     size_t n_exp = 0;
     if (mk->frequency_days > 0) {
-        size_t got = trove__serve_exposures(s, user, now, mk->frequency_days,
+        size_t got = trove__serve_exposures(s, user, mi, now, mk->frequency_days,
                                             exp_ids, exp_counts,
                                             SERVE_MAX_EXPOSURES);
         for (size_t e = 0; e < got; e++) {

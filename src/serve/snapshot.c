@@ -10,6 +10,7 @@
  * only here and in the admin handlers, always under s->admin_lock.
  */
 #include "serve_int.h"
+#include "trove/hunt.h"
 #include "trove/recommender.h"
 
 #include <math.h>
@@ -274,6 +275,8 @@ void trove__serve_caps_free(serve_caps *c)
         pthread_mutex_destroy(&sh->lock);
     }
     trove_free(c->spent);
+    for (size_t m = 0; m < SERVE_MAX_MARKETS; m++)
+        trove_hunt_clock_free(c->clock[m]);
     pthread_mutex_destroy(&c->budget_lock);
     memset(c, 0, sizeof *c);
 }
@@ -391,25 +394,43 @@ done:
     return rc;
 }
 
+/* The day of UTC time ts in market index mi's time zone; the UTC day for
+ * an unknown market or a clock that could not be made. */
+static int32_t local_day(const serve_caps *c, size_t mi, int64_t ts)
+{
+    if (mi < SERVE_MAX_MARKETS && c->clock[mi] != NULL)
+        return trove_hunt_clock_day(c->clock[mi], ts);
+    return (int32_t)(ts / 86400 - (ts % 86400 < 0));
+}
+
+/* The market index of store market id, SERVE_MAX_MARKETS when not served. */
+static size_t market_of(const trove_server *s, int64_t market_id)
+{
+    for (size_t m = 0; m < s->n_markets; m++)
+        if (s->market_id[m] == market_id)
+            return m;
+    return SERVE_MAX_MARKETS;
+}
+
 int trove__serve_caps_add(trove_server *s, const char *user,
                           const trove_event *ev)
 {
     if (ev->type == TROVE_EVENT_IMPRESSION && s->caps.frequency)
         return exposure_add(&s->caps, user, ev->item_id,
-                            (int32_t)(ev->ts / 86400));
+                            local_day(&s->caps, market_of(s, ev->market_id), ev->ts));
     if (ev->type == TROVE_EVENT_REDEMPTION)
         return spent_add(&s->caps, ev->item_id, ev->value);
     return TROVE_OK;
 }
 
-size_t trove__serve_exposures(trove_server *s, const char *user, int64_t now,
-                              int window_days, int64_t *items,
+size_t trove__serve_exposures(trove_server *s, const char *user, size_t mi,
+                              int64_t now, int window_days, int64_t *items,
                               uint32_t *counts, size_t cap)
 {
     serve_caps *c = &s->caps;
     uint64_t h;
     size_t n = 0;
-    int32_t today = (int32_t)(now / 86400);
+    int32_t today = local_day(c, mi, now);
     if (!c->frequency)
         return 0;
     h = user_hash(user);
@@ -510,7 +531,7 @@ static int caps_event(void *ud, const trove_event *ev)
     if (lo == w->n || w->ids[lo] != ev->user_id)
         return 0;
     return exposure_add(&w->s->caps, w->ext[lo], ev->item_id,
-                        (int32_t)(ev->ts / 86400));
+                        local_day(&w->s->caps, market_of(w->s, ev->market_id), ev->ts));
 }
 
 int trove__serve_caps_load(trove_server *s, trove_error *err)
@@ -530,11 +551,20 @@ int trove__serve_caps_load(trove_server *s, trove_error *err)
     trove_event_filter rf = {
         .type_mask = TROVE_EVENT_MASK(TROVE_EVENT_REDEMPTION) };
     rc = trove_store_events_foreach(s->store, &rf, caps_event, &w, err);
+    for (size_t m = 0; rc == TROVE_OK && c->frequency && m < s->n_markets; m++) {
+        trove_error e2;
+        if (trove_hunt_clock_new(s->market_tz[m], &c->clock[m], &e2) == TROVE_ENOMEM)
+            rc = TROVE_ENOMEM;
+        else if (c->clock[m] == NULL)
+            trove_log(TROVE_LOG_WARN, "serve: market %s: frequency caps count UTC days: %s",
+                      s->market_code[m], e2.msg);
+    }
     if (rc == TROVE_OK && c->frequency) {
-        /* impressions from the start of the oldest day a window reaches */
+        /* impressions from the start of the oldest day a window reaches, in
+         * any market's time zone (a day before the UTC one covers them) */
         int64_t today = (int64_t)time(NULL) / 86400;
         trove_event_filter f = {
-            .ts_from = (today - c->window_days + 1) * 86400,
+            .ts_from = (today - c->window_days) * 86400,
             .type_mask = TROVE_EVENT_MASK(TROVE_EVENT_IMPRESSION) };
         rc = trove_store_users_foreach(s->store, caps_user, &w, err);
         if (rc == TROVE_OK)

@@ -6,7 +6,9 @@
  * cat=b), users ua* who click only cat=a offers and ub* only cat=b, one
  * hybrid model without item identity (an item is its category's
  * embedding) registered for DE (no rules) and FR (rules: a frequency cap of
- * 2 impressions and a budget cap). The real server runs on 127.0.0.1.
+ * 2 impressions a day and a budget cap; FR's time zone is a fixed offset
+ * east of UTC chosen so that its day began before UTC midnight, to tell
+ * local days from UTC days). The real server runs on 127.0.0.1.
  */
 #include "testutil.h"
 #include "trove/serve.h"
@@ -16,12 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TOKEN "offers-token"
 
 static trove_server *server;
 static uint16_t port;
+/* FR's UTC offset in hours (zone Etc/GMT-<h>): its day starts at 24 - h
+ * o'clock UTC, after the current hour when the hour allows it */
+static int fr_hours;
 
 typedef struct reply {
     int   status;
@@ -116,8 +122,14 @@ static void build_store(const char *db, const char *model_path)
     assert_int_equal(trove_store_begin(st, &err), TROVE_OK);
     assert_int_equal(trove_store_market_upsert(st, "DE", NULL, NULL, &de, NULL,
                                                &err), TROVE_OK);
-    assert_int_equal(trove_store_market_upsert(st, "FR", NULL, NULL, &fr, NULL,
-                                               &err), TROVE_OK);
+    {
+        char tz[32];
+        int hour = (int)(time(NULL) % 86400 / 3600);
+        fr_hours = 23 - hour > 14 ? 14 : 23 - hour < 1 ? 1 : 23 - hour;
+        snprintf(tz, sizeof tz, "Etc/GMT-%d", fr_hours);
+        assert_int_equal(trove_store_market_upsert(st, "FR", NULL, tz, &fr, NULL, &err),
+                         TROVE_OK);
+    }
     assert_int_equal(trove_store_feature_upsert(st, TROVE_FEATURE_ITEM, "cat=a",
                                                 TROVE_FEATURE_CATEGORICAL, &fa,
                                                 &err), TROVE_OK);
@@ -186,6 +198,7 @@ static int setup(void **state)
     mkdir(testutil_tmp_path("rules"), 0755);
     if (testutil_write_file(testutil_tmp_path("rules/FR.yaml"),
                             "market: FR\n"
+                            "frequency_window_days: 1\n"
                             "rules:\n"
                             "  - {name: twice, kind: frequency_cap, max: 2}\n"
                             "  - {name: money, kind: budget_cap}\n") != 0)
@@ -357,6 +370,41 @@ static void test_frequency_cap(void **state)
     free(r.body);
 }
 
+/* Impressions are counted by the market's local day: two impressions an
+ * hour before UTC midnight fall on FR's today (its day began earlier), so
+ * they cap the offer today with a one-day window; counted by UTC day they
+ * would be yesterday's. */
+static void test_frequency_local_day(void **state)
+{
+    char top[64], body[1024], src[32];
+    double sc;
+    (void)state;
+    int64_t now = (int64_t)time(NULL), midnight = now - now % 86400;
+    int64_t at = midnight - 3600;
+    int64_t off = (int64_t)fr_hours * 3600;
+    if ((at + off) / 86400 != (now + off) / 86400)
+        skip();   /* FR's day already turned over (the last UTC hour) */
+    reply r = http("GET", "/v1/recommendations?user=ua2&market=FR&n=5", NULL);
+    assert_int_equal(r.status, 200);
+    first_item(r.body, top, sizeof top);
+    free(r.body);
+    snprintf(body, sizeof body,
+             "{\"events\":[{\"user\":\"ua2\",\"item\":\"%s\",\"type\":\"impression\","
+             "\"market\":\"FR\",\"id\":\"ld-1\",\"ts\":%lld},"
+             "{\"user\":\"ua2\",\"item\":\"%s\",\"type\":\"impression\","
+             "\"market\":\"FR\",\"id\":\"ld-2\",\"ts\":%lld}]}",
+             top, (long long)at, top, (long long)(at + 60));
+    r = http("POST", "/v1/events", body);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+    r = http("GET", "/v1/recommendations?user=ua2&market=FR&n=5", NULL);
+    assert_int_equal(r.status, 200);
+    if (find_item(r.body, top, src, sizeof src, &sc))
+        fail_msg("%s still shown after two impressions of FR's today (UTC+%d):\n%s", top,
+                 fr_hours, r.body);
+    free(r.body);
+}
+
 static void test_budget_cap(void **state)
 {
     char src[32];
@@ -419,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_model_item_repr_features),
         cmocka_unit_test(test_offer_ranked_from_features),
         cmocka_unit_test(test_frequency_cap),
+        cmocka_unit_test(test_frequency_local_day),
         cmocka_unit_test(test_budget_cap),
         cmocka_unit_test(test_caps_after_restart),
     };
