@@ -1290,9 +1290,10 @@ static int event_validate(const trove_server *s, json_t *o, size_t i,
     v = json_object_get(o, "ts");
     ev->ts = (int64_t)time(NULL);
     if (v != NULL) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            snprintf(msg, size, "events[%zu].ts: Unix seconds (an integer >= 0) "
-                     "are expected", i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > 253402300799) {
+            snprintf(msg, size, "events[%zu].ts: Unix seconds (an integer from 0 to "
+                     "253402300799, 9999-12-31) are expected", i);
             return -1;
         }
         ev->ts = (int64_t)json_integer_value(v);

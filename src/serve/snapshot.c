@@ -398,6 +398,8 @@ done:
  * an unknown market or a clock that could not be made. */
 static int32_t local_day(const serve_caps *c, size_t mi, int64_t ts)
 {
+    /* years 1000..9999: far from any overflow of the day arithmetic */
+    ts = ts < -30610224000 ? -30610224000 : ts > 253402300799 ? 253402300799 : ts;
     if (mi < SERVE_MAX_MARKETS && c->clock[mi] != NULL)
         return trove_hunt_clock_day(c->clock[mi], ts);
     return (int32_t)(ts / 86400 - (ts % 86400 < 0));

@@ -342,6 +342,13 @@ static void test_events(void **state)
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "events[0].type"));
     reply_free(&r);
+    /* a time past year 9999 (it would overflow local-day arithmetic) */
+    r = http("POST", "/v1/events", NULL,
+             "[{\"user\":\"u1\",\"item\":\"i1\",\"type\":\"impression\","
+             "\"ts\":9223372036854775807}]");
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "events[0].ts"));
+    reply_free(&r);
     r = http("POST", "/v1/events", NULL,
              "[{\"user\":\"u1\",\"item\":\"i1\",\"type\":\"click\"},"
              "{\"user\":\"u1\",\"item\":\"nope\",\"type\":\"click\"}]");
