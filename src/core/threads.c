@@ -251,14 +251,30 @@ void trove__grid_reset(trove__grid *g)
     pthread_mutex_unlock(&g->mu);
 }
 
-/* The free pending cell with the most work left in its row and column,
- * among the rows of thread t (own = 1) or of the other threads (own = 0);
+/* The cell thread t takes among the rows of t (own = 1) or of the other
+ * threads (own = 0): a free pending cell in column col (the column t just
+ * released) if any, the one whose row has the most work left; else the
+ * free pending cell with the most work left in its row and column.
  * *blocked counts the pending cells skipped because their row or column
  * is held. */
-static uint32_t grid_pick(const trove__grid *g, uint32_t t, int own, uint32_t *blocked)
+static uint32_t grid_pick(const trove__grid *g, uint32_t t, int own, uint32_t col,
+                          uint32_t *blocked)
 {
     uint64_t best = 0;
     uint32_t pick = TROVE__GRID_NONE;
+    /* A free cell of the same column first: its rows are in t's cache. */
+    if (col != TROVE__GRID_NONE && !g->col_held[col])
+        for (uint32_t r = 0; r < g->n_rows; r++) {
+            size_t i = (size_t)r * g->n_cols + col;
+            if (g->pending[i] && !g->row_held[r] &&
+                (g->home == NULL || (g->home[r] == t) == own) &&
+                (pick == TROVE__GRID_NONE || g->row_left[r] > best)) {
+                best = g->row_left[r];
+                pick = (uint32_t)i;
+            }
+        }
+    if (pick != TROVE__GRID_NONE)
+        return pick;
     for (uint32_t r = 0; r < g->n_rows; r++) {
         if (g->home != NULL && (g->home[r] == t) != own)
             continue;
@@ -291,10 +307,11 @@ int trove__grid_next(trove__grid *g, uint32_t t, uint32_t prev, uint32_t *cell)
     }
     while (g->n_pending > 0) {
         uint32_t blocked = 0;
-        uint32_t pick = grid_pick(g, t, 1, &blocked);
+        uint32_t pcol = prev != TROVE__GRID_NONE ? prev % g->n_cols : TROVE__GRID_NONE;
+        uint32_t pick = grid_pick(g, t, 1, pcol, &blocked);
         /* Another thread's row only when none of t's own is pending. */
         if (pick == TROVE__GRID_NONE && g->home != NULL && blocked == 0)
-            pick = grid_pick(g, t, 0, &blocked);
+            pick = grid_pick(g, t, 0, pcol, &blocked);
         if (pick != TROVE__GRID_NONE) {
             uint32_t r = pick / g->n_cols, c = pick % g->n_cols;
             g->pending[pick] = 0;

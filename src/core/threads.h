@@ -59,7 +59,9 @@ void trove__team_free(trove__team *tm);
  * then takes cells of its own rows while any is pending (waiting when all
  * are blocked) and only then cells of other threads' rows, so that rows
  * move between threads only at the end of a pass. Among the cells it may
- * take it takes the one whose row and column have the most work left
+ * take it prefers one in the column of the cell it released (that
+ * column's data stays in its core's cache; the row with the most work
+ * left), else the one whose row and column have the most work left
  * (their pending cells' weights summed), which keeps the last cells of a
  * pass spread over rows and columns; ties go to the lowest cell index.
  * Thread-safe: any number of threads may call trove__grid_next at once. */

@@ -4,7 +4,8 @@
  * the workers' writes after the join, and the thread count rule; teams run
  * every share once per run over many runs and fail cleanly without memory;
  * grids hand out every cell of weight > 0 exactly once per pass, never two
- * cells of one row or one column at once, and a thread's own rows first.
+ * cells of one row or one column at once, a thread's own rows first and
+ * the column it released next.
  */
 #include "testutil.h"
 
@@ -160,6 +161,32 @@ static void test_grid(void **state)
             trove__grid_free(c.g);
         }
     trove__grid_free(NULL);
+
+    /* One thread: after a cell it takes the next pending cell of the same
+     * column while there is one (column rows stay in its cache), and
+     * every cell once. */
+    {
+        trove__grid *g = NULL;
+        uint32_t cell = TROVE__GRID_NONE, prev = TROVE__GRID_NONE, n = 0;
+        uint8_t seen[20] = {0};
+        assert_int_equal(trove__grid_new(4, 5, w, NULL, &g), TROVE_OK);
+        while (trove__grid_next(g, 0, cell, &cell)) {
+            assert_int_equal(seen[cell], 0);
+            seen[cell] = 1;
+            n++;
+            if (prev != TROVE__GRID_NONE) {
+                int col_left = 0;
+                for (uint32_t r = 0; r < 4; r++)
+                    col_left |= w[r * 5 + prev % 5] > 0 && !seen[r * 5 + prev % 5] &&
+                                r * 5 + prev % 5 != cell;
+                if (cell % 5 != prev % 5)
+                    assert_false(col_left);
+            }
+            prev = cell;
+        }
+        assert_int_equal(n, 18);
+        trove__grid_free(g);
+    }
 
     /* Out of memory: a clean TROVE_ENOMEM, nothing leaked, *out untouched. */
     for (long k = 0; k < 5; k++) {
