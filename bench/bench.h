@@ -9,6 +9,7 @@
 #include "trove/trove.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Monotonic wall-clock seconds. */
@@ -26,6 +27,13 @@ const char *bench_data_path(const char *rel);
 const char *bench_commit(void);
 /* Peak resident set size of this process in MiB (from /proc/self/status). */
 double bench_peak_rss_mib(void);
+/* One HTTP/1.1 request to 127.0.0.1:port on a fresh connection (method,
+ * path; token and body may be NULL): the status code, or -1 when there is
+ * no answer. The body's first out_size - 1 bytes go to out and its size to
+ * *body_bytes (each may be NULL). Not thread-safe (one static buffer). */
+int bench_http_call(uint16_t port, const char *method, const char *path,
+                    const char *token, const char *body, char *out, size_t out_size,
+                    size_t *body_bytes);
 
 typedef struct bench_entry {
     const char *name;

@@ -29,58 +29,20 @@
 #include "bench.h"
 #include "trove/serve.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TOKEN "bench-token"
 #define WEEK  (7 * 86400)
 
-/* One request on a fresh connection: the status (or -1); *bytes receives
- * the size of the answer. */
+/* One request on a fresh connection with the admin token: the status (or
+ * -1); *bytes receives the size of the answer's body. */
 static int http_call(uint16_t port, const char *method, const char *path,
                      const char *body, size_t *bytes)
 {
-    static char buf[1 << 22];
-    char req[1024];
-    struct sockaddr_in a;
-    size_t blen = body ? strlen(body) : 0, n = 0;
-    int len = snprintf(req, sizeof req,
-                       "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                       "Authorization: Bearer " TOKEN "\r\n"
-                       "Content-Length: %zu\r\n\r\n%s", method, path, blen,
-                       body ? body : "");
-    int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        ssize_t got = recv(fd, buf + n, sizeof buf - 1 - n, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    buf[n] = '\0';
-    close(fd);
-    if (n > 12)
-        status = atoi(buf + 9);
-    if (bytes != NULL) {
-        const char *b = strstr(buf, "\r\n\r\n");
-        *bytes = b ? n - (size_t)(b + 4 - buf) : 0;
-    }
-    return status;
+    return bench_http_call(port, method, path, TOKEN, body, NULL, 0, bytes);
 }
 
 /* xorshift64*: reproducible draws for the synthetic data. */

@@ -24,12 +24,9 @@
  */
 #include "bench.h"
 
-#include <arpa/inet.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,37 +104,7 @@ static size_t top_k(const float *scores, size_t n, size_t k, uint32_t *cand,
 /* GET path on a fresh connection; the status or -1. */
 static int http_get(uint16_t port, const char *path)
 {
-    static char buf[1 << 16];
-    char req[512];
-    struct sockaddr_in a;
-    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n"
-                       "Connection: close\r\n\r\n", path);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
-    size_t n = 0;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        ssize_t got = recv(fd, buf + n, sizeof buf - 1 - n, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-        if (n + 1 >= sizeof buf)
-            n = 0;   /* only the status line matters */
-    }
-    close(fd);
-    buf[n] = '\0';
-    if (n > 12)
-        status = atoi(buf + 9);
-    return status;
+    return bench_http_call(port, "GET", path, NULL, NULL, NULL, 0, NULL);
 }
 
 /* The store of --http: n_items offers, N_USERS users with PER_USER clicks,

@@ -22,12 +22,9 @@
 #include "bench.h"
 #include "trove/serve.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct wrk_result {
@@ -35,50 +32,6 @@ typedef struct wrk_result {
     unsigned long long requests, non2xx, socket_errors;
 } wrk_result;
 
-/* One HTTP request on a fresh connection; the status code or -1. The
- * answer's body is copied into out (may be NULL). */
-static int http_call(uint16_t port, const char *method, const char *path,
-                     const char *token, const char *body, char *out,
-                     size_t out_size)
-{
-    char req[1024];
-    static char buf[1 << 20];
-    struct sockaddr_in a;
-    size_t blen = body ? strlen(body) : 0, n = 0;
-    int len = snprintf(req, sizeof req,
-                       "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                       "%s%s%sContent-Length: %zu\r\n\r\n%s",
-                       method, path, token ? "Authorization: Bearer " : "",
-                       token ? token : "", token ? "\r\n" : "", blen,
-                       body ? body : "");
-    int fd = socket(AF_INET, SOCK_STREAM, 0), status = -1;
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        send(fd, req, (size_t)len, MSG_NOSIGNAL) != len) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        ssize_t got = recv(fd, buf + n, sizeof buf - 1 - n, 0);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    buf[n] = '\0';
-    close(fd);
-    if (n > 12)
-        status = atoi(buf + 9);
-    if (out != NULL) {
-        const char *b = strstr(buf, "\r\n\r\n");
-        snprintf(out, out_size, "%s", b ? b + 4 : "");
-    }
-    return status;
-}
 
 /* wrk's latency figures are "1.23ms", "456.00us" or "1.2s". */
 static double to_ms(const char *v)
@@ -363,8 +316,8 @@ int bench_serve(int argc, char **argv)
         goto done;
     }
     uint16_t port = trove_server_port(server);
-    if (http_call(port, "GET", "/v1/recommendations?user=u1&market=DE&n=10", NULL,
-                  NULL, NULL, 0) != 200) {
+    if (bench_http_call(port, "GET", "/v1/recommendations?user=u1&market=DE&n=10", NULL,
+                        NULL, NULL, 0, NULL) != 200) {
         fprintf(stderr, "serve: the server does not answer\n");
         goto done;
     }
@@ -377,7 +330,7 @@ int bench_serve(int argc, char **argv)
      * answered request is the server's cost, whatever else loads the
      * machine */
     double cpu_us = (cpu_seconds() - cpu0) * 1e6 / (double)steady.requests;
-    http_call(port, "GET", "/metrics", NULL, NULL, metrics, sizeof metrics);
+    bench_http_call(port, "GET", "/metrics", NULL, NULL, metrics, sizeof metrics, NULL);
     double srv_p50 = server_quantile(metrics, 0.5);
     double srv_p99 = server_quantile(metrics, 0.99);
     double cand_used = metric_value(metrics,
@@ -394,11 +347,11 @@ int bench_serve(int argc, char **argv)
         if (system(cmd) != 0)
             goto done;
         usleep((useconds_t)(seconds * 1000000 / 3));
-        st_activate = http_call(port, "POST", "/v1/models/DE/activate",
-                                "bench-token", "{\"version\":2}", NULL, 0);
+        st_activate = bench_http_call(port, "POST", "/v1/models/DE/activate",
+                                      "bench-token", "{\"version\":2}", NULL, 0, NULL);
         usleep((useconds_t)(seconds * 1000000 / 3));
-        st_rollback = http_call(port, "POST", "/v1/models/DE/rollback",
-                                "bench-token", NULL, NULL, 0);
+        st_rollback = bench_http_call(port, "POST", "/v1/models/DE/rollback",
+                                      "bench-token", NULL, NULL, 0, NULL);
         usleep((useconds_t)(seconds * 1000000 / 3 + 1500000));
         snprintf(cmd, sizeof cmd, "%s/swap.txt", dir);
         FILE *f = fopen(cmd, "r");
