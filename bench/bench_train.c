@@ -3,10 +3,11 @@
  *
  *   trove-bench train [--epochs N] [--runs R]   WARP d=64 epoch times on
  *       ml100k u20 and online retail, 1 and 2 threads (default block
- *       schedule: the grid of user blocks x item columns; and plain Hogwild): each configuration trains R runs of
- *       N / R epochs (default 30 epochs in 3 runs), the configurations
- *       interleaved run by run so that a busy spell on a shared machine
- *       touches all of them; the figure is the median epoch over all runs.
+ *       schedule: the grid of user blocks x item columns; and plain
+ *       Hogwild): each configuration trains R runs of N / R epochs
+ *       (default 30 epochs in 3 runs), the configurations interleaved run
+ *       by run so that a busy spell on a shared machine touches all of
+ *       them; the figure is the median epoch over all runs.
  *       Also examples/s, ratios to LightFM's 48 ms / 277 ms per epoch,
  *       2-thread speedups, peak RSS after training on online retail.
  *   trove-bench quality [--seeds N]  LightFM precision@10 (eval module) of
