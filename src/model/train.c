@@ -282,12 +282,12 @@ typedef struct train_job {
     const uint32_t *block_lo; /* n_blocks + 1 item boundaries */
     uint32_t round;           /* this sub-epoch: thread t visits block (t + round) % n_blocks */
     int phase;                /* TRAIN_ROUND or TRAIN_GRID */
-    /* Grid schedule (NULL grid otherwise): g_rows user blocks x g_cols item
+    /* Grid schedule (NULL grid otherwise): user blocks x g_cols item
      * columns; cell c's examples are cell_ex[cell_off[c] .. cell_off[c + 1]),
      * column j's items [col_lo[j], col_lo[j + 1]); rings[t * g_cols + j]
      * holds thread t's deferred steps on column j. */
     trove__grid *grid;
-    uint32_t g_rows, g_cols, n_threads;
+    uint32_t g_cols, n_threads;
     const uint32_t *col_lo;
     const uint32_t *cell_ex;
     const uint64_t *cell_off;
@@ -1248,9 +1248,8 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
         goto nomem;
     train_job job = {.m = m, .k = k, .x = x, .ex = ex, .n_blocks = n_blocks,
                      .block_lo = block_lo, .round = 0, .phase = TRAIN_ROUND,
-                     .grid = gs.grid, .g_rows = n_threads * TROVE__GRID_PER_THREAD,
-                     .g_cols = g_size, .n_threads = n_threads, .col_lo = gs.col_lo,
-                     .cell_ex = gs.cell_ex, .cell_off = gs.cell_off, .rings = gs.rings,
+                     .grid = gs.grid, .g_cols = g_size, .n_threads = n_threads,
+                     .col_lo = gs.col_lo, .cell_ex = gs.cell_ex, .cell_off = gs.cell_off, .rings = gs.rings,
                      .col_ver = gs.col_ver};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
