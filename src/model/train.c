@@ -1249,8 +1249,8 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     train_job job = {.m = m, .k = k, .x = x, .ex = ex, .n_blocks = n_blocks,
                      .block_lo = block_lo, .round = 0, .phase = TRAIN_ROUND,
                      .grid = gs.grid, .g_cols = g_size, .n_threads = n_threads,
-                     .col_lo = gs.col_lo, .cell_ex = gs.cell_ex, .cell_off = gs.cell_off, .rings = gs.rings,
-                     .col_ver = gs.col_ver};
+                     .col_lo = gs.col_lo, .cell_ex = gs.cell_ex, .cell_off = gs.cell_off,
+                     .rings = gs.rings, .col_ver = gs.col_ver};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
         uint64_t done = 0;
