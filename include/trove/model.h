@@ -73,11 +73,14 @@ enum trove_cold_fallback {
 
 /* How several training threads share the item rows (num_threads > 1). */
 enum trove_thread_schedule {
-    TROVE_THREADS_BLOCKS  = 0, /* each epoch in num_threads rounds; in a round
-                                  every thread trains the examples whose item
-                                  lies in its own contiguous block of items,
-                                  negatives still from all items (k-OS runs
-                                  Hogwild) */
+    TROVE_THREADS_BLOCKS  = 0, /* with identity-only items, a grid of 2T
+                                  user blocks x 2T item columns whose cells
+                                  the T threads take as they come free (no
+                                  two on one block or column; FPSGD); other
+                                  models, T rounds in which every thread
+                                  trains the examples of its own block of
+                                  items. Negatives come from all items (k-OS
+                                  runs Hogwild) */
     TROVE_THREADS_HOGWILD = 1  /* every thread visits its examples in one
                                   pass, all item rows shared (Niu et al.) */
 };
