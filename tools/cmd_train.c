@@ -33,7 +33,8 @@ static void usage(FILE *f)
         "  --dim N               embedding dimension (default 64)\n"
         "  --epochs N            epochs (default 30)\n"
         "  --lr X                learning rate (default 0.05)\n"
-        "  --schedule NAME       adagrad (default) or adadelta\n"
+        "  --schedule NAME       adagrad (default), adagrad-rowwise (one accumulator\n"
+        "                        per embedding row) or adadelta\n"
         "  --rho X --epsilon X   adadelta parameters (0.95, 1e-6)\n"
         "  --item-alpha X        L2 penalty on item parameters (default 0)\n"
         "  --user-alpha X        L2 penalty on user parameters (default 0)\n"
@@ -179,7 +180,7 @@ int cmd_train(int argc, char **argv)
             break;
         case O_SCHED:
             if (trove_schedule_parse(optarg, &p.learning_schedule) != TROVE_OK)
-                return cli_usage_error(CMD, "unknown schedule '%s' (adagrad, adadelta)", optarg);
+                return cli_usage_error(CMD, "unknown schedule '%s' (adagrad, adagrad-rowwise, adadelta)", optarg);
             break;
         case O_RHO:
             if (parse_float(optarg, &p.rho) != 0)

@@ -12,7 +12,8 @@
  *
  * Losses follow LightFM's semantics: logistic, BPR (Rendle et al., UAI 2009),
  * WARP (Weston, Bengio, Usunier, IJCAI 2011) and k-OS WARP (Weston, Yee,
- * Weiss, RecSys 2013); learning schedules adagrad and adadelta. Training is
+ * Weiss, RecSys 2013); learning schedules adagrad and adadelta, and a
+ * row-wise adagrad (one accumulator per embedding row). Training is
  * Hogwild (Niu et al., NIPS 2011) over pthreads; one thread and a fixed seed
  * give bit-identical models run to run on the same machine.
  *
@@ -57,10 +58,15 @@ enum trove_loss {
     TROVE_LOSS_WARP_KOS = 3  /* k-th of n sampled positives, then WARP       */
 };
 
-/* Per-coordinate learning-rate schedules. */
+/* Learning-rate schedules. */
 enum trove_schedule {
-    TROVE_SCHEDULE_ADAGRAD  = 0, /* accumulators start at 1 */
-    TROVE_SCHEDULE_ADADELTA = 1  /* rho, epsilon */
+    TROVE_SCHEDULE_ADAGRAD  = 0, /* per coordinate; accumulators start at 1 */
+    TROVE_SCHEDULE_ADADELTA = 1, /* per coordinate; rho, epsilon */
+    TROVE_SCHEDULE_ADAGRAD_ROWWISE = 2 /* adagrad with one accumulator per
+                                  embedding row (starting at 1), increased
+                                  by the mean of the row gradient's squared
+                                  coordinates; biases keep their own
+                                  accumulators (docs/model.md) */
 };
 
 /* What an item without any training interaction uses as its identity
@@ -137,7 +143,8 @@ int trove_model_check_params(const trove_model_params *p, trove_error *err);
 /* Name of a loss ("warp") / schedule ("adagrad"); "unknown" outside the enum. */
 const char *trove_loss_name(int loss);
 const char *trove_schedule_name(int schedule);
-/* Parse "logistic", "bpr", "warp", "warp-kos" / "adagrad", "adadelta".
+/* Parse "logistic", "bpr", "warp", "warp-kos" / "adagrad", "adadelta",
+ * "adagrad-rowwise".
  * Returns TROVE_OK or TROVE_EINVAL; *out written only on success. */
 int trove_loss_parse(const char *s, int *out);
 int trove_schedule_parse(const char *s, int *out);

@@ -37,7 +37,9 @@
  *                        score(u,i) = sum over the user's items j of sim(j,i)
  *   warp, bpr, logistic, warp-kos   epochs (30), dim (64), lr (0.05),
  *                        item_alpha, user_alpha (0), max_sampled (10), seed
- *                        (42), schedule, item_features, user_features (1)
+ *                        (42), schedule (adagrad, adagrad-rowwise or
+ *                        adadelta; default adagrad), item_features,
+ *                        user_features (1)
  *   ials                 factors (64), regularization (50), alpha (5),
  *                        iterations (15), seed (42), reg_exponent (0; nu > 0
  *                        scales lambda by (alpha sum r + n)^nu per row)

@@ -6,9 +6,9 @@
  * format guarantees (versions, checksums) still holds.
  *
  * Settings: epochs (30), dim (64), lr (0.05), item_alpha (0), user_alpha (0),
- * max_sampled (10), seed (42), schedule (adagrad|adadelta), item_features
- * and user_features (1 = use the dataset's feature matrices when it has
- * them; default 1). Identity features are always on.
+ * max_sampled (10), seed (42), schedule (adagrad|adagrad-rowwise|adadelta),
+ * item_features and user_features (1 = use the dataset's feature matrices
+ * when it has them; default 1). Identity features are always on.
  */
 #include "reco_int.h"
 #include "core/file.h"
@@ -55,7 +55,8 @@ static int hybrid_fit_loss(trove_recommender *r, const trove_reco_params *p,
     mp.seed = (uint64_t)seed;
     mp.num_threads = p != NULL && p->threads > 0 ? (uint32_t)p->threads : 1;
     if (sched != NULL && (rc = trove_schedule_parse(sched, &mp.learning_schedule)) != TROVE_OK)
-        return trove_error_set(err, TROVE_EINVAL, "%s: unknown schedule '%s'",
+        return trove_error_set(err, TROVE_EINVAL,
+                               "%s: unknown schedule '%s' (adagrad, adagrad-rowwise, adadelta)",
                                r->fam->name, sched);
     if (uf == NULL || uf->nnz == 0 || use_uf == 0)
         uf = NULL;

@@ -1,7 +1,7 @@
 /*
  * kernels.h - internal API of the numeric kernels behind training and
- * scoring: dot products, axpy-style updates, the fused adagrad / adadelta
- * row updates, blocked scoring of many rows against one vector, and the
+ * scoring: dot products, axpy-style updates, the fused adagrad / adadelta /
+ * row-wise adagrad row updates, blocked scoring of many rows against one vector, and the
  * threshold scan behind top-k selection (trove__topk, topk.c), and the
  * int16 scan of a quantized item matrix behind serving (trove__qscan_args).
  *
@@ -120,6 +120,16 @@ typedef struct trove__kernels {
      * reference the VNNI one is tested against). */
     void (*qscan)(const trove__qscan_args *a, float *lo, float *hi, float *lo_max);
     void (*qscan8)(const trove__qscan_args *a, float *lo, float *hi, float *lo_max);
+    /* Row-wise adagrad step on one row (one accumulator per embedding row,
+     * as in Mudigere et al., "Software-hardware co-design for fast and
+     * scalable training of deep learning recommendation models", ISCA
+     * 2022), fused with the sum its accumulator needs. The caller passes
+     * rate = lr / sqrt(row accumulator) and adds the returned sum divided
+     * by the dimension to the accumulator afterwards:
+     *   g = scale*dir[j] + alpha*w[j];  w[j] -= rate * g
+     *   returns sum_j g*g                                                  */
+    float (*adagrad_row)(float *w, const float *dir, float scale, float rate,
+                         float alpha, size_t n);
 } trove__kernels;
 
 /* Best k of scores[0..n) into items[0..count) and out_scores[0..count),

@@ -103,6 +103,38 @@ static void adagrad_avx2(float *w, float *acc, const float *dir, float scale,
     }
 }
 
+static float adagrad_row_avx2(float *w, const float *dir, float scale, float rate,
+                              float alpha, size_t n)
+{
+    __m256 vs = _mm256_set1_ps(scale), vr = _mm256_set1_ps(rate);
+    __m256 va = _mm256_set1_ps(alpha);
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m256 w0 = _mm256_loadu_ps(w + j), w1 = _mm256_loadu_ps(w + j + 8);
+        __m256 g0 = _mm256_fmadd_ps(vs, _mm256_loadu_ps(dir + j), _mm256_mul_ps(va, w0));
+        __m256 g1 = _mm256_fmadd_ps(vs, _mm256_loadu_ps(dir + j + 8), _mm256_mul_ps(va, w1));
+        _mm256_storeu_ps(w + j, _mm256_fnmadd_ps(vr, g0, w0));
+        _mm256_storeu_ps(w + j + 8, _mm256_fnmadd_ps(vr, g1, w1));
+        s0 = _mm256_fmadd_ps(g0, g0, s0);
+        s1 = _mm256_fmadd_ps(g1, g1, s1);
+    }
+    if (j + 8 <= n) {
+        __m256 w0 = _mm256_loadu_ps(w + j);
+        __m256 g0 = _mm256_fmadd_ps(vs, _mm256_loadu_ps(dir + j), _mm256_mul_ps(va, w0));
+        _mm256_storeu_ps(w + j, _mm256_fnmadd_ps(vr, g0, w0));
+        s0 = _mm256_fmadd_ps(g0, g0, s0);
+        j += 8;
+    }
+    float ss = hsum256(_mm256_add_ps(s0, s1));
+    for (; j < n; j++) {
+        float g = scale * dir[j] + alpha * w[j];
+        w[j] -= rate * g;
+        ss += g * g;
+    }
+    return ss;
+}
+
 static void adadelta_avx2(float *w, float *eg2, float *edx2, const float *dir,
                           float scale, float alpha, float rho, float eps,
                           size_t n)
@@ -337,4 +369,5 @@ const trove__kernels trove__kernels_avx2 = {
     select_ge_avx2,
     qscan_avx2,
     NULL,
+    adagrad_row_avx2,
 };

@@ -108,6 +108,22 @@ static void adagrad_avx512(float *w, float *acc, const float *dir, float scale,
         adagrad_block(w + j, acc + j, dir + j, vs, vlr, va, use_alpha, tail_mask(n - j));
 }
 
+static float adagrad_row_avx512(float *w, const float *dir, float scale, float rate,
+                                float alpha, size_t n)
+{
+    __m512 vs = _mm512_set1_ps(scale), vr = _mm512_set1_ps(rate);
+    __m512 va = _mm512_set1_ps(alpha);
+    __m512 s0 = _mm512_setzero_ps();
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : tail_mask(n - j);
+        __m512 wv = _mm512_maskz_loadu_ps(m, w + j);
+        __m512 g = _mm512_fmadd_ps(vs, _mm512_maskz_loadu_ps(m, dir + j), _mm512_mul_ps(va, wv));
+        _mm512_mask_storeu_ps(w + j, m, _mm512_fnmadd_ps(vr, g, wv));
+        s0 = _mm512_fmadd_ps(g, g, s0);
+    }
+    return _mm512_reduce_add_ps(s0);
+}
+
 static void adadelta_avx512(float *w, float *eg2, float *edx2, const float *dir,
                             float scale, float alpha, float rho, float eps,
                             size_t n)
@@ -377,6 +393,7 @@ const trove__kernels trove__kernels_avx512 = {
     select_ge_avx512,
     qscan_avx512,
     NULL,
+    adagrad_row_avx512,
 };
 
 const trove__kernels trove__kernels_avx512_vnni = {
@@ -393,4 +410,5 @@ const trove__kernels trove__kernels_avx512_vnni = {
     select_ge_avx512,
     qscan_avx512_vnni,
     qscan8_avx512_vnni,
+    adagrad_row_avx512,
 };

@@ -55,6 +55,18 @@ static void adadelta_scalar(float *w, float *eg2, float *edx2, const float *dir,
     }
 }
 
+static float adagrad_row_scalar(float *w, const float *dir, float scale, float rate,
+                                float alpha, size_t n)
+{
+    float ss = 0.0f;
+    for (size_t j = 0; j < n; j++) {
+        float g = scale * dir[j] + alpha * w[j];
+        w[j] -= rate * g;
+        ss += g * g;
+    }
+    return ss;
+}
+
 static void scores_scalar(const float *q, const float *rows, size_t n_rows,
                           size_t stride, size_t n, const float *bias, float add,
                           float *out)
@@ -172,4 +184,5 @@ const trove__kernels trove__kernels_scalar = {
     select_ge_scalar,
     qscan_scalar,
     qscan8_scalar,
+    adagrad_row_scalar,
 };

@@ -6,6 +6,8 @@
  *
  * Invariants (see model_int.h): tables are [rows][dp] aligned blocks with a
  * zero padding; adagrad accumulators start at 1 and adadelta ones at 0;
+ * row-wise adagrad keeps no per-coordinate accumulators (acc is NULL) and
+ * starts each row's accumulator (meta slot TROVE__RACC) at 1;
  * a shaped model has uid.rows == n_users (identity on) or 0, iid.rows ==
  * n_items or 0, ufeat.rows == n_user_features, ifeat.rows ==
  * n_item_features, ufm is n_users x n_user_features and ifm n_items x
@@ -51,7 +53,8 @@ int trove_model_check_params(const trove_model_params *p, trove_error *err)
     if (p->loss < TROVE_LOSS_LOGISTIC || p->loss > TROVE_LOSS_WARP_KOS)
         return trove_error_set(err, TROVE_EINVAL, "loss: unknown value %d", p->loss);
     if (p->learning_schedule != TROVE_SCHEDULE_ADAGRAD &&
-        p->learning_schedule != TROVE_SCHEDULE_ADADELTA)
+        p->learning_schedule != TROVE_SCHEDULE_ADADELTA &&
+        p->learning_schedule != TROVE_SCHEDULE_ADAGRAD_ROWWISE)
         return trove_error_set(err, TROVE_EINVAL, "learning_schedule: unknown value %d",
                                p->learning_schedule);
     if (!isfinite(p->learning_rate) || p->learning_rate <= 0.0f ||
@@ -93,7 +96,7 @@ int trove_model_check_params(const trove_model_params *p, trove_error *err)
 }
 
 static const char *const loss_names[] = {"logistic", "bpr", "warp", "warp-kos"};
-static const char *const schedule_names[] = {"adagrad", "adadelta"};
+static const char *const schedule_names[] = {"adagrad", "adadelta", "adagrad-rowwise"};
 
 const char *trove_loss_name(int loss)
 {
@@ -104,7 +107,7 @@ const char *trove_loss_name(int loss)
 
 const char *trove_schedule_name(int schedule)
 {
-    if (schedule < 0 || schedule > TROVE_SCHEDULE_ADADELTA)
+    if (schedule < 0 || schedule > TROVE_SCHEDULE_ADAGRAD_ROWWISE)
         return "unknown";
     return schedule_names[schedule];
 }
@@ -121,7 +124,7 @@ int trove_loss_parse(const char *s, int *out)
 
 int trove_schedule_parse(const char *s, int *out)
 {
-    for (int i = 0; s != NULL && i <= TROVE_SCHEDULE_ADADELTA; i++)
+    for (int i = 0; s != NULL && i <= TROVE_SCHEDULE_ADAGRAD_ROWWISE; i++)
         if (strcmp(s, schedule_names[i]) == 0) {
             *out = i;
             return TROVE_OK;
@@ -157,6 +160,7 @@ int trove__model_table_grown(trove_model *m, const trove__table *t, uint32_t row
 {
     size_t dp = m->dp, old = t->rows;
     int adadelta = m->p.learning_schedule == TROVE_SCHEDULE_ADADELTA;
+    int rowwise = m->p.learning_schedule == TROVE_SCHEDULE_ADAGRAD_ROWWISE;
     float acc0 = adadelta ? 0.0f : 1.0f;
     trove__table n;
 
@@ -169,31 +173,37 @@ int trove__model_table_grown(trove_model *m, const trove__table *t, uint32_t row
     }
     n.rows = rows;
     n.emb = alloc_rows(rows, dp);
-    n.acc = alloc_rows(rows, dp);
+    if (!rowwise)
+        n.acc = alloc_rows(rows, dp);
     n.meta = alloc_rows(rows, TROVE__META);
     if (adadelta)
         n.dacc = alloc_rows(rows, dp);
-    if (n.emb == NULL || n.acc == NULL || n.meta == NULL || (adadelta && n.dacc == NULL)) {
+    if (n.emb == NULL || (!rowwise && n.acc == NULL) || n.meta == NULL ||
+        (adadelta && n.dacc == NULL)) {
         trove__model_table_free(&n);
         return TROVE_ENOMEM;
     }
     if (old > 0) {
         memcpy(n.emb, t->emb, old * dp * sizeof(float));
-        memcpy(n.acc, t->acc, old * dp * sizeof(float));
+        if (!rowwise)
+            memcpy(n.acc, t->acc, old * dp * sizeof(float));
         memcpy(n.meta, t->meta, old * TROVE__META * sizeof(float));
         if (adadelta)
             memcpy(n.dacc, t->dacc, old * dp * sizeof(float));
     }
     /* LightFM's initialisation: uniform in [-0.5, 0.5) / d, zero biases. */
     for (size_t r = old; r < rows; r++) {
-        float *e = n.emb + r * dp, *a = n.acc + r * dp;
+        float *e = n.emb + r * dp;
         for (size_t j = 0; j < dp; j++) {
             e[j] = j < m->dim ? (trove_rng_uniformf(&m->rng) - 0.5f) / (float)m->dim : 0.0f;
-            a[j] = acc0;
+            if (!rowwise)
+                n.acc[r * dp + j] = acc0;
         }
         float *mt = trove__meta(&n, (uint32_t)r);
         memset(mt, 0, TROVE__META * sizeof(float));
         mt[TROVE__BACC] = acc0;
+        if (rowwise)
+            mt[TROVE__RACC] = 1.0f;
         if (adadelta)
             memset(n.dacc + r * dp, 0, dp * sizeof(float));
     }

@@ -96,6 +96,8 @@ static void sec_end(wbuf *b, size_t at)
     memcpy(b->p + at, &len, 8);
 }
 
+/* A table section; row-wise adagrad (acc NULL) stores one accumulator per
+ * row where the others store rows x dp. */
 static void put_table(wbuf *b, uint32_t tag, const trove__table *t, size_t dp)
 {
     size_t at = sec_begin(b, tag);
@@ -103,7 +105,11 @@ static void put_table(wbuf *b, uint32_t tag, const trove__table *t, size_t dp)
     put(b, t->emb, rows * dp * sizeof(float));
     for (uint32_t r = 0; r < rows; r++)
         put(b, trove__meta(t, r) + TROVE__BIAS, sizeof(float));
-    put(b, t->acc, rows * dp * sizeof(float));
+    if (t->acc != NULL)
+        put(b, t->acc, rows * dp * sizeof(float));
+    else
+        for (uint32_t r = 0; r < rows; r++)
+            put(b, trove__meta(t, r) + TROVE__RACC, sizeof(float));
     for (uint32_t r = 0; r < rows; r++)
         put(b, trove__meta(t, r) + TROVE__BACC, sizeof(float));
     if (t->dacc != NULL) {
@@ -384,9 +390,13 @@ static int get_table(trove_model *m, rbuf *r, uint32_t tag, trove__table *t, uin
     uint64_t len, want;
     size_t dp = m->dp;
     int ada = m->p.learning_schedule == TROVE_SCHEDULE_ADADELTA;
+    int rowwise = m->p.learning_schedule == TROVE_SCHEDULE_ADAGRAD_ROWWISE;
     if (sec_open(r, tag, &len) != 0)
         return TROVE_ECORRUPT;
-    want = (uint64_t)rows * (dp + 1) * sizeof(float) * (ada ? 3u : 2u);
+    if (rowwise)
+        want = (uint64_t)rows * (dp + 3) * sizeof(float);
+    else
+        want = (uint64_t)rows * (dp + 1) * sizeof(float) * (ada ? 3u : 2u);
     if (len != want)
         return TROVE_ECORRUPT;
     if (rows == 0)
@@ -395,17 +405,22 @@ static int get_table(trove_model *m, rbuf *r, uint32_t tag, trove__table *t, uin
     if (trove__model_table_resize(m, t, rows) != TROVE_OK)
         return TROVE_ENOMEM;
     if (get(r, t->emb, rows * dp * sizeof(float)) || get_meta(r, t, rows, TROVE__BIAS) ||
-        get(r, t->acc, rows * dp * sizeof(float)) || get_meta(r, t, rows, TROVE__BACC))
+        (rowwise ? get_meta(r, t, rows, TROVE__RACC)
+                 : get(r, t->acc, rows * dp * sizeof(float))) ||
+        get_meta(r, t, rows, TROVE__BACC))
         return TROVE_ECORRUPT;
     if (ada && (get(r, t->dacc, rows * dp * sizeof(float)) || get_meta(r, t, rows, TROVE__BDACC)))
         return TROVE_ECORRUPT;
     for (size_t x = 0; x < rows * dp; x++)
-        if (!isfinite(t->emb[x]) || !isfinite(t->acc[x]) || (x % dp >= m->dim && t->emb[x] != 0.0f))
+        if (!isfinite(t->emb[x]) || (!rowwise && !isfinite(t->acc[x])) ||
+            (x % dp >= m->dim && t->emb[x] != 0.0f))
             return TROVE_ECORRUPT;
-    for (size_t x = 0; x < rows; x++)
-        if (!isfinite(trove__meta(t, (uint32_t)x)[TROVE__BIAS]) ||
-            !isfinite(trove__meta(t, (uint32_t)x)[TROVE__BACC]))
+    for (size_t x = 0; x < rows; x++) {
+        const float *mt = trove__meta(t, (uint32_t)x);
+        if (!isfinite(mt[TROVE__BIAS]) || !isfinite(mt[TROVE__BACC]) ||
+            (rowwise && !(isfinite(mt[TROVE__RACC]) && mt[TROVE__RACC] > 0.0f)))
             return TROVE_ECORRUPT;
+    }
     return TROVE_OK;
 }
 

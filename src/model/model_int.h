@@ -9,7 +9,9 @@
  * aligned block [rows][dp] where dp is dim rounded up to a multiple of 16
  * floats (the padding is zero and stays zero: gradients there are zero), its
  * biases, and the optimiser state beside them (adagrad: sum of squared
- * gradients starting at 1; adadelta: E[g^2] and E[dx^2] starting at 0).
+ * gradients starting at 1; adadelta: E[g^2] and E[dx^2] starting at 0;
+ * row-wise adagrad: one sum per embedding row, starting at 1, in the row's
+ * metadata, and the biases' sums as with adagrad).
  *
  * Representations. q_u = id_emb[u] + sum_f w_f feat_emb[f] (the first term
  * only with identity on). A user or item whose representation is a single
@@ -34,16 +36,18 @@
 typedef struct trove__table {
     uint32_t rows;
     float *emb;    /* rows x dp, aligned; NULL when rows == 0 */
-    float *acc;    /* rows x dp: adagrad sum g^2 / adadelta E[g^2] */
+    float *acc;    /* rows x dp: adagrad sum g^2 / adadelta E[g^2]; NULL
+                      for row-wise adagrad */
     float *dacc;   /* rows x dp: adadelta E[dx^2]; NULL for adagrad */
     /* rows x TROVE__META, aligned: per row its bias, the bias's adagrad /
-     * adadelta accumulator and adadelta's E[dx^2], alone on a 64-byte line
-     * so that threads updating neighbouring rows never share a line. */
+     * adadelta accumulator, adadelta's E[dx^2] and row-wise adagrad's
+     * accumulator of the embedding row, alone on a 64-byte line so that
+     * threads updating neighbouring rows never share a line. */
     float *meta;
 } trove__table;
 
 #define TROVE__META 16
-enum { TROVE__BIAS = 0, TROVE__BACC = 1, TROVE__BDACC = 2 };
+enum { TROVE__BIAS = 0, TROVE__BACC = 1, TROVE__BDACC = 2, TROVE__RACC = 3 };
 
 static inline float *trove__meta(const trove__table *t, uint32_t r)
 {

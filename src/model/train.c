@@ -1,7 +1,7 @@
 /*
  * train.c - fit / fit_partial: the SGD loops for the logistic, BPR, WARP and
- * k-OS WARP losses, the adagrad / adadelta steps, Hogwild threads and
- * divergence detection.
+ * k-OS WARP losses, the adagrad / adadelta / row-wise adagrad steps, Hogwild
+ * threads and divergence detection.
  *
  * Semantics follow LightFM 1.17 (Kula 2015): one epoch visits every
  * interaction once in a fresh random order.
@@ -155,13 +155,26 @@ static inline const float *item_repr(const trove_model *m, const trove__kernels 
 }
 
 /* One schedule step on row r of table t: gradient s*dir (+ alpha*w) on the
- * embedding and gb (+ alpha*b) on the bias; gb_on = 0 skips the bias. */
+ * embedding and gb (+ alpha*b) on the bias; gb_on = 0 skips the bias.
+ * Row-wise adagrad steps the whole row with lr / sqrt(A) for its
+ * accumulator A before the example, then adds the mean over the dim
+ * coordinates of the squared gradient (the padding's gradient is zero). */
 static inline void row_step(const trove_model *m, const trove__kernels *k,
                             const trove__table *t, uint32_t r, const float *dir,
                             float s, float gb, int gb_on, float alpha)
 {
     size_t dp = m->dp, off = (size_t)r * dp;
-    if (m->p.learning_schedule == TROVE_SCHEDULE_ADAGRAD) {
+    if (m->p.learning_schedule == TROVE_SCHEDULE_ADAGRAD_ROWWISE) {
+        float lr = m->p.learning_rate;
+        float *mt = trove__meta(t, r);
+        float ss = k->adagrad_row(t->emb + off, dir, s, lr / sqrtf(mt[TROVE__RACC]), alpha, dp);
+        mt[TROVE__RACC] += ss / (float)m->dim;
+        if (gb_on) {
+            float g = gb + alpha * mt[TROVE__BIAS];
+            mt[TROVE__BIAS] -= lr * g / sqrtf(mt[TROVE__BACC]);
+            mt[TROVE__BACC] += g * g;
+        }
+    } else if (m->p.learning_schedule == TROVE_SCHEDULE_ADAGRAD) {
         float lr = m->p.learning_rate;
         k->adagrad(t->emb + off, t->acc + off, dir, s, lr, alpha, dp);
         if (gb_on) {

@@ -340,6 +340,55 @@ static void test_variants(void **state)
     assert_non_null(trove__kernels_best()->name);
 }
 
+/* The fused row-wise adagrad step: the scalar reference against a hand
+ * computation, then every variant against the scalar one for lengths
+ * 1..200, misaligned rows, with and without L2; the words outside the row
+ * stay untouched. */
+static void test_adagrad_row(void **state)
+{
+    const trove__kernels *s = &trove__kernels_scalar;
+    float w[3] = {1.0f, 2.0f, 3.0f}, dir[3] = {1.0f, 1.0f, -2.0f};
+    float a[MAXN + 1], b[MAXN + 1], w1[MAXN + 1], w2[MAXN + 1];
+    trove_rng r;
+    int tested = 0;
+    (void)state;
+    /* g = 0.5*dir + 0.1*w = (0.6, 0.7, -0.7); w -= 0.25*g; sum g^2 = 1.34 */
+    float ss = s->adagrad_row(w, dir, 0.5f, 0.25f, 0.1f, 3);
+    assert_float_equal(w[0], 1.0f - 0.25f * 0.6f, 1e-6);
+    assert_float_equal(w[1], 2.0f - 0.25f * 0.7f, 1e-6);
+    assert_float_equal(w[2], 3.0f + 0.25f * 0.7f, 1e-6);
+    assert_float_equal(ss, 0.36f + 0.49f + 0.49f, 1e-6);
+    assert_true(s->adagrad_row(w, dir, 0.5f, 0.25f, 0.1f, 0) == 0.0f);
+
+    trove_rng_seed(&r, 13);
+    for (int v = 0; v < TROVE__KERNELS_COUNT; v++) {
+        const trove__kernels *k = trove__kernels_variant(v);
+        if (k == NULL)
+            continue;
+        assert_non_null(k->adagrad_row);
+        for (size_t n = 1; n <= 200; n++) {
+            for (size_t off = 0; off <= 1; off++) {
+                fill(&r, a, MAXN + 1, -1.0f, 1.0f);
+                fill(&r, b, MAXN + 1, -1.0f, 1.0f);
+                for (int alpha = 0; alpha <= 1; alpha++) {
+                    float al = alpha ? 0.01f : 0.0f;
+                    memcpy(w1, a, sizeof a);
+                    memcpy(w2, a, sizeof a);
+                    float s1 = k->adagrad_row(w1 + off, b + off, 0.8f, 0.03f, al, n);
+                    float s2 = s->adagrad_row(w2 + off, b + off, 0.8f, 0.03f, al, n);
+                    assert_close(s1, s2, 1e-5f * (float)n, "adagrad_row sum", n);
+                    for (size_t j = 0; j <= MAXN; j++)
+                        assert_close(w1[j], w2[j], 1e-6f, "adagrad_row w", n);
+                    assert_true(w1[off + n] == a[off + n]);
+                    assert_true(w1[0] == a[0] || off == 0);
+                }
+            }
+        }
+        tested++;
+    }
+    assert_true(tested >= 1);
+}
+
 /* Brute-force reference: repeatedly the best remaining candidate, lowest
  * index among equal scores. */
 static uint32_t topk_reference(const float *s, uint32_t n, uint32_t k, uint32_t *items)
@@ -399,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_scalar_reference),
         cmocka_unit_test(test_qscan_reference),
         cmocka_unit_test(test_variants),
+        cmocka_unit_test(test_adagrad_row),
         cmocka_unit_test(test_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

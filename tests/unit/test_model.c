@@ -222,6 +222,17 @@ static void test_params(void **state)
     assert_string_equal(trove_loss_name(TROVE_LOSS_BPR), "bpr");
     assert_int_equal(trove_schedule_parse("adadelta", &v), TROVE_OK);
     assert_string_equal(trove_schedule_name(v), "adadelta");
+    assert_int_equal(trove_schedule_parse("adagrad-rowwise", &v), TROVE_OK);
+    assert_int_equal(v, TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+    assert_string_equal(trove_schedule_name(v), "adagrad-rowwise");
+    assert_int_equal(trove_schedule_parse("rowwise", &v), TROVE_EINVAL);
+    assert_string_equal(trove_schedule_name(TROVE_SCHEDULE_ADAGRAD_ROWWISE + 1), "unknown");
+    p = trove_model_default_params();
+    p.learning_schedule = TROVE_SCHEDULE_ADAGRAD_ROWWISE;
+    assert_int_equal(trove_model_check_params(&p, &err), TROVE_OK);
+    p.learning_schedule = TROVE_SCHEDULE_ADAGRAD_ROWWISE + 1;
+    assert_int_equal(trove_model_check_params(&p, &err), TROVE_EINVAL);
+    assert_non_null(strstr(err.msg, "learning_schedule"));
     trove_model_free(NULL);
 }
 
@@ -268,18 +279,24 @@ static float example_loss(trove_model *m, int loss, uint32_t u, uint32_t pos, ui
     }
 }
 
-static void check_fd(int loss)
+static void check_fd(int loss, int schedule)
 {
     /* 3 users x 4 items; users have 2 features, items 3; identity on. */
     coo x = {3, 4, 0, 0, NULL, NULL, NULL}, uf = {3, 2, 0, 0, NULL, NULL, NULL};
     coo itf = {4, 3, 0, 0, NULL, NULL, NULL};
     trove_csr X, UF, IF;
-    trove_model *m = new_model(loss, 5, 2, 3, 11);
+    trove_model *m = NULL;
+    trove_model_params prm = trove_model_default_params();
     trove_error err;
     const float lr = 0.05f, h = 1e-2f;
     uint32_t u = 1, pos = 0, neg = 3;
     _Alignas(64) float scratch[4 * 16];
 
+    prm.loss = loss;
+    prm.no_components = 5;
+    prm.seed = 11;
+    prm.learning_schedule = schedule;
+    assert_int_equal(trove_model_new(&prm, 2, 3, &m, &err), TROVE_OK);
     coo_add(&x, 0, 1, 1);
     coo_add(&x, 1, 0, 1);
     coo_add(&x, 2, 2, 1);
@@ -292,8 +309,9 @@ static void check_fd(int loss)
     IF = to_csr(&itf, 1);
     assert_int_equal(trove_model_fit(m, &X, &UF, &IF, 0, &err), TROVE_OK);
 
-    /* The library's step for this example on a fresh model (accumulators 1):
-     * every parameter moves by -lr * gradient exactly. */
+    /* The library's step for this example on a fresh model (accumulators 1,
+     * per coordinate or per row): every parameter moves by -lr * gradient
+     * exactly. */
     float *params[] = {m->uid.emb + u * m->dp, m->ufeat.emb, m->ufeat.emb + m->dp,
                        m->iid.emb + pos * m->dp, m->iid.emb + neg * m->dp, m->ifeat.emb,
                        m->ifeat.emb + 2 * m->dp, trove__meta(&m->iid, pos),
@@ -329,8 +347,9 @@ static void check_fd(int loss)
             float fd = (lp - lm) / (2.0f * h);
             float applied = (before[k][j] - after[k][j]) / lr;
             if (fabsf(fd - applied) > 2e-3f + 1e-2f * fabsf(fd)) {
-                print_error("loss %s param %zu[%zu]: finite difference %g, applied %g\n",
-                            trove_loss_name(loss), k, j, (double)fd, (double)applied);
+                print_error("loss %s, %s: param %zu[%zu]: finite difference %g, applied %g\n",
+                            trove_loss_name(loss), trove_schedule_name(schedule), k, j,
+                            (double)fd, (double)applied);
                 fail();
             }
         }
@@ -346,9 +365,104 @@ static void check_fd(int loss)
 static void test_gradients_fd(void **state)
 {
     (void)state;
-    check_fd(TROVE_LOSS_LOGISTIC);
-    check_fd(TROVE_LOSS_BPR);
-    check_fd(TROVE_LOSS_WARP);
+    for (int sched = TROVE_SCHEDULE_ADAGRAD; sched <= TROVE_SCHEDULE_ADAGRAD_ROWWISE;
+         sched += TROVE_SCHEDULE_ADAGRAD_ROWWISE) {
+        check_fd(TROVE_LOSS_LOGISTIC, sched);
+        check_fd(TROVE_LOSS_BPR, sched);
+        check_fd(TROVE_LOSS_WARP, sched);
+    }
+}
+
+/* Row-wise adagrad by hand on one user and one item (identity only, d = 3,
+ * logistic loss, L2 on both sides): two steps of the same example, so that
+ * the second uses the row accumulators the first left. Per row:
+ *   g = g_x * other + alpha * w;  w -= lr / sqrt(A) * g;  A += sum g^2 / d
+ * and per bias b -= lr * g_b / sqrt(B); B += g_b^2, g_b = g_x + alpha * b. */
+static void test_rowwise_step_by_hand(void **state)
+{
+    coo x = {1, 2, 0, 0, NULL, NULL, NULL};
+    trove_csr X;
+    trove_model_params prm = trove_model_default_params();
+    trove_model *m = NULL;
+    trove_error err;
+    _Alignas(64) float scratch[4 * 16];
+    const double lr = 0.1, ua = 0.02, ia = 0.03;
+    double q[3], p[3], bu, bi, aq = 1.0, ap = 1.0, bq = 1.0, bp = 1.0;
+    (void)state;
+    prm.loss = TROVE_LOSS_LOGISTIC;
+    prm.no_components = 3;
+    prm.learning_rate = (float)lr;
+    prm.user_alpha = (float)ua;
+    prm.item_alpha = (float)ia;
+    prm.learning_schedule = TROVE_SCHEDULE_ADAGRAD_ROWWISE;
+    prm.seed = 5;
+    coo_add(&x, 0, 1, 1.0f);
+    X = to_csr(&x, 0);
+    assert_int_equal(trove_model_new(&prm, 0, 0, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_fit(m, &X, NULL, NULL, 0, &err), TROVE_OK);
+    assert_null(m->uid.acc);
+    assert_null(m->iid.acc);
+    float *qe = m->uid.emb, *pe = m->iid.emb + m->dp, *mu = trove__meta(&m->uid, 0);
+    float *mi = trove__meta(&m->iid, 1);
+    assert_true(mu[TROVE__RACC] == 1.0f && mi[TROVE__RACC] == 1.0f);
+    /* non-zero biases so that their L2 term shows */
+    mu[TROVE__BIAS] = 0.2f;
+    mi[TROVE__BIAS] = -0.1f;
+    for (int j = 0; j < 3; j++) {
+        q[j] = qe[j];
+        p[j] = pe[j];
+    }
+    bu = mu[TROVE__BIAS];
+    bi = mi[TROVE__BIAS];
+    for (int step = 0; step < 2; step++) {
+        float s;
+        uint32_t u0 = 0, i1 = 1;
+        assert_int_equal(trove__model_refresh(m), TROVE_OK);
+        assert_int_equal(trove_model_predict(m, &u0, &i1, 1, &s, NULL), TROVE_OK);
+        double x_ = bu + bi;
+        for (int j = 0; j < 3; j++)
+            x_ += q[j] * p[j];
+        assert_float_equal(s, x_, 1e-6);
+        double gx = 1.0 / (1.0 + exp(-x_)) - 1.0;
+        trove__model_step(m, 0, 1, 0, 0, trove__model_loss_logistic(s, 1, 1.0f).g_pos, 0.0f,
+                          scratch);
+        double gq[3], gp[3], sq = 0.0, sp = 0.0;
+        for (int j = 0; j < 3; j++) {
+            gq[j] = gx * p[j] + ua * q[j];
+            gp[j] = gx * q[j] + ia * p[j];
+            sq += gq[j] * gq[j];
+            sp += gp[j] * gp[j];
+        }
+        for (int j = 0; j < 3; j++) {
+            q[j] -= lr / sqrt(aq) * gq[j];
+            p[j] -= lr / sqrt(ap) * gp[j];
+        }
+        aq += sq / 3.0;
+        ap += sp / 3.0;
+        double gbu = gx + ua * bu, gbi = gx + ia * bi;
+        bu -= lr * gbu / sqrt(bq);
+        bi -= lr * gbi / sqrt(bp);
+        bq += gbu * gbu;
+        bp += gbi * gbi;
+        for (int j = 0; j < 3; j++) {
+            assert_float_equal(qe[j], q[j], 1e-6);
+            assert_float_equal(pe[j], p[j], 1e-6);
+        }
+        for (int j = 3; j < (int)m->dp; j++)
+            assert_true(qe[j] == 0.0f && pe[j] == 0.0f);
+        assert_float_equal(mu[TROVE__RACC], aq, 1e-6);
+        assert_float_equal(mi[TROVE__RACC], ap, 1e-6);
+        assert_float_equal(mu[TROVE__BIAS], bu, 1e-6);
+        assert_float_equal(mi[TROVE__BIAS], bi, 1e-6);
+        assert_float_equal(mu[TROVE__BACC], bq, 1e-6);
+        assert_float_equal(mi[TROVE__BACC], bp, 1e-6);
+    }
+    /* the accumulators grew, so the second step was smaller per unit
+     * gradient than the first */
+    assert_true(aq > 1.0 && ap > 1.0);
+    trove_model_free(m);
+    csr_release(&X);
+    coo_release(&x);
 }
 
 /* -------------------------------------------------------------- quality */
@@ -672,6 +786,112 @@ static void test_fit_partial_continues(void **state)
     csr_release(&p.test);
 }
 
+/* Row-wise adagrad end to end: it learns (WARP beats popularity, one and
+ * two threads), one thread and a fixed seed give the same file run to
+ * run, and training continues exactly across fit_partial and across a
+ * save / load round trip, with feature rows as well as identity rows. */
+static trove_model *new_rowwise(uint32_t n_if, uint32_t threads, uint64_t seed)
+{
+    trove_model_params prm = trove_model_default_params();
+    trove_model *m = NULL;
+    trove_error err;
+    prm.loss = TROVE_LOSS_WARP;
+    prm.learning_schedule = TROVE_SCHEDULE_ADAGRAD_ROWWISE;
+    prm.no_components = 16;
+    prm.num_threads = threads;
+    prm.item_alpha = 1e-6f;
+    prm.seed = seed;
+    assert_int_equal(trove_model_new(&prm, 0, n_if, &m, &err), TROVE_OK);
+    return m;
+}
+
+static void assert_same_scores(const trove_model *a, const trove_model *b, uint32_t n_users)
+{
+    float sa[60], sb[60];
+    for (uint32_t u = 0; u < n_users; u++) {
+        assert_int_equal(trove_model_score_user(a, u, sa, NULL), TROVE_OK);
+        assert_int_equal(trove_model_score_user(b, u, sb, NULL), TROVE_OK);
+        assert_memory_equal(sa, sb, sizeof sa);
+    }
+}
+
+static void test_rowwise_fit(void **state)
+{
+    planted p = make_planted(120, 60, 3, 2);
+    coo itf = {60, 3, 0, 0, NULL, NULL, NULL};
+    trove_csr IF;
+    trove_error err;
+    float pop[60] = {0};
+    const char *f1 = testutil_tmp_path("rw1.trove"), *f2 = testutil_tmp_path("rw2.trove");
+    const char *f3 = testutil_tmp_path("rw3.trove");
+    (void)state;
+    for (uint64_t e = 0; e < p.train.nnz; e++)
+        pop[p.train.indices[e]] += 1.0f;
+    double pp = precision_at_k(score_pop, pop, &p.train, &p.test, 5);
+    for (uint32_t threads = 1; threads <= 2; threads++) {
+        trove_model *m = new_rowwise(0, threads, 1);
+        assert_int_equal(trove_model_fit(m, &p.train, NULL, NULL, 30, &err), TROVE_OK);
+        model_scorer s = {m, malloc(60 * sizeof(float))};
+        double prec = precision_at_k(score_model, &s, &p.train, &p.test, 5);
+        print_message("row-wise adagrad warp, %u thread(s): P@5 %.3f (popularity %.3f)\n",
+                      threads, prec, pp);
+        assert_true(prec > pp + 0.05);
+        free(s.buf);
+        trove_model_free(m);
+    }
+
+    /* run to run */
+    for (int run = 0; run < 3; run++) {
+        trove_model *m = new_rowwise(0, 1, run == 2 ? 8 : 7);
+        assert_int_equal(trove_model_fit(m, &p.train, NULL, NULL, 5, &err), TROVE_OK);
+        assert_int_equal(trove_model_save(m, run == 0 ? f1 : run == 1 ? f2 : f3, &err),
+                         TROVE_OK);
+        trove_model_free(m);
+    }
+    assert_true(files_equal(f1, f2));
+    assert_false(files_equal(f1, f3));
+
+    /* continuity, with an item feature per item (its cluster-ish bucket) */
+    for (uint32_t i = 0; i < 60; i++)
+        coo_add(&itf, i, i % 3, 0.5f);
+    IF = to_csr(&itf, 1);
+    {
+        trove_model *a = new_rowwise(3, 1, 3), *b = new_rowwise(3, 1, 3);
+        trove_model *c = new_rowwise(3, 1, 3), *d = NULL;
+        trove_model_info info;
+        assert_int_equal(trove_model_fit(a, &p.train, NULL, &IF, 5, &err), TROVE_OK);
+        assert_int_equal(trove_model_fit(b, &p.train, NULL, &IF, 2, &err), TROVE_OK);
+        assert_int_equal(trove_model_fit_partial(b, &p.train, NULL, NULL, 3, &err), TROVE_OK);
+        assert_same_scores(a, b, 120);
+        assert_int_equal(trove_model_fit(c, &p.train, NULL, &IF, 2, &err), TROVE_OK);
+        assert_int_equal(trove_model_save(c, f1, &err), TROVE_OK);
+        assert_int_equal(trove_model_inspect(f1, &info, &err), TROVE_OK);
+        assert_int_equal(info.params.learning_schedule, TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+        assert_int_equal(trove_model_load(f1, &d, &err), TROVE_OK);
+        assert_int_equal(trove_model_params_of(d)->learning_schedule,
+                         TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+        assert_null(d->iid.acc);
+        assert_true(trove__meta(&d->ifeat, 1)[TROVE__RACC] ==
+                    trove__meta(&c->ifeat, 1)[TROVE__RACC]);
+        assert_true(trove__meta(&d->ifeat, 1)[TROVE__RACC] > 1.0f);
+        assert_int_equal(trove_model_fit_partial(d, &p.train, NULL, NULL, 3, &err), TROVE_OK);
+        assert_same_scores(a, d, 120);
+        /* the continuation after a load saves the same file as the one
+         * without the round trip */
+        assert_int_equal(trove_model_save(b, f2, &err), TROVE_OK);
+        assert_int_equal(trove_model_save(d, f3, &err), TROVE_OK);
+        assert_true(files_equal(f2, f3));
+        trove_model_free(a);
+        trove_model_free(b);
+        trove_model_free(c);
+        trove_model_free(d);
+    }
+    csr_release(&IF);
+    coo_release(&itf);
+    csr_release(&p.train);
+    csr_release(&p.test);
+}
+
 /* ------------------------------------------------ grow and cold start */
 static void test_grow_and_cold_start(void **state)
 {
@@ -988,12 +1208,14 @@ int main(void)
         cmocka_unit_test(test_params),
         cmocka_unit_test(test_loss_values),
         cmocka_unit_test(test_gradients_fd),
+        cmocka_unit_test(test_rowwise_step_by_hand),
         cmocka_unit_test(test_quality_beats_popularity),
         cmocka_unit_test(test_block_cuts),
         cmocka_unit_test(test_thread_schedules),
         cmocka_unit_test(test_logistic_and_adadelta),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_fit_partial_continues),
+        cmocka_unit_test(test_rowwise_fit),
         cmocka_unit_test(test_grow_and_cold_start),
         cmocka_unit_test(test_score_features),
         cmocka_unit_test(test_recommend),

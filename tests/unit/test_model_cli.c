@@ -90,6 +90,40 @@ static void test_train_recommend_inspect(void **state)
     free(out);
 }
 
+/* --schedule adagrad-rowwise trains, is saved with the model and shows in
+ * inspect; an unknown schedule is a usage error naming the valid ones. */
+static void test_schedule_flag(void **state)
+{
+    char *out = NULL;
+    const char *model = testutil_tmp_path("rowwise.trove");
+    (void)state;
+    int rc = testutil_run_trove(&out, "train --train %s --item-features %s --dim 8 "
+                                      "--epochs 3 --schedule adagrad-rowwise --seed 2 --out %s -q",
+                                g_pairs, g_feats, model);
+    if (rc != 0)
+        print_error("%s\n", out);
+    assert_int_equal(rc, 0);
+    free(out);
+    rc = testutil_run_trove(&out, "inspect --json %s", model);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "\"schedule\":\"adagrad-rowwise\""));
+    free(out);
+    rc = testutil_run_trove(&out, "recommend --model %s --user u3 -n 3", model);
+    assert_int_equal(rc, 0);
+    free(out);
+    rc = testutil_run_trove(&out, "train --train %s --schedule rowwise --out %s", g_pairs,
+                            model);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(out, "trove train: "));
+    assert_non_null(strstr(out, "'rowwise'"));
+    assert_non_null(strstr(out, "adagrad, adagrad-rowwise, adadelta"));
+    free(out);
+    rc = testutil_run_trove(&out, "train --help");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "adagrad-rowwise"));
+    free(out);
+}
+
 static void test_failures(void **state)
 {
     char *out = NULL;
@@ -165,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_recommend_inspect),
+        cmocka_unit_test(test_schedule_flag),
         cmocka_unit_test(test_failures),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static trove_model *trained(void)
+static trove_model *trained_with(int schedule)
 {
     /* 6 users x 8 items, 2 item features, ids attached. */
     static uint64_t indptr[7] = {0, 2, 4, 6, 7, 9, 10};
@@ -29,6 +29,7 @@ static trove_model *trained(void)
     p.loss = TROVE_LOSS_WARP;
     p.no_components = 7;
     p.seed = 5;
+    p.learning_schedule = schedule;
     assert_int_equal(trove_model_new(&p, 0, 2, &m, &err), TROVE_OK);
     assert_int_equal(trove_model_fit(m, &x, NULL, &itf, 3, &err), TROVE_OK);
     for (int i = 0; i < 6; i++) {
@@ -48,6 +49,11 @@ static trove_model *trained(void)
     trove_idmap_free(items);
     trove_idmap_free(fn);
     return m;
+}
+
+static trove_model *trained(void)
+{
+    return trained_with(TROVE_SCHEDULE_ADAGRAD);
 }
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -150,15 +156,14 @@ static void test_round_trip(void **state)
     trove_model_free(l);
 }
 
-static void test_bad_files(void **state)
+static void check_bad_files(int schedule)
 {
-    trove_model *m = trained(), *l = NULL;
+    trove_model *m = trained_with(schedule), *l = NULL;
     const char *path = testutil_tmp_path("good.trove"), *bad = testutil_tmp_path("bad.trove");
     trove_model_info info;
     trove_error err;
     size_t len;
     unsigned char *b;
-    (void)state;
     assert_int_equal(trove_model_save(m, path, &err), TROVE_OK);
     b = slurp(path, &len);
 
@@ -216,6 +221,124 @@ static void test_bad_files(void **state)
     trove_model_free(m);
 }
 
+static void test_bad_files(void **state)
+{
+    (void)state;
+    check_bad_files(TROVE_SCHEDULE_ADAGRAD);
+    check_bad_files(TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+}
+
+/* A row-wise model stores one accumulator per row (after the biases):
+ * the round trip keeps it, the table is rows x (dp + 3) floats, and a row
+ * accumulator that is not positive is refused even with valid checksums. */
+static void test_rowwise_file(void **state)
+{
+    trove_model *m = trained_with(TROVE_SCHEDULE_ADAGRAD_ROWWISE), *l = NULL;
+    trove_model *a = trained_with(TROVE_SCHEDULE_ADAGRAD);
+    unsigned char *bytes = NULL, *again = NULL, *ab = NULL;
+    size_t len = 0, len2 = 0, alen = 0, at;
+    uint64_t sec_len, sum;
+    uint32_t users = trove_model_n_users(m), dp = 16, tag;
+    float v = -1.0f;
+    trove_model_info info;
+    trove_error err;
+    (void)state;
+    assert_int_equal(trove_model_save_buffer(m, &bytes, &len, &err), TROVE_OK);
+    assert_int_equal(trove_model_save_buffer(a, &ab, &alen, &err), TROVE_OK);
+    /* the same model with per-coordinate state is larger by exactly
+     * (dp - 1) floats per row of the four tables (6 + 0 + 8 + 2 rows) */
+    assert_int_equal(alen - len, (size_t)(6 + 8 + 2) * (dp - 1) * sizeof(float));
+    memcpy(&tag, bytes + 256, 4);
+    memcpy(&sec_len, bytes + 264, 8);
+    assert_int_equal(tag, 1);
+    assert_int_equal(sec_len, (uint64_t)users * (dp + 3) * sizeof(float));
+    assert_int_equal(trove_model_load_buffer(bytes, len, "rw", &l, &err), TROVE_OK);
+    assert_int_equal(trove_model_params_of(l)->learning_schedule,
+                     TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+    assert_int_equal(trove_model_save_buffer(l, &again, &len2, &err), TROVE_OK);
+    assert_int_equal(len, len2);
+    assert_memory_equal(bytes, again, len);
+    trove_model_free(l);
+    l = NULL;
+
+    /* user 0's row accumulator, re-checksummed: a valid file but a bad value */
+    at = 256 + 16 + (size_t)users * (dp + 1) * sizeof(float);
+    memcpy(bytes + at, &v, sizeof v);
+    sum = trove_hash64(bytes + 256, len - 256, 0);
+    memcpy(bytes + 24, &sum, 8);
+    sum = trove_hash64(bytes, 248, 0);
+    memcpy(bytes + 248, &sum, 8);
+    assert_int_equal(trove_model_load_buffer(bytes, len, "rw", &l, &err), TROVE_ECORRUPT);
+    assert_null(l);
+    assert_non_null(strstr(err.msg, "user identity table"));
+    spit(testutil_tmp_path("rw.trove"), bytes, len);
+    assert_int_equal(trove_model_inspect(testutil_tmp_path("rw.trove"), &info, &err), TROVE_OK);
+    assert_int_equal(info.format_version, 1);
+    assert_int_equal(info.params.learning_schedule, TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+    trove_free(bytes);
+    trove_free(again);
+    trove_free(ab);
+    trove_model_free(m);
+    trove_model_free(a);
+}
+
+/* Files written before the row-wise schedule existed (format version 1,
+ * adagrad with two item features over 28 items and BPR adadelta over the
+ * 12 items with interactions; fixtures written by that release's `trove
+ * train` on 40 users' pairs) load, score as they did then (top 5 of user
+ * u3) and re-save byte for byte. */
+static void check_old_file(const char *name, int schedule, uint32_t n_items,
+                           const char *const *top, const float *top_score)
+{
+    const char *path = testutil_fixture(name);
+    trove_model *m = NULL;
+    trove_model_info info;
+    trove_error err;
+    uint32_t items[5], n = 0;
+    int64_t user;
+    float scores[5];
+    unsigned char *bytes = NULL, *file;
+    size_t len = 0, flen;
+    assert_int_equal(trove_model_inspect(path, &info, &err), TROVE_OK);
+    assert_int_equal(info.format_version, 1);
+    assert_true(info.checksum_ok);
+    assert_int_equal(info.params.learning_schedule, schedule);
+    if (trove_model_load(path, &m, &err) != TROVE_OK) {
+        print_error("%s: %s\n", name, err.msg);
+        fail();
+    }
+    assert_int_equal(trove_model_dim(m), 4);
+    assert_int_equal(trove_model_n_users(m), 40);
+    assert_int_equal(trove_model_n_items(m), n_items);
+    user = trove_idmap_find(trove_model_user_ids(m), "u3", 2);
+    assert_true(user >= 0);
+    assert_int_equal(trove_model_recommend(m, (uint32_t)user, 5, NULL, 0, NULL, items, scores, &n, NULL,
+                                           &err), TROVE_OK);
+    assert_int_equal(n, 5);
+    for (int k = 0; k < 5; k++) {
+        assert_string_equal(trove_idmap_name(trove_model_item_ids(m), items[k], NULL), top[k]);
+        assert_float_equal(scores[k], top_score[k], 1e-4);
+    }
+    file = slurp(path, &flen);
+    assert_int_equal(trove_model_save_buffer(m, &bytes, &len, &err), TROVE_OK);
+    assert_int_equal(len, flen);
+    assert_memory_equal(bytes, file, len);
+    free(file);
+    trove_free(bytes);
+    trove_model_free(m);
+}
+
+static void test_old_files(void **state)
+{
+    static const char *const ag[5] = {"i27", "i16", "i19", "i21", "i24"};
+    static const float ags[5] = {1.15926f, 1.13263f, 1.13191f, 1.12614f, 1.10661f};
+    static const char *const ad[5] = {"i27", "i19", "i24", "i22", "i16"};
+    static const float ads[5] = {0.0690111f, 0.0646528f, 0.0636163f, 0.0580179f, 0.0496675f};
+    (void)state;
+    check_old_file("model/v1_adagrad.trove", TROVE_SCHEDULE_ADAGRAD, 28, ag, ags);
+    check_old_file("model/v1_adadelta.trove", TROVE_SCHEDULE_ADADELTA, 12, ad, ads);
+}
+
 static void test_alloc_failures(void **state)
 {
     trove_model *m = trained(), *l = NULL;
@@ -256,6 +379,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_rowwise_file),
+        cmocka_unit_test(test_old_files),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
