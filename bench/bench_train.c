@@ -8,13 +8,15 @@
  *       (default 30 epochs in 3 runs), the configurations interleaved run
  *       by run so that a busy spell on a shared machine touches all of
  *       them; the figure is the median epoch over all runs.
- *       Also examples/s, ratios to LightFM's 48 ms / 277 ms per epoch,
- *       2-thread speedups, peak RSS after training on online retail.
+ *       Also one thread with the row-wise adagrad schedule, examples/s,
+ *       ratios to LightFM's 48 ms / 277 ms per epoch, 2-thread speedups,
+ *       peak RSS after training on online retail.
  *   trove-bench quality [--seeds N]  LightFM precision@10 (eval module) of
  *       WARP and BPR on both u20 splits over seeds 1..N (WARP also on two
  *       threads), and WARP with identity + genre item features on
  *       ml100k_ua_min4 at d=30 and d=64, against 0.97x the LightFM figures
- *       of ANCHORS.md.
+ *       of ANCHORS.md; and WARP with the row-wise adagrad schedule on the
+ *       u20 splits (one and two threads), with its ratio to adagrad.
  *
  * Both print a table and one JSON line. LightFM's hyperparameters: d = 64,
  * lr 0.05, adagrad, max_sampled 10, 30 epochs, alpha 0.
@@ -96,8 +98,9 @@ int bench_train(int argc, char **argv)
 {
     uint32_t epochs = 30, runs = 3;
     /* [split][run]: run 0 one thread, 1 two threads (default block
-     * schedule, the grid), 2 two threads with the plain Hogwild schedule. */
-    double med[2][3] = {{0}}, exs[2][3] = {{0}}, rss = 0;
+     * schedule, the grid), 2 two threads with the plain Hogwild schedule,
+     * 3 one thread with row-wise adagrad. */
+    double med[2][4] = {{0}}, exs[2][4] = {{0}}, rss = 0;
     const char *variant = NULL;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--epochs") == 0 && a + 1 < argc)
@@ -119,14 +122,17 @@ int bench_train(int argc, char **argv)
         if (load_split(bench_data_path(sp->train), bench_data_path(sp->users),
                        bench_data_path(sp->items), NULL, &ds, &u, &i) != 0)
             return 1;
-        static epoch_log logs[3];
+        static epoch_log logs[4];
         memset(logs, 0, sizeof logs);
         for (uint32_t r = 0; r < runs; r++)
-            for (int t = 0; t < 3; t++) {
-                trove_model_params p = lightfm_params(TROVE_LOSS_WARP, t == 0 ? 1u : 2u, 42 + r);
+            for (int t = 0; t < 4; t++) {
+                trove_model_params p = lightfm_params(TROVE_LOSS_WARP, t == 0 || t == 3 ? 1u : 2u,
+                                                      42 + r);
                 uint32_t n = epochs / runs + (r < epochs % runs ? 1u : 0u);
                 if (t == 2)
                     p.thread_schedule = TROVE_THREADS_HOGWILD;
+                if (t == 3)
+                    p.learning_schedule = TROVE_SCHEDULE_ADAGRAD_ROWWISE;
                 trove_model *m = NULL;
                 trove_error err;
                 p.progress = log_epoch;
@@ -139,7 +145,7 @@ int bench_train(int argc, char **argv)
                 }
                 trove_model_free(m);
             }
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < 4; t++) {
             med[s][t] = bench_median(logs[t].secs, logs[t].n);
             exs[s][t] = (double)trove_dataset_nnz(ds) / med[s][t];
         }
@@ -159,6 +165,10 @@ int bench_train(int argc, char **argv)
                k_splits[s].name, med[s][0] * 1e3, med[s][1] * 1e3, med[s][2] * 1e3, exs[s][0],
                k_splits[s].lightfm_epoch_ms, k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3),
                med[s][0] / med[s][1], med[s][0] / med[s][2]);
+    for (int s = 0; s < 2; s++)
+        printf("%-18s row-wise adagrad, 1 thread: %.2f ms per epoch (%.0f examples/s), "
+               "%.3fx the time of adagrad\n", k_splits[s].name, med[s][3] * 1e3, exs[s][3],
+               med[s][3] / med[s][0]);
     printf("peak RSS after online retail training: %.1f MiB\n", rss);
     printf("{\"bench\":\"train\",\"commit\":\"%s\",\"cpu\":\"%s\",\"epochs\":%u,\"runs\":%u",
            bench_commit(), bench_cpu_features(), epochs, runs);
@@ -166,11 +176,12 @@ int bench_train(int argc, char **argv)
         printf(",\"%s\":{\"epoch_ms_1t\":%.3f,\"epoch_ms_2t\":%.3f,\"examples_per_s_1t\":%.0f,"
                "\"examples_per_s_2t\":%.0f,\"ns_per_example_1t\":%.1f,\"lightfm_epoch_ms\":%.0f,"
                "\"speedup_vs_lightfm\":%.2f,\"speedup_2t\":%.2f,\"epoch_ms_2t_hogwild\":%.3f,"
-               "\"speedup_2t_hogwild\":%.2f}",
+               "\"speedup_2t_hogwild\":%.2f,\"epoch_ms_1t_rowwise\":%.3f,"
+               "\"rowwise_time_ratio_1t\":%.3f}",
                k_splits[s].name, med[s][0] * 1e3, med[s][1] * 1e3, exs[s][0], exs[s][1],
                1e9 / exs[s][0], k_splits[s].lightfm_epoch_ms,
                k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1],
-               med[s][2] * 1e3, med[s][0] / med[s][2]);
+               med[s][2] * 1e3, med[s][0] / med[s][2], med[s][3] * 1e3, med[s][3] / med[s][0]);
     printf(",\"peak_rss_mib\":%.1f}\n", rss);
     return 0;
 }
@@ -244,8 +255,7 @@ done:
 int bench_quality(int argc, char **argv)
 {
     uint32_t seeds = 3;
-    double p[3][3][8]; /* [split][loss][seed] */
-    static const int losses[2] = {TROVE_LOSS_WARP, TROVE_LOSS_BPR};
+    double p[3][5][8]; /* [split][row][seed] */
     static const double lightfm_feat = 0.138; /* LightFM WARP d30, identity + genres */
     static const double lightfm_d64 = 0.133;  /* LightFM WARP d64, no features */
     char genres[256];
@@ -285,13 +295,17 @@ int bench_quality(int argc, char **argv)
         /* ml100k_ua_min4 + genres: WARP at d=30 (LightFM's features
          * figure) and d=64 (beside LightFM's d=64 figure). */
         /* On the u20 splits, l = 2 is WARP on two threads (the Hogwild
-         * schedule must keep the quality of one thread). */
-        for (int l = 0; l < (s < 2 ? 3 : 2); l++)
+         * schedule must keep the quality of one thread), l = 3 and 4 WARP
+         * with row-wise adagrad on one and two threads. */
+        for (int l = 0; l < (s < 2 ? 5 : 2); l++)
             for (uint32_t k = 0; k < seeds; k++) {
-                trove_model_params prm = lightfm_params(s < 2 ? losses[l % 2] : TROVE_LOSS_WARP,
-                                                        l == 2 ? 2u : 1u, k + 1);
+                trove_model_params prm = lightfm_params(s < 2 && l == 1 ? TROVE_LOSS_BPR
+                                                                        : TROVE_LOSS_WARP,
+                                                        l == 2 || l == 4 ? 2u : 1u, k + 1);
                 if (s == 2 && l == 0)
                     prm.no_components = 30;
+                if (s < 2 && l >= 3)
+                    prm.learning_schedule = TROVE_SCHEDULE_ADAGRAD_ROWWISE;
                 const trove_csr *itf = s == 2 ? trove_dataset_item_features(ds) : NULL;
                 trove_model *m = NULL;
                 trove_error err;
@@ -312,12 +326,12 @@ int bench_quality(int argc, char **argv)
 
     printf("LightFM precision@10, d=64 lr 0.05 adagrad max_sampled 10, 30 epochs, seeds 1..%u\n",
            seeds);
-    printf("%-28s %-6s %7s %8s %8s %8s %10s %8s  %s\n", "split", "loss", "threads", "median",
-           "min", "max", "LightFM", "ratio", "target 0.97x");
-    char rows[8][256], json[8][320];
+    printf("%-28s %-6s %7s %-16s %8s %8s %8s %10s %8s  %s\n", "split", "loss", "threads",
+           "schedule", "median", "min", "max", "LightFM", "ratio", "target 0.97x");
+    char rows[12][256], json[12][400];
     int n_rows = 0;
     for (int s = 0; s < 3; s++)
-        for (int l = 0; l < (s < 2 ? 3 : 2); l++) {
+        for (int l = 0; l < (s < 2 ? 5 : 2); l++) {
             double v[8], mn = 1, mx = 0;
             for (uint32_t k = 0; k < seeds; k++) {
                 v[k] = p[s][l][k];
@@ -333,20 +347,43 @@ int bench_quality(int argc, char **argv)
             int pass = med >= 0.97 * ref;
             ok &= pass;
             const char *loss = l == 1 && s < 2 ? "bpr" : "warp";
-            int threads = l == 2 ? 2 : 1;
+            int threads = l == 2 || l == 4 ? 2 : 1;
+            int rowwise = s < 2 && l >= 3;
+            const char *sched = rowwise ? "adagrad-rowwise" : "adagrad";
+            /* the row-wise rows beside adagrad's WARP rows of the same
+             * thread count (l = 0 one thread, l = 2 two) */
+            double vs = 0.0;
+            if (rowwise) {
+                double w[8];
+                for (uint32_t k = 0; k < seeds; k++)
+                    w[k] = p[s][l == 3 ? 0 : 2][k];
+                vs = med / bench_median(w, seeds);
+            }
             snprintf(rows[n_rows], sizeof rows[0],
-                     "%-28s %-6s %7d %8.4f %8.4f %8.4f %10.3f %7.3fx  %s", name, loss, threads,
-                     med, mn, mx, ref, med / ref, pass ? "met" : "NOT met");
+                     "%-28s %-6s %7d %-16s %8.4f %8.4f %8.4f %10.3f %7.3fx  %s", name, loss,
+                     threads, sched, med, mn, mx, ref, med / ref, pass ? "met" : "NOT met");
             snprintf(json[n_rows], sizeof json[0],
-                     "{\"split\":\"%s\",\"loss\":\"%s\",\"threads\":%d,\"p10_median\":%.4f,"
-                     "\"p10_min\":%.4f,\"p10_max\":%.4f,\"lightfm\":%.3f,\"ratio\":%.3f}",
-                     name, loss, threads, med, mn, mx, ref, med / ref);
+                     "{\"split\":\"%s\",\"loss\":\"%s\",\"threads\":%d,\"schedule\":\"%s\","
+                     "\"p10_median\":%.4f,\"p10_min\":%.4f,\"p10_max\":%.4f,\"lightfm\":%.3f,"
+                     "\"ratio\":%.3f,\"vs_adagrad\":%.4f}",
+                     name, loss, threads, sched, med, mn, mx, ref, med / ref, vs);
             n_rows++;
         }
     for (int r = 0; r < n_rows; r++)
         printf("%s\n", rows[r]);
     printf("* compared with LightFM WARP d=64 without features (ANCHORS.md has no d=64 "
            "figure with features)\n");
+    for (int s = 0; s < 2; s++)
+        for (int l = 3; l <= 4; l++) {
+            double a[8], b[8];
+            for (uint32_t k = 0; k < seeds; k++) {
+                a[k] = p[s][l][k];
+                b[k] = p[s][l == 3 ? 0 : 2][k];
+            }
+            printf("%s WARP %d thread%s: row-wise adagrad %.4f vs adagrad %.4f (%.3fx)\n",
+                   k_splits[s].name, l - 2, l == 3 ? "" : "s", bench_median(a, seeds),
+                   bench_median(b, seeds), bench_median(a, seeds) / bench_median(b, seeds));
+        }
     printf("{\"bench\":\"quality\",\"commit\":\"%s\",\"cpu\":\"%s\",\"seeds\":%u,\"results\":[",
            bench_commit(), bench_cpu_features(), seeds);
     for (int r = 0; r < n_rows; r++)

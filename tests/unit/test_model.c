@@ -3,7 +3,8 @@
  * the applied gradients against finite differences, quality on a planted
  * preference dataset against popularity, determinism, fit_partial, grow,
  * cold start, the mean-identity fallback, recommend, divergence and bad
- * input.
+ * input; the row-wise adagrad schedule by hand, end to end and across
+ * fit_partial and save / load.
  */
 #include "testutil.h"
 #include "model/model_int.h"

@@ -1,7 +1,8 @@
 /*
  * test_model_cli.c - `trove train`, `trove recommend` and `trove inspect`
  * on a small generated pairs file: success paths, JSON output, fixed id
- * universes, and clean failures (empty file, unknown ids, bad options,
+ * universes, the learning schedule flag and the hybrid families' schedule
+ * setting, and clean failures (empty file, unknown ids, bad options,
  * corrupted model).
  */
 #include "testutil.h"
@@ -124,6 +125,43 @@ static void test_schedule_flag(void **state)
     free(out);
 }
 
+/* The hybrid families' `schedule` setting: adagrad by default,
+ * adagrad-rowwise on request (the fitted model carries it), and an unknown
+ * value is refused naming the valid ones. */
+static void test_family_schedule(void **state)
+{
+    trove_dataset *ds = NULL;
+    trove_recommender *r = NULL;
+    trove_model *m = NULL;
+    trove_reco_params p = trove_reco_default_params();
+    trove_error err;
+    (void)state;
+    assert_int_equal(trove_dataset_load_pairs(g_pairs, NULL, &ds, &err), TROVE_OK);
+    assert_int_equal(trove_reco_params_set(&p, "epochs=2", &err), TROVE_OK);
+    assert_int_equal(trove_reco_params_set(&p, "dim=8", &err), TROVE_OK);
+    assert_int_equal(trove_recommender_fit("warp", &p, ds, &r, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_take_hybrid(r, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_params_of(m)->learning_schedule, TROVE_SCHEDULE_ADAGRAD);
+    trove_model_free(m);
+    trove_recommender_free(r);
+    m = NULL;
+    r = NULL;
+    assert_int_equal(trove_reco_params_set(&p, "schedule=adagrad-rowwise", &err), TROVE_OK);
+    assert_int_equal(trove_recommender_fit("warp", &p, ds, &r, &err), TROVE_OK);
+    assert_int_equal(trove_recommender_take_hybrid(r, &m, &err), TROVE_OK);
+    assert_int_equal(trove_model_params_of(m)->learning_schedule,
+                     TROVE_SCHEDULE_ADAGRAD_ROWWISE);
+    assert_int_equal(trove_model_epochs_trained(m), 2);
+    trove_model_free(m);
+    trove_recommender_free(r);
+    r = NULL;
+    assert_int_equal(trove_reco_params_set(&p, "schedule=rowwise", &err), TROVE_OK);
+    assert_int_equal(trove_recommender_fit("bpr", &p, ds, &r, &err), TROVE_EINVAL);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "adagrad-rowwise"));
+    trove_dataset_free(ds);
+}
+
 static void test_failures(void **state)
 {
     char *out = NULL;
@@ -200,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_train_recommend_inspect),
         cmocka_unit_test(test_schedule_flag),
+        cmocka_unit_test(test_family_schedule),
         cmocka_unit_test(test_failures),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,7 +1,9 @@
 /*
  * test_model_file.c - the model file: save/load round trip (scores, ids,
  * features, optimiser state), inspect, and clean errors for truncated,
- * corrupted and newer-version files and for failed allocations on load.
+ * corrupted and newer-version files and for failed allocations on load;
+ * row-wise adagrad's per-row state; and files of an earlier release
+ * (tests/fixtures/model) still loading, scoring and re-saving unchanged.
  */
 #include "testutil.h"
 
