@@ -352,12 +352,12 @@ int bench_quality(int argc, char **argv)
             const char *sched = rowwise ? "adagrad-rowwise" : "adagrad";
             /* the row-wise rows beside adagrad's WARP rows of the same
              * thread count (l = 0 one thread, l = 2 two) */
-            double vs = 0.0;
+            char vs[32] = "null";
             if (rowwise) {
                 double w[8];
                 for (uint32_t k = 0; k < seeds; k++)
                     w[k] = p[s][l == 3 ? 0 : 2][k];
-                vs = med / bench_median(w, seeds);
+                snprintf(vs, sizeof vs, "%.4f", med / bench_median(w, seeds));
             }
             snprintf(rows[n_rows], sizeof rows[0],
                      "%-28s %-6s %7d %-16s %8.4f %8.4f %8.4f %10.3f %7.3fx  %s", name, loss,
@@ -365,7 +365,7 @@ int bench_quality(int argc, char **argv)
             snprintf(json[n_rows], sizeof json[0],
                      "{\"split\":\"%s\",\"loss\":\"%s\",\"threads\":%d,\"schedule\":\"%s\","
                      "\"p10_median\":%.4f,\"p10_min\":%.4f,\"p10_max\":%.4f,\"lightfm\":%.3f,"
-                     "\"ratio\":%.3f,\"vs_adagrad\":%.4f}",
+                     "\"ratio\":%.3f,\"vs_adagrad\":%s}",
                      name, loss, threads, sched, med, mn, mx, ref, med / ref, vs);
             n_rows++;
         }
