@@ -366,11 +366,11 @@ static void check_fd(int loss, int schedule)
 static void test_gradients_fd(void **state)
 {
     (void)state;
-    for (int sched = TROVE_SCHEDULE_ADAGRAD; sched <= TROVE_SCHEDULE_ADAGRAD_ROWWISE;
-         sched += TROVE_SCHEDULE_ADAGRAD_ROWWISE) {
-        check_fd(TROVE_LOSS_LOGISTIC, sched);
-        check_fd(TROVE_LOSS_BPR, sched);
-        check_fd(TROVE_LOSS_WARP, sched);
+    static const int schedules[2] = {TROVE_SCHEDULE_ADAGRAD, TROVE_SCHEDULE_ADAGRAD_ROWWISE};
+    for (int s = 0; s < 2; s++) {
+        check_fd(TROVE_LOSS_LOGISTIC, schedules[s]);
+        check_fd(TROVE_LOSS_BPR, schedules[s]);
+        check_fd(TROVE_LOSS_WARP, schedules[s]);
     }
 }
 
