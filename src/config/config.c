@@ -471,7 +471,7 @@ typedef struct param_spec {
 } param_spec;
 
 static const char *const losses[] = {"logistic", "bpr", "warp", "warp-kos", NULL};
-static const char *const schedules[] = {"adagrad", "adadelta", NULL};
+static const char *const schedules[] = {"adagrad", "adagrad-rowwise", "adadelta", NULL};
 
 static const param_spec hybrid_params[] = {
     {"no_components", TROVE_PARAM_INT, 1, 4096, 0, NULL},

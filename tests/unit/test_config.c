@@ -73,6 +73,23 @@ static void test_examples(void **state)
     trove_market_config_free(ch);
 }
 
+/* Every learning schedule of the hybrid model is accepted. */
+static void test_schedules(void **state)
+{
+    static const char *const names[] = {"adagrad", "adagrad-rowwise", "adadelta"};
+    (void)state;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char text[200];
+        snprintf(text, sizeof text,
+                 "market: {code: DE}\nmodel: {params: {learning_schedule: %s}}\n", names[i]);
+        trove_market_config *c = parse_ok(text);
+        const trove_param *p = trove_market_config_param(c, "learning_schedule");
+        assert_non_null(p);
+        assert_string_equal(p->s, names[i]);
+        trove_market_config_free(c);
+    }
+}
+
 static void test_defaults(void **state)
 {
     trove_market_config *c = parse_ok("market: {code: FR}\n");
@@ -154,6 +171,9 @@ static void test_errors(void **state)
          "t.yaml:2:33: 'no_components' is 0, must be in [1, 4096]"},
         {"market: {code: DE}\nmodel: {params: {learning_rate: 0}}\n", TROVE_EFORMAT,
          "t.yaml:2:33: 'learning_rate' is 0, must be in (0, 10]"},
+        {"market: {code: DE}\nmodel: {params: {learning_schedule: rowwise}}\n",
+         TROVE_EFORMAT, "t.yaml:2:37: 'learning_schedule' is 'rowwise', must be one of "
+         "adagrad, adagrad-rowwise, adadelta"},
         {"market: {code: DE}\nmodel: {params: {loss: wrap}}\n", TROVE_EFORMAT,
          "t.yaml:2:24: 'loss' is 'wrap', must be one of logistic, bpr, warp, "
          "warp-kos (did you mean 'warp'?)"},
@@ -351,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_hash),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_free_params),
