@@ -189,6 +189,10 @@ int32_t trove_rules_utc_offset(const trove_rules *r, int64_t t);
 /* ------------------------------------------------------------------------
  * Applying to one request.
  * ---------------------------------------------------------------------- */
+/* A user's segments, as cycles and serving read them from the store: the
+ * user features named "segment=<tag>" (e.g. segment=vip: segment "vip"). */
+#define TROVE_RULES_SEGMENT_PREFIX "segment="
+
 typedef struct trove_rules_user {
     uint64_t            key;         /* stable hash of the user id, e.g.
                                         trove_hash64(id, strlen(id), 0):

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEGMENT_PREFIX "segment="
+#define SEGMENT_PREFIX TROVE_RULES_SEGMENT_PREFIX
 
 static size_t find_user(const trove_cycle_user *v, size_t n, int64_t id)
 {

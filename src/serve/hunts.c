@@ -565,15 +565,11 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
             trove_error_set(err, TROVE_ENOMEM, "out of memory");
             goto done;
         }
-        const char *fnames[64];
-        size_t nf = 0;
-        const serve_users *u = &s->users;
-        int64_t row = u->user_ids ? trove_idmap_find(u->user_ids, user, strlen(user))
-                                  : -1;
-        if (row >= 0)
-            for (uint32_t x = u->off[row]; x < u->off[row + 1] && nf < 64; x++)
-                fnames[nf++] = trove_idmap_name(u->names, u->feat[x], NULL);
+        const char *fnames[64], *segs[64];
+        size_t nf = 0, ns = 0;
+        trove__serve_user_context(&s->users, user, fnames, &nf, segs, &ns, 64);
         trove_rules_user ru = { .key = trove_hash64(user, strlen(user), 0),
+                                .segments = segs, .n_segments = ns,
                                 .features = fnames, .n_features = nf };
         rq.user = user;
         rq.market = s->market_code[mi];

@@ -302,6 +302,13 @@ int  trove__serve_users_load(trove_server *s, trove_error *err);
 size_t trove__serve_user_features(const serve_users *u, const trove_model *m,
                                   const char *user, size_t ulen,
                                   uint32_t *feat, float *w, size_t max);
+/* The rules engine's view of `user`: its stored features ("field=value"
+ * names, at most cap, into feat) and segments (the tags of its features
+ * TROVE_RULES_SEGMENT_PREFIX<tag>, at most cap, into seg), as cycles read
+ * them; the names are borrowed from u. Users without stored features get
+ * none. */
+void trove__serve_user_context(const serve_users *u, const char *user, const char **feat,
+                               size_t *n_feat, const char **seg, size_t *n_seg, size_t cap);
 void trove__serve_users_free(serve_users *u);
 /* Build a snapshot from the store's items, s->models and the counts, and
  * publish it. Admin lock held. */

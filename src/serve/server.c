@@ -716,14 +716,10 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     float *cs = *scores + model_room;
     float *cand_s = cs + snap->n_items;          /* SERVE_CANDIDATES_MAX */
     uint32_t *cand = (uint32_t *)(void *)(cand_s + SERVE_CANDIDATES_MAX);
-    /* the user's stored features, by name, for eligibility rules */
-    const char *fnames[64];
-    size_t nf = 0;
-    const serve_users *u = &s->users;
-    int64_t row = u->user_ids ? trove_idmap_find(u->user_ids, user, strlen(user)) : -1;
-    if (row >= 0)
-        for (uint32_t x = u->off[row]; x < u->off[row + 1] && nf < 64; x++)
-            fnames[nf++] = trove_idmap_name(u->names, u->feat[x], NULL);
+    /* the user's stored features and segments for eligibility rules */
+    const char *fnames[64], *segs[64];
+    size_t nf = 0, ns = 0;
+    trove__serve_user_context(&s->users, user, fnames, &nf, segs, &ns, 64);
     /* the user's impressions in the market's frequency window */
     int64_t exp_ids[SERVE_MAX_EXPOSURES];
     uint32_t exp_items[SERVE_MAX_EXPOSURES], exp_counts[SERVE_MAX_EXPOSURES];
@@ -741,6 +737,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
         }
     }
     trove_rules_user ru = { .key = trove_hash64(user, strlen(user), 0),
+                            .segments = segs, .n_segments = ns,
                             .features = fnames, .n_features = nf,
                             .exposed_items = exp_items,
                             .exposure_counts = exp_counts,

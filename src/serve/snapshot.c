@@ -1287,6 +1287,22 @@ fail:
     return rc;
 }
 
+void trove__serve_user_context(const serve_users *u, const char *user, const char **feat,
+                               size_t *n_feat, const char **seg, size_t *n_seg, size_t cap)
+{
+    size_t plen = strlen(TROVE_RULES_SEGMENT_PREFIX), nf = 0, ns = 0;
+    int64_t row = u->user_ids ? trove_idmap_find(u->user_ids, user, strlen(user)) : -1;
+    for (uint32_t x = row >= 0 ? u->off[row] : 0; row >= 0 && x < u->off[row + 1]; x++) {
+        const char *name = trove_idmap_name(u->names, u->feat[x], NULL);
+        if (nf < cap)
+            feat[nf++] = name;
+        if (ns < cap && strncmp(name, TROVE_RULES_SEGMENT_PREFIX, plen) == 0)
+            seg[ns++] = name + plen;
+    }
+    *n_feat = nf;
+    *n_seg = ns;
+}
+
 size_t trove__serve_user_features(const serve_users *u, const trove_model *m,
                                   const char *user, size_t ulen,
                                   uint32_t *feat, float *w, size_t max)

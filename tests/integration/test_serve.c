@@ -597,6 +597,51 @@ static void test_rules_hook(void **state)
 }
 
 /* The market's rules file applied to every list. */
+/* Eligibility by segment, as cycles read segments: user features named
+ * segment=<tag>. i5 is pinned for everyone but reserved to segment vip:
+ * u1 (given segment=vip here) gets it, u3 (no segment) does not. */
+static void test_rules_segments(void **state)
+{
+    trove_error err;
+    trove_server *other = NULL;
+    trove_store *st = NULL;
+    int64_t uid, fid;
+    uint16_t saved = port;
+    char dir[512], path[600];
+    (void)state;
+    assert_int_equal(trove_store_open(testutil_tmp_path("serve.db"), 0, &st, &err), TROVE_OK);
+    assert_int_equal(trove_store_user_find(st, "u1", &uid, &err), TROVE_OK);
+    assert_int_equal(trove_store_feature_upsert(st, TROVE_FEATURE_USER, "segment=vip",
+                                                TROVE_FEATURE_CATEGORICAL, &fid, &err),
+                     TROVE_OK);
+    assert_int_equal(trove_store_user_feature_set(st, uid, fid, 1, &err), TROVE_OK);
+    trove_store_close(st);
+    snprintf(dir, sizeof dir, "%s", testutil_tmp_path("rules-seg"));
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/DE.yaml", dir);
+    assert_int_equal(testutil_write_file(path,
+        "market: DE\n"
+        "rules:\n"
+        "  - {name: pin-five, kind: pin, item_ids: [i5]}\n"
+        "  - {name: vip-five, kind: eligibility, item_ids: [i5], require_segments: [vip]}\n"),
+        0);
+    trove_serve_params p = trove_serve_default_params();
+    p.store_uri = testutil_tmp_path("serve.db");
+    p.rules_dir = dir;
+    port = testutil_server_start(&p, &other);
+    assert_true(port != 0);
+    reply r = http("GET", "/v1/recommendations?user=u1&market=DE&n=4", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "{\"item\":\"i5\",\"score\":null,\"source\":\"pinned\""));
+    reply_free(&r);
+    r = http("GET", "/v1/recommendations?user=u3&market=DE&n=4", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, "\"item\":\"i5\""));
+    reply_free(&r);
+    port = saved;
+    trove_server_stop(other);
+}
+
 static void test_rules_engine(void **state)
 {
     trove_error err;
@@ -739,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_swap_under_load),
         cmocka_unit_test(test_rules_hook),
         cmocka_unit_test(test_rules_engine),
+        cmocka_unit_test(test_rules_segments),
         cmocka_unit_test(test_start_out_of_memory),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_cli),
