@@ -329,7 +329,7 @@ static market_hunts *market_state(trove_server *s, serve_hunts *st,
 /* ---------------------------------------------------------- candidates */
 /* Score `user` with the market's model: 1 on success, 0 when the model
  * knows neither the user nor any of the user's stored features. */
-static int model_scores(const trove_server *s, const serve_market *mk,
+static int model_scores(trove_server *s, const serve_market *mk,
                         const char *user, float *scores)
 {
     const trove_model *m = mk->model->m;
@@ -374,7 +374,7 @@ static size_t model_top(const serve_snapshot *snap, const serve_market *mk,
 
 /* Candidates of `user` into cand/cs (k entries at most) and their source.
  * Returns the number, or (size_t)-1 when out of memory. */
-static size_t candidates(const trove_server *s, const serve_snapshot *snap,
+static size_t candidates(trove_server *s, const serve_snapshot *snap,
                          const serve_market *mk, const char *user, size_t k,
                          int64_t now, uint32_t *cand, float *cs, int *source)
 {

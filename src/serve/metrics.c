@@ -25,7 +25,7 @@ const double trove__serve_bucket_le[SERVE_N_BUCKETS - 1] = {
 };
 
 const char *const trove__serve_endpoint_names[SERVE_N_ENDPOINTS] = {
-    "recommendations", "events", "item_put", "item_patch", "models",
+    "recommendations", "events", "item_put", "item_patch", "user_put", "models",
     "model_activate", "model_rollback", "healthz", "metrics", "hunts",
     "monitoring", "dashboard_api", "static", "other"
 };

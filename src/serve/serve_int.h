@@ -118,13 +118,33 @@ typedef struct serve_snapshot {
     uint64_t      generation;
 } serve_snapshot;
 
-/* Per-user features for users unknown to a model (cold start). */
+/* The features of a user put while serving (PUT /v1/users/{id}): one
+ * allocation, never changed once published. */
+typedef struct serve_user_put {
+    const char **names;          /* "field=value" or numeric feature names */
+    float       *weight;
+    uint32_t     n;
+} serve_user_put;
+
+/* Per-user features for users unknown to a model (cold start) and for the
+ * rules engine: read from the store at start, and then the users put while
+ * serving, whose features (start's and put's merged) replace the start's.
+ * Put entries are kept until the server stops, so names read under the
+ * lock stay valid after it. */
 typedef struct serve_users {
     trove_idmap *user_ids;      /* ext id -> row */
     trove_idmap *names;         /* feature names */
     uint32_t    *off;           /* n_users + 1 */
     uint32_t    *feat;          /* index into names */
     float       *weight;
+    pthread_rwlock_t put_lock;  /* put_ids, put[], blocks */
+    int          put_lock_ok;
+    atomic_size_t n_put;        /* 0: no user put yet (no lock taken) */
+    trove_idmap *put_ids;       /* ext id -> put[] index */
+    serve_user_put **put;       /* the latest entry per put user */
+    size_t       cap_put;
+    serve_user_put **blocks;    /* every entry made, freed at stop */
+    size_t       n_blocks, cap_blocks;
 } serve_users;
 
 /* Popularity counts (positive events) per market and store item id,
@@ -190,6 +210,7 @@ static inline int trove__serve_item_live(const serve_item *it, int64_t now)
 /* ----------------------------------------------------------- metrics */
 enum serve_endpoint {
     SERVE_EP_RECS = 0, SERVE_EP_EVENTS, SERVE_EP_ITEM_PUT, SERVE_EP_ITEM_PATCH,
+    SERVE_EP_USER_PUT,
     SERVE_EP_MODELS, SERVE_EP_ACTIVATE, SERVE_EP_ROLLBACK, SERVE_EP_HEALTHZ,
     SERVE_EP_METRICS, SERVE_EP_HUNTS, SERVE_EP_MONITORING, SERVE_EP_DASHBOARD,
     SERVE_EP_STATIC, SERVE_EP_OTHER, SERVE_N_ENDPOINTS
@@ -299,15 +320,21 @@ int  trove__serve_users_load(trove_server *s, trove_error *err);
  * feature indices and weights (at most max); returns how many, 0 for a
  * user without stored features or when m has no feature names. For the
  * cold start of users the model was not trained with. */
-size_t trove__serve_user_features(const serve_users *u, const trove_model *m,
+size_t trove__serve_user_features(serve_users *u, const trove_model *m,
                                   const char *user, size_t ulen,
                                   uint32_t *feat, float *w, size_t max);
+/* Publish the features of `user` after a PUT stored them: names[0..n)
+ * with weights w (copied), merged into the user's current ones (a name
+ * already there takes the new weight). TROVE_OK or TROVE_ENOMEM (nothing
+ * published). Thread-safe against the readers. */
+int trove__serve_user_put(serve_users *u, const char *user, const char *const *names,
+                          const float *w, size_t n);
 /* The rules engine's view of `user`: its stored features ("field=value"
  * names, at most cap, into feat) and segments (the tags of its features
  * TROVE_RULES_SEGMENT_PREFIX<tag>, at most cap, into seg), as cycles read
  * them; the names are borrowed from u. Users without stored features get
  * none. */
-void trove__serve_user_context(const serve_users *u, const char *user, const char **feat,
+void trove__serve_user_context(serve_users *u, const char *user, const char **feat,
                                size_t *n_feat, const char **seg, size_t *n_seg, size_t cap);
 void trove__serve_users_free(serve_users *u);
 /* Build a snapshot from the store's items, s->models and the counts, and

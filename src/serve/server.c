@@ -1619,6 +1619,128 @@ done:
     return rc;
 }
 
+/* -------------------------------------------------------------- users */
+#define MAX_USER_PUT_FEATURES 64
+
+/* PUT /v1/users/{id}: create or update a user's features (and home market),
+ * stored in one transaction and seen by the next request: cold-start
+ * scoring from features, and the rules engine's features and segments. */
+static enum MHD_Result handle_user(trove_server *s, struct MHD_Connection *conn,
+                                   req_ctx *ctx, const char *id)
+{
+    answer a = { 200, SERVE_EP_USER_PUT, 0 };
+    char msg[TROVE_ERROR_MSG_MAX];
+    char names_buf[MAX_USER_PUT_FEATURES][512];
+    const char *names[MAX_USER_PUT_FEATURES];
+    float weights[MAX_USER_PUT_FEATURES];
+    int kinds[MAX_USER_PUT_FEATURES];
+    json_t *root = NULL, *feats, *mkt;
+    trove_error err;
+    int created = 0, st, mi = -1;
+    size_t n = 0;
+    int64_t uid = 0;
+    enum MHD_Result rc;
+    trove_error_clear(&err);
+    if (!valid_item_id(id)) {
+        a.status = 400;
+        return send_error(s, conn, &a, ctx->start_ns,
+                          "user id: 1 to %d bytes of UTF-8 without '/' are expected",
+                          MAX_ID_LEN);
+    }
+    if (parse_body(ctx, &root, msg, sizeof msg) != 0) {
+        a.status = 400;
+        return send_error(s, conn, &a, ctx->start_ns, "%s", msg);
+    }
+    feats = json_is_object(root) ? json_object_get(root, "features") : NULL;
+    mkt = json_is_object(root) ? json_object_get(root, "market") : NULL;
+    if (!json_is_object(root) || (feats != NULL && !json_is_object(feats)) ||
+        (mkt != NULL && !json_is_string(mkt))) {
+        a.status = 400;
+        rc = send_error(s, conn, &a, ctx->start_ns, "request body: an object with "
+                        "\"market\" (a market code) and \"features\" (an object of "
+                        "name: number or string) is expected");
+        goto done;
+    }
+    if (mkt != NULL && (mi = trove__serve_market_index(s, json_string_value(mkt))) < 0) {
+        a.status = 404;
+        rc = send_error(s, conn, &a, ctx->start_ns, "market: unknown market '%s'",
+                        json_string_value(mkt));
+        goto done;
+    }
+    if (feats != NULL) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(feats, key, v) {
+            if (!(json_is_number(v) && isfinite(json_number_value(v))) &&
+                !json_is_string(v)) {
+                a.status = 400;
+                rc = send_error(s, conn, &a, ctx->start_ns, "features.%s: a finite "
+                                "number or a string is expected", key);
+                goto done;
+            }
+            if (n == MAX_USER_PUT_FEATURES) {
+                a.status = 400;
+                rc = send_error(s, conn, &a, ctx->start_ns, "features: at most %d per "
+                                "request", MAX_USER_PUT_FEATURES);
+                goto done;
+            }
+            /* the naming of PUT /v1/items: "field=value" (weight 1) for a
+             * string, the field itself with the number as its weight */
+            int len = json_is_string(v)
+                          ? snprintf(names_buf[n], sizeof names_buf[n], "%s=%s", key,
+                                     json_string_value(v))
+                          : snprintf(names_buf[n], sizeof names_buf[n], "%s", key);
+            if (len < 0 || (size_t)len >= sizeof names_buf[n]) {
+                a.status = 400;
+                rc = send_error(s, conn, &a, ctx->start_ns, "features.%s: the feature "
+                                "name is longer than %zu bytes", key,
+                                sizeof names_buf[n] - 1);
+                goto done;
+            }
+            names[n] = names_buf[n];
+            kinds[n] = json_is_string(v) || strchr(key, '=') ? TROVE_FEATURE_CATEGORICAL
+                                                             : TROVE_FEATURE_NUMERIC;
+            weights[n] = json_is_string(v) ? 1.0f : (float)json_number_value(v);
+            n++;
+        }
+    }
+    pthread_mutex_lock(&s->admin_lock);
+    st = trove_store_begin(s->store, &err);
+    if (st == TROVE_OK)
+        st = trove_store_user_upsert(s->store, id, mi >= 0 ? s->market_id[mi] : 0, &uid,
+                                     &created, &err);
+    for (size_t k = 0; st == TROVE_OK && k < n; k++) {
+        int64_t fid;
+        st = trove_store_feature_upsert(s->store, TROVE_FEATURE_USER, names[k], kinds[k],
+                                        &fid, &err);
+        if (st == TROVE_OK)
+            st = trove_store_user_feature_set(s->store, uid, fid, weights[k], &err);
+        if (st != TROVE_OK)
+            trove_error_prefix(&err, "features.%s", names[k]);
+    }
+    if (st == TROVE_OK)
+        st = trove_store_commit(s->store, &err);
+    if (st != TROVE_OK)
+        trove_store_rollback(s->store, NULL);
+    else if (trove__serve_user_put(&s->users, id, names, weights, n) != TROVE_OK)
+        st = trove_error_set(&err, TROVE_ENOMEM, "user %s: stored, but out of memory "
+                             "publishing its features (seen after a restart)", id);
+    pthread_mutex_unlock(&s->admin_lock);
+    if (st != TROVE_OK) {
+        a.status = st == TROVE_EINVAL ? 400 : 503;
+        rc = send_error(s, conn, &a, ctx->start_ns, "%s", err.msg);
+        goto done;
+    }
+    a.status = created ? 201 : 200;
+    rc = send_json(s, conn, &a,
+                   json_pack("{s:s,s:b,s:I}", "user", id, "created", created,
+                             "features", (json_int_t)n),
+                   ctx->start_ns);
+done:
+    json_decref(root);
+    return rc;
+}
+
 /* ------------------------------------------------------------- models */
 typedef struct versions_walk {
     json_t *arr;
@@ -1854,6 +1976,10 @@ static enum MHD_Result route(trove_server *s, struct MHD_Connection *conn,
         endpoint = put ? SERVE_EP_ITEM_PUT : SERVE_EP_ITEM_PATCH;
         allowed = put || strcmp(method, "PATCH") == 0;
         admin = 1;
+    } else if (strncmp(url, "/v1/users/", 10) == 0) {
+        endpoint = SERVE_EP_USER_PUT;
+        allowed = strcmp(method, "PUT") == 0;
+        admin = 1;
     } else if (strcmp(url, "/v1/models") == 0) {
         endpoint = SERVE_EP_MODELS; allowed = is_get;
         admin = !s->params.public_read;
@@ -1895,6 +2021,7 @@ static enum MHD_Result route(trove_server *s, struct MHD_Connection *conn,
     case SERVE_EP_EVENTS:    return handle_events(s, conn, ctx);
     case SERVE_EP_ITEM_PUT:  return handle_item(s, conn, ctx, url + 10, 1);
     case SERVE_EP_ITEM_PATCH:return handle_item(s, conn, ctx, url + 10, 0);
+    case SERVE_EP_USER_PUT:  return handle_user(s, conn, ctx, url + 10);
     case SERVE_EP_MODELS:    return handle_models(s, conn, start);
     case SERVE_EP_ACTIVATE:  return handle_model_change(s, conn, ctx, market, 1);
     case SERVE_EP_ROLLBACK:  return handle_model_change(s, conn, ctx, market, 0);

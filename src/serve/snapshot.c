@@ -669,7 +669,10 @@ int trove__serve_users_load(trove_server *s, trove_error *err)
     int rc;
     u->user_ids = trove_idmap_new();
     u->names = trove_idmap_new();
-    if (u->user_ids == NULL || u->names == NULL) {
+    u->put_ids = trove_idmap_new();
+    u->put_lock_ok = pthread_rwlock_init(&u->put_lock, NULL) == 0;
+    atomic_init(&u->n_put, 0);
+    if (u->user_ids == NULL || u->names == NULL || u->put_ids == NULL || !u->put_lock_ok) {
         rc = trove_error_set(err, TROVE_ENOMEM, "user features: out of memory");
         goto done;
     }
@@ -718,6 +721,13 @@ done:
 
 void trove__serve_users_free(serve_users *u)
 {
+    for (size_t k = 0; k < u->n_blocks; k++)
+        trove_free(u->blocks[k]);
+    trove_free(u->blocks);
+    trove_free(u->put);
+    trove_idmap_free(u->put_ids);
+    if (u->put_lock_ok)
+        pthread_rwlock_destroy(&u->put_lock);
     trove_idmap_free(u->user_ids);
     trove_idmap_free(u->names);
     trove_free(u->off);
@@ -1287,13 +1297,50 @@ fail:
     return rc;
 }
 
-void trove__serve_user_context(const serve_users *u, const char *user, const char **feat,
+/* The latest put entry of `user`, or NULL; entries outlive the lock. */
+static const serve_user_put *put_find(serve_users *u, const char *user, size_t ulen)
+{
+    const serve_user_put *p = NULL;
+    if (atomic_load_explicit(&u->n_put, memory_order_acquire) == 0)
+        return NULL;
+    pthread_rwlock_rdlock(&u->put_lock);
+    int64_t i = trove_idmap_find(u->put_ids, user, ulen);
+    if (i >= 0)
+        p = u->put[i];
+    pthread_rwlock_unlock(&u->put_lock);
+    return p;
+}
+
+/* The k-th feature of `user` (put entry p, else start row r): its name and
+ * weight; the count in *n when k is SIZE_MAX. */
+static const char *user_feature(const serve_users *u, const serve_user_put *p, int64_t r,
+                                uint32_t k, size_t *len, float *w)
+{
+    if (p != NULL) {
+        *len = strlen(p->names[k]);
+        *w = p->weight[k];
+        return p->names[k];
+    }
+    *w = u->weight[u->off[r] + k];
+    return trove_idmap_name(u->names, u->feat[u->off[r] + k], len);
+}
+
+static uint32_t user_n_features(const serve_users *u, const serve_user_put *p, int64_t r)
+{
+    return p != NULL ? p->n : r >= 0 ? u->off[r + 1] - u->off[r] : 0;
+}
+
+void trove__serve_user_context(serve_users *u, const char *user, const char **feat,
                                size_t *n_feat, const char **seg, size_t *n_seg, size_t cap)
 {
-    size_t plen = strlen(TROVE_RULES_SEGMENT_PREFIX), nf = 0, ns = 0;
-    int64_t row = u->user_ids ? trove_idmap_find(u->user_ids, user, strlen(user)) : -1;
-    for (uint32_t x = row >= 0 ? u->off[row] : 0; row >= 0 && x < u->off[row + 1]; x++) {
-        const char *name = trove_idmap_name(u->names, u->feat[x], NULL);
+    size_t plen = strlen(TROVE_RULES_SEGMENT_PREFIX), nf = 0, ns = 0, ulen = strlen(user);
+    const serve_user_put *p = put_find(u, user, ulen);
+    int64_t row = p == NULL && u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    uint32_t n = user_n_features(u, p, row);
+    for (uint32_t k = 0; k < n; k++) {
+        size_t len;
+        float w;
+        const char *name = user_feature(u, p, row, k, &len, &w);
         if (nf < cap)
             feat[nf++] = name;
         if (ns < cap && strncmp(name, TROVE_RULES_SEGMENT_PREFIX, plen) == 0)
@@ -1303,22 +1350,115 @@ void trove__serve_user_context(const serve_users *u, const char *user, const cha
     *n_seg = ns;
 }
 
-size_t trove__serve_user_features(const serve_users *u, const trove_model *m,
+int trove__serve_user_put(serve_users *u, const char *user, const char *const *names,
+                          const float *w, size_t n)
+{
+    size_t ulen = strlen(user), total = 0, bytes;
+    int rc = TROVE_ENOMEM;
+    pthread_rwlock_wrlock(&u->put_lock);
+    const serve_user_put *old = NULL;
+    int64_t i = trove_idmap_find(u->put_ids, user, ulen);
+    int64_t row = -1;
+    if (i >= 0)
+        old = u->put[i];
+    else if (u->user_ids != NULL)
+        row = trove_idmap_find(u->user_ids, user, ulen);
+    /* the merged list: the current features, then the new names */
+    uint32_t n_old = user_n_features(u, old, row), m = 0;
+    size_t cap = (size_t)n_old + n;
+    bytes = sizeof(serve_user_put) + cap * (sizeof(char *) + sizeof(float));
+    for (uint32_t k = 0; k < n_old; k++) {
+        size_t len;
+        float x;
+        user_feature(u, old, row, k, &len, &x);
+        total += len + 1;
+    }
+    for (size_t k = 0; k < n; k++)
+        total += strlen(names[k]) + 1;
+    serve_user_put *p = trove_malloc(bytes + total);
+    if (p == NULL)
+        goto done;
+    p->names = (const char **)(void *)(p + 1);
+    p->weight = (float *)(void *)(p->names + cap);
+    char *text = (char *)(p->weight + cap);
+    for (size_t k = 0; k < (size_t)n_old + n; k++) {
+        size_t len;
+        float x;
+        const char *name = k < n_old ? user_feature(u, old, row, (uint32_t)k, &len, &x)
+                                     : names[k - n_old];
+        if (k >= n_old) {
+            len = strlen(name);
+            x = w[k - n_old];
+        }
+        uint32_t j = 0;
+        while (j < m && strcmp(p->names[j], name) != 0)
+            j++;
+        if (j == m) {
+            memcpy(text, name, len + 1);
+            p->names[m++] = text;
+            text += len + 1;
+        }
+        p->weight[j] = x;
+    }
+    p->n = m;
+    /* keep every entry until the stop: readers may hold its names */
+    if (u->n_blocks == u->cap_blocks) {
+        size_t c = u->cap_blocks ? 2 * u->cap_blocks : 16;
+        serve_user_put **b = trove_realloc(u->blocks, c * sizeof *b);
+        if (b == NULL) {
+            trove_free(p);
+            goto done;
+        }
+        u->blocks = b;
+        u->cap_blocks = c;
+    }
+    /* room for a new user's slot before its id is added */
+    size_t next = (size_t)trove_idmap_size(u->put_ids);
+    if (next >= u->cap_put) {
+        size_t c = u->cap_put ? 2 * u->cap_put : 16;
+        serve_user_put **q = trove_realloc(u->put, c * sizeof *q);
+        if (q == NULL) {
+            trove_free(p);
+            goto done;
+        }
+        memset(q + u->cap_put, 0, (c - u->cap_put) * sizeof *q);
+        u->put = q;
+        u->cap_put = c;
+    }
+    uint32_t idx;
+    int added;
+    if (trove_idmap_intern(u->put_ids, user, ulen, &idx, &added) != TROVE_OK) {
+        trove_free(p);
+        goto done;
+    }
+    u->blocks[u->n_blocks++] = p;
+    u->put[idx] = p;
+    atomic_fetch_add_explicit(&u->n_put, 1, memory_order_release);
+    rc = TROVE_OK;
+done:
+    pthread_rwlock_unlock(&u->put_lock);
+    return rc;
+}
+
+size_t trove__serve_user_features(serve_users *u, const trove_model *m,
                                   const char *user, size_t ulen,
                                   uint32_t *feat, float *w, size_t max)
 {
     const trove_idmap *names = trove_model_user_feature_names(m);
-    int64_t r = u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    const serve_user_put *p = put_find(u, user, ulen);
+    int64_t r = p == NULL && u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
+    uint32_t n = user_n_features(u, p, r);
     size_t nf = 0;
-    if (names == NULL || r < 0)
+    if (names == NULL)
         return 0;
-    for (uint32_t k = u->off[r]; k < u->off[r + 1] && nf < max; k++) {
+    for (uint32_t k = 0; k < n && nf < max; k++) {
         size_t len;
-        const char *name = trove_idmap_name(u->names, u->feat[k], &len);
+        float x;
+        const char *name = user_feature(u, p, r, k, &len, &x);
         int64_t f = trove_idmap_find(names, name, len);
         if (f >= 0) {
             feat[nf] = (uint32_t)f;
-            w[nf] = u->weight[k];
+            w[nf] = x;
             nf++;
         }
     }

@@ -274,6 +274,61 @@ static void test_recommend_cold_and_fallback(void **state)
     reply_free(&r);
 }
 
+/* PUT /v1/users/{id}: a user who signs up with features is ranked by the
+ * model from them on the next request (cold start), without a restart. */
+static void test_user_put(void **state)
+{
+    (void)state;
+    reply r = http("GET", "/v1/recommendations?user=newbie&market=DE&n=4", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"fallback\":true"));
+    reply_free(&r);
+    r = http("PUT", "/v1/users/newbie", NULL, "{\"features\":{\"seg\":\"x\"}}");
+    assert_true(r.status == 401 || r.status == 403);
+    reply_free(&r);
+    r = http("PUT", "/v1/users/newbie", TOKEN,
+             "{\"market\":\"DE\",\"features\":{\"seg\":\"x\"}}");
+    assert_int_equal(r.status, 201);
+    assert_non_null(strstr(r.body, "\"created\":true"));
+    reply_free(&r);
+    r = http("GET", "/v1/recommendations?user=newbie&market=DE&n=4", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"fallback\":false"));
+    assert_int_equal(count_of(r.body, "\"source\":\"model\""), 4);
+    reply_free(&r);
+    /* a second PUT updates (200); the features are in the store */
+    r = http("PUT", "/v1/users/newbie", TOKEN, "{\"features\":{\"visits\":3}}");
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"created\":false"));
+    reply_free(&r);
+    {
+        trove_error err;
+        trove_store *st = NULL;
+        int64_t uid;
+        assert_int_equal(trove_store_open(testutil_tmp_path("serve.db"), TROVE_STORE_READONLY,
+                                          &st, &err), TROVE_OK);
+        assert_int_equal(trove_store_user_find(st, "newbie", &uid, &err), TROVE_OK);
+        trove_store_close(st);
+    }
+    /* bad input, each naming its field */
+    const struct { const char *path, *body; int status; const char *msg; } bad[] = {
+        { "/v1/users/newbie", "{\"features\":[1]}", 400, "features" },
+        { "/v1/users/newbie", "{\"features\":{\"vip\":true}}", 400, "features.vip" },
+        { "/v1/users/newbie", "{\"market\":\"XX\"}", 404, "unknown market 'XX'" },
+        { "/v1/users/newbie", "{\"features\":", 400, "malformed JSON" },
+        { "/v1/users/a%2Fb", "{}", 400, "user id" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = http("PUT", bad[i].path, TOKEN, bad[i].body);
+        if (r.status != bad[i].status || strstr(r.body, bad[i].msg) == NULL)
+            fail_msg("PUT %s %s: %d %s", bad[i].path, bad[i].body, r.status, r.body);
+        reply_free(&r);
+    }
+    r = http("GET", "/v1/users/newbie", TOKEN, NULL);
+    assert_int_equal(r.status, 405);
+    reply_free(&r);
+}
+
 static void test_recommend_bad_input(void **state)
 {
     (void)state;
@@ -628,6 +683,7 @@ static void test_rules_segments(void **state)
     trove_serve_params p = trove_serve_default_params();
     p.store_uri = testutil_tmp_path("serve.db");
     p.rules_dir = dir;
+    p.admin_token = TOKEN;
     port = testutil_server_start(&p, &other);
     assert_true(port != 0);
     reply r = http("GET", "/v1/recommendations?user=u1&market=DE&n=4", NULL, NULL);
@@ -637,6 +693,13 @@ static void test_rules_segments(void **state)
     r = http("GET", "/v1/recommendations?user=u3&market=DE&n=4", NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_null(strstr(r.body, "\"item\":\"i5\""));
+    reply_free(&r);
+    /* a segment given while serving counts on the next request */
+    r = http("PUT", "/v1/users/u3", TOKEN, "{\"features\":{\"segment\":\"vip\"}}");
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    r = http("GET", "/v1/recommendations?user=u3&market=DE&n=4", NULL, NULL);
+    assert_non_null(strstr(r.body, "{\"item\":\"i5\",\"score\":null,\"source\":\"pinned\""));
     reply_free(&r);
     port = saved;
     trove_server_stop(other);
@@ -785,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_rules_hook),
         cmocka_unit_test(test_rules_engine),
         cmocka_unit_test(test_rules_segments),
+        cmocka_unit_test(test_user_put),
         cmocka_unit_test(test_start_out_of_memory),
         cmocka_unit_test(test_start_errors),
         cmocka_unit_test(test_cli),
