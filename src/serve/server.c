@@ -1725,6 +1725,16 @@ static enum MHD_Result handle_user(trove_server *s, struct MHD_Connection *conn,
     else if (trove__serve_user_put(&s->users, id, names, weights, n) != TROVE_OK)
         st = trove_error_set(&err, TROVE_ENOMEM, "user %s: stored, but out of memory "
                              "publishing its features (seen after a restart)", id);
+    /* how many of the user's features the market's serving model knows:
+     * 0 leaves a user it was not trained with on the fallback */
+    json_int_t known = -1;
+    if (st == TROVE_OK && mi >= 0 && s->models[mi] != NULL) {
+        uint32_t kf[MAX_USER_PUT_FEATURES * 4];
+        float kw[MAX_USER_PUT_FEATURES * 4];
+        known = (json_int_t)trove__serve_user_features(&s->users, s->models[mi]->m, id,
+                                                       strlen(id), kf, kw,
+                                                       MAX_USER_PUT_FEATURES * 4);
+    }
     pthread_mutex_unlock(&s->admin_lock);
     if (st != TROVE_OK) {
         a.status = st == TROVE_EINVAL ? 400 : 503;
@@ -1733,8 +1743,9 @@ static enum MHD_Result handle_user(trove_server *s, struct MHD_Connection *conn,
     }
     a.status = created ? 201 : 200;
     rc = send_json(s, conn, &a,
-                   json_pack("{s:s,s:b,s:I}", "user", id, "created", created,
-                             "features", (json_int_t)n),
+                   json_pack("{s:s,s:b,s:I,s:o}", "user", id, "created", created,
+                             "features", (json_int_t)n, "model_features",
+                             known >= 0 ? json_integer(known) : json_null()),
                    ctx->start_ns);
 done:
     json_decref(root);

@@ -290,6 +290,7 @@ static void test_user_put(void **state)
              "{\"market\":\"DE\",\"features\":{\"seg\":\"x\"}}");
     assert_int_equal(r.status, 201);
     assert_non_null(strstr(r.body, "\"created\":true"));
+    assert_non_null(strstr(r.body, "\"model_features\":1"));   /* seg=x */
     reply_free(&r);
     r = http("GET", "/v1/recommendations?user=newbie&market=DE&n=4", NULL, NULL);
     assert_int_equal(r.status, 200);
@@ -300,6 +301,13 @@ static void test_user_put(void **state)
     r = http("PUT", "/v1/users/newbie", TOKEN, "{\"features\":{\"visits\":3}}");
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, "\"created\":false"));
+    assert_non_null(strstr(r.body, "\"model_features\":null"));  /* no market given */
+    reply_free(&r);
+    /* features the model does not know: counted as 0 */
+    r = http("PUT", "/v1/users/stranger", TOKEN,
+             "{\"market\":\"DE\",\"features\":{\"shoe\":\"43\"}}");
+    assert_int_equal(r.status, 201);
+    assert_non_null(strstr(r.body, "\"model_features\":0"));
     reply_free(&r);
     {
         trove_error err;
