@@ -1487,6 +1487,36 @@ static int item_flags(json_t *o, trove_item *f, unsigned *mask, char *msg,
     return 0;
 }
 
+/* The store feature of the body's features entry key: v (the naming of
+ * docs/openapi.yaml, Item.features): a string becomes the categorical
+ * "key=value" with weight 1, a finite number the numeric feature "key"
+ * (categorical when key holds '=') with that weight. 0, or -1 with the
+ * reason in msg (naming features.key). */
+static int feature_of(const char *key, json_t *v, char *name, size_t size, int *kind,
+                      double *w, char *msg, size_t msg_size)
+{
+    int len;
+    if (json_is_string(v)) {
+        len = snprintf(name, size, "%s=%s", key, json_string_value(v));
+        *kind = TROVE_FEATURE_CATEGORICAL;
+        *w = 1.0;
+    } else if (json_is_number(v) && isfinite(json_number_value(v))) {
+        len = snprintf(name, size, "%s", key);
+        *kind = strchr(key, '=') ? TROVE_FEATURE_CATEGORICAL : TROVE_FEATURE_NUMERIC;
+        *w = json_number_value(v);
+    } else {
+        snprintf(msg, msg_size, "features.%s: a finite number or a string is expected",
+                 key);
+        return -1;
+    }
+    if (len < 0 || (size_t)len >= size) {
+        snprintf(msg, msg_size, "features.%s: the feature name is longer than %zu bytes",
+                 key, size - 1);
+        return -1;
+    }
+    return 0;
+}
+
 static int valid_item_id(const char *id)
 {
     size_t len = strlen(id);
@@ -1547,11 +1577,12 @@ static enum MHD_Result handle_item(trove_server *s, struct MHD_Connection *conn,
         const char *key;
         json_t *v;
         json_object_foreach(feats, key, v) {
-            if (!(json_is_number(v) && isfinite(json_number_value(v))) &&
-                !json_is_string(v)) {
+            char name[512];
+            int kind;
+            double w;
+            if (feature_of(key, v, name, sizeof name, &kind, &w, msg, sizeof msg) != 0) {
                 a.status = 400;
-                rc = send_error(s, conn, &a, ctx->start_ns, "features.%s: a "
-                                "finite number or a string is expected", key);
+                rc = send_error(s, conn, &a, ctx->start_ns, "%s", msg);
                 goto done;
             }
         }
@@ -1572,16 +1603,8 @@ static enum MHD_Result handle_item(trove_server *s, struct MHD_Connection *conn,
             int kind;
             double w;
             int64_t fid;
-            if (json_is_string(v)) {
-                snprintf(name, sizeof name, "%s=%s", key, json_string_value(v));
-                kind = TROVE_FEATURE_CATEGORICAL;
-                w = 1.0;
-            } else {
-                snprintf(name, sizeof name, "%s", key);
-                kind = strchr(key, '=') ? TROVE_FEATURE_CATEGORICAL
-                                        : TROVE_FEATURE_NUMERIC;
-                w = json_number_value(v);
-            }
+            /* validated before the transaction: cannot fail here */
+            (void)feature_of(key, v, name, sizeof name, &kind, &w, msg, sizeof msg);
             st = trove_store_feature_upsert(s->store, TROVE_FEATURE_ITEM, name,
                                             kind, &fid, &err);
             if (st == TROVE_OK)
@@ -1671,36 +1694,21 @@ static enum MHD_Result handle_user(trove_server *s, struct MHD_Connection *conn,
         const char *key;
         json_t *v;
         json_object_foreach(feats, key, v) {
-            if (!(json_is_number(v) && isfinite(json_number_value(v))) &&
-                !json_is_string(v)) {
-                a.status = 400;
-                rc = send_error(s, conn, &a, ctx->start_ns, "features.%s: a finite "
-                                "number or a string is expected", key);
-                goto done;
-            }
+            double w;
             if (n == MAX_USER_PUT_FEATURES) {
                 a.status = 400;
                 rc = send_error(s, conn, &a, ctx->start_ns, "features: at most %d per "
                                 "request", MAX_USER_PUT_FEATURES);
                 goto done;
             }
-            /* the naming of PUT /v1/items: "field=value" (weight 1) for a
-             * string, the field itself with the number as its weight */
-            int len = json_is_string(v)
-                          ? snprintf(names_buf[n], sizeof names_buf[n], "%s=%s", key,
-                                     json_string_value(v))
-                          : snprintf(names_buf[n], sizeof names_buf[n], "%s", key);
-            if (len < 0 || (size_t)len >= sizeof names_buf[n]) {
+            if (feature_of(key, v, names_buf[n], sizeof names_buf[n], &kinds[n], &w, msg,
+                           sizeof msg) != 0) {
                 a.status = 400;
-                rc = send_error(s, conn, &a, ctx->start_ns, "features.%s: the feature "
-                                "name is longer than %zu bytes", key,
-                                sizeof names_buf[n] - 1);
+                rc = send_error(s, conn, &a, ctx->start_ns, "%s", msg);
                 goto done;
             }
+            weights[n] = (float)w;
             names[n] = names_buf[n];
-            kinds[n] = json_is_string(v) || strchr(key, '=') ? TROVE_FEATURE_CATEGORICAL
-                                                             : TROVE_FEATURE_NUMERIC;
-            weights[n] = json_is_string(v) ? 1.0f : (float)json_number_value(v);
             n++;
         }
     }

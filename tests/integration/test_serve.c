@@ -335,6 +335,18 @@ static void test_user_put(void **state)
     r = http("GET", "/v1/users/newbie", TOKEN, NULL);
     assert_int_equal(r.status, 405);
     reply_free(&r);
+    /* a feature name past 511 bytes is refused, for users and offers alike
+     * (offers' names used to be cut silently) */
+    char body[1200];
+    snprintf(body, sizeof body, "{\"features\":{\"note\":\"%0600d\"}}", 7);
+    r = http("PUT", "/v1/users/newbie", TOKEN, body);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "features.note: the feature name is longer than 511"));
+    reply_free(&r);
+    r = http("PUT", "/v1/items/i1", TOKEN, body);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "features.note: the feature name is longer than 511"));
+    reply_free(&r);
 }
 
 static void test_recommend_bad_input(void **state)
