@@ -130,6 +130,18 @@ typedef struct trove__kernels {
      *   returns sum_j g*g                                                  */
     float (*adagrad_row)(float *w, const float *dir, float scale, float rate,
                          float alpha, size_t n);
+    /* Copy n floats, dst[j] = src[j], for data that another core reads
+     * next: the SIMD variants store whole 64-byte lines of a 64-byte
+     * aligned dst non-temporally (the lines go to memory instead of
+     * staying in this core's cache, so a later copy into the same place
+     * does not first pull them back from the reading core); other parts,
+     * and every part in the scalar table, are stored as usual. Such
+     * stores are weakly ordered: call stream_fence before publishing the
+     * data to another thread. */
+    void (*stream_copy)(float *dst, const float *src, size_t n);
+    /* Order the stream_copy stores before any later store (sfence; a
+     * no-op in the scalar table). */
+    void (*stream_fence)(void);
 } trove__kernels;
 
 /* Best k of scores[0..n) into items[0..count) and out_scores[0..count),

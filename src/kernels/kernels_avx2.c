@@ -355,6 +355,27 @@ static void qscan_avx2(const trove__qscan_args *a, float *lo, float *hi, float *
     }
 }
 
+static void stream_copy_avx2(float *dst, const float *src, size_t n)
+{
+    size_t j = 0;
+    /* plain stores up to dst's first 64-byte line boundary */
+    while (j < n && ((uintptr_t)(dst + j) & 63u) != 0) {
+        dst[j] = src[j];
+        j++;
+    }
+    for (; j + 16 <= n; j += 16) {
+        _mm256_stream_ps(dst + j + 0, _mm256_loadu_ps(src + j + 0));
+        _mm256_stream_ps(dst + j + 8, _mm256_loadu_ps(src + j + 8));
+    }
+    for (; j < n; j++)
+        dst[j] = src[j];
+}
+
+static void stream_fence_avx2(void)
+{
+    _mm_sfence();
+}
+
 const trove__kernels trove__kernels_avx2 = {
     "avx2",
     dot_avx2,
@@ -370,4 +391,6 @@ const trove__kernels trove__kernels_avx2 = {
     qscan_avx2,
     NULL,
     adagrad_row_avx2,
+    stream_copy_avx2,
+    stream_fence_avx2,
 };

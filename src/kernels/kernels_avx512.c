@@ -379,6 +379,26 @@ static void qscan8_avx512_vnni(const trove__qscan_args *a, float *lo, float *hi,
     }
 }
 
+static void stream_copy_avx512(float *dst, const float *src, size_t n)
+{
+    size_t j = 0;
+    /* plain stores up to dst's first 64-byte line boundary */
+    while (j < n && ((uintptr_t)(dst + j) & 63u) != 0) {
+        dst[j] = src[j];
+        j++;
+    }
+    for (; j + 16 <= n; j += 16) {
+        _mm512_stream_ps(dst + j + 0, _mm512_loadu_ps(src + j + 0));
+    }
+    for (; j < n; j++)
+        dst[j] = src[j];
+}
+
+static void stream_fence_avx512(void)
+{
+    _mm_sfence();
+}
+
 const trove__kernels trove__kernels_avx512 = {
     "avx512",
     dot_avx512,
@@ -394,6 +414,8 @@ const trove__kernels trove__kernels_avx512 = {
     qscan_avx512,
     NULL,
     adagrad_row_avx512,
+    stream_copy_avx512,
+    stream_fence_avx512,
 };
 
 const trove__kernels trove__kernels_avx512_vnni = {
@@ -411,4 +433,6 @@ const trove__kernels trove__kernels_avx512_vnni = {
     qscan_avx512_vnni,
     qscan8_avx512_vnni,
     adagrad_row_avx512,
+    stream_copy_avx512,
+    stream_fence_avx512,
 };

@@ -170,6 +170,16 @@ static void qscan8_scalar(const trove__qscan_args *a, float *lo, float *hi, floa
     }
 }
 
+static void stream_copy_scalar(float *dst, const float *src, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        dst[j] = src[j];
+}
+
+static void stream_fence_scalar(void)
+{
+}
+
 const trove__kernels trove__kernels_scalar = {
     "scalar",
     dot_scalar,
@@ -185,4 +195,6 @@ const trove__kernels trove__kernels_scalar = {
     qscan_scalar,
     qscan8_scalar,
     adagrad_row_scalar,
+    stream_copy_scalar,
+    stream_fence_scalar,
 };

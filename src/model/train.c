@@ -275,9 +275,14 @@ typedef struct train_ex {
  * column) of the grid schedule: a single-producer ring, emptied by the
  * thread that next holds the column (the grid's hand-over of the column
  * orders the consumers). head and tail count entries since the fit began;
- * entry e lives in slot e % cap. */
+ * entry e lives in slot e % cap. The producer writes the user
+ * representations with non-temporal stores (stream_copy: a slot's lines
+ * were last read by the consumer's core, and a plain store would first
+ * pull them back across cores) and publishes its entries once per cell,
+ * after a store fence. */
 typedef struct def_ring {
-    _Alignas(64) _Atomic uint64_t head; /* pushed; written by the producer */
+    _Alignas(64) _Atomic uint64_t head; /* published; written by the producer */
+    uint64_t pushed;                    /* written, not yet published (producer) */
     uint64_t tail_seen;                 /* the producer's last read of tail */
     _Alignas(64) _Atomic uint64_t tail; /* applied; written by the column's holder */
     float *q;                           /* cap x dp: user representations */
@@ -420,7 +425,7 @@ static void pairwise_step_deferred(const trove_model *m, const trove__kernels *k
     k->axpby(tmp, g_pos, pp, g_neg, pn, dp);
     side_step(m, k, &m->iid, &m->ifeat, &m->ifm, pos, q, g_pos, g_pos, 1, m->p.item_alpha);
     /* q may be the user's row in place: copy it before the user's step. */
-    memcpy(dq, q, dp * sizeof(float));
+    k->stream_copy(dq, q, dp);
     *ditem = neg;
     *dg = g_neg;
     side_step(m, k, &m->uid, &m->ufeat, &m->ufm, u, tmp, 1.0f, gbu, gbu != 0.0f,
@@ -431,7 +436,7 @@ static void pairwise_step_deferred(const trove_model *m, const trove__kernels *k
  * slot to fill, or 0 when the ring is full. */
 static inline uint64_t ring_room(def_ring *r)
 {
-    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t h = r->pushed;
     if (h - r->tail_seen >= r->cap)
         r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
     return h - r->tail_seen < r->cap ? (h % r->cap) + 1 : 0;
@@ -629,10 +634,7 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
                     slot--;
                     pairwise_step_deferred(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg,
                                            tmp, r->q + slot * dp, r->g + slot, r->item + slot);
-                    atomic_store_explicit(&r->head,
-                                          atomic_load_explicit(&r->head, memory_order_relaxed) +
-                                              1,
-                                          memory_order_release);
+                    r->pushed++;
                 } else {
                     pairwise_step(m, k, u, i, neg, q, pp, pn, lg.g_pos, lg.g_neg, tmp);
                 }
@@ -642,6 +644,14 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
         if (t->diverged)
             break;
         done++;
+    }
+    if (rings != NULL) {
+        /* Publish this cell's deferred steps: the fence orders their
+         * non-temporal stores before the heads. */
+        k->stream_fence();
+        for (uint32_t c = 0; c < job->g_cols; c++)
+            if (rings[c].pushed != atomic_load_explicit(&rings[c].head, memory_order_relaxed))
+                atomic_store_explicit(&rings[c].head, rings[c].pushed, memory_order_release);
     }
     t->rng = rng;
     t->loss += loss_sum;

@@ -340,6 +340,43 @@ static void test_variants(void **state)
     assert_non_null(trove__kernels_best()->name);
 }
 
+/* stream_copy: every variant copies exactly n floats for lengths 0..130
+ * at every float offset of a 64-byte line (the aligned body, the plain
+ * head and tail), and leaves the words around the copy alone; after
+ * stream_fence another thread would see the copy (here: the same one). */
+static void test_stream_copy(void **state)
+{
+    enum { N = 130, PAD = 16 };
+    (void)state;
+    for (int v = 0; v < TROVE__KERNELS_COUNT; v++) {
+        const trove__kernels *k = trove__kernels_variant(v);
+        if (k == NULL)
+            continue;
+        assert_non_null(k->stream_copy);
+        assert_non_null(k->stream_fence);
+        float *dst = trove_aligned_alloc(64, (N + 2 * PAD + 16) * sizeof(float));
+        float src[N + 16];
+        assert_non_null(dst);
+        for (size_t j = 0; j < N + 16; j++)
+            src[j] = (float)j * 0.5f - 7.0f;
+        for (size_t off = 0; off < 16; off++)
+            for (size_t n = 0; n <= N; n++) {
+                for (size_t j = 0; j < N + 2 * PAD + 16; j++)
+                    dst[j] = -1.0f;
+                k->stream_copy(dst + PAD + off, src + off, n);
+                k->stream_fence();
+                for (size_t j = 0; j < N + 2 * PAD + 16; j++) {
+                    int inside = j >= PAD + off && j < PAD + off + n;
+                    float want = inside ? src[j - PAD] : -1.0f;
+                    if (dst[j] != want)
+                        fail_msg("%s: stream_copy n=%zu off=%zu: word %zu is %g, want %g",
+                                 k->name, n, off, j, (double)dst[j], (double)want);
+                }
+            }
+        trove_aligned_free(dst);
+    }
+}
+
 /* The fused row-wise adagrad step: the scalar reference against a hand
  * computation, then every variant against the scalar one for lengths
  * 1..200, misaligned rows, with and without L2; the words outside the row
@@ -449,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_qscan_reference),
         cmocka_unit_test(test_variants),
         cmocka_unit_test(test_adagrad_row),
+        cmocka_unit_test(test_stream_copy),
         cmocka_unit_test(test_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
