@@ -10,7 +10,9 @@
  *       them; the figure is the median epoch over all runs.
  *       Also one thread with the row-wise adagrad schedule, examples/s,
  *       ratios to LightFM's 48 ms / 277 ms per epoch, 2-thread speedups,
- *       peak RSS after training on online retail.
+ *       peak RSS after training on online retail, and the core-to-core
+ *       round trip before and after (the VM's state, which the two-thread
+ *       figures depend on).
  *   trove-bench quality [--seeds N]  LightFM precision@10 (eval module) of
  *       WARP and BPR on both u20 splits over seeds 1..N (WARP also on two
  *       threads), and WARP with identity + genre item features on
@@ -21,9 +23,15 @@
  * Both print a table and one JSON line. LightFM's hyperparameters: d = 64,
  * lr 0.05, adagrad, max_sampled 10, 30 epochs, alpha 0.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
+#endif
 #include "bench.h"
 #include "trove/eval.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -94,6 +102,62 @@ static trove_model_params lightfm_params(int loss, uint32_t threads, uint64_t se
     return p;
 }
 
+/* Core-to-core round trip: two threads pinned to CPUs 0 and 1 pass a
+ * counter back and forth through one cache line. On this machine kind the
+ * two vCPUs sometimes share a last-level cache (about 130 ns) and
+ * sometimes not (about 450 ns); every write one thread makes and the other
+ * reads costs that much in the second state, so the two-thread figures
+ * are read together with it (docs/model.md, "How to measure"). */
+enum { PINGPONG_ROUNDS = 200000 };
+static _Alignas(64) _Atomic uint64_t g_ping;
+
+static int pin_cpu(size_t cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void *pong_main(void *arg)
+{
+    (void)arg;
+    if (pin_cpu(1) != 0)
+        return NULL;
+    for (uint64_t i = 0; i < PINGPONG_ROUNDS; i++) {
+        while (atomic_load_explicit(&g_ping, memory_order_acquire) != 2 * i + 1)
+            ;
+        atomic_store_explicit(&g_ping, 2 * i + 2, memory_order_release);
+    }
+    return NULL;
+}
+
+/* ns per round trip, or -1 when the two CPUs cannot be pinned. */
+static double core_round_trip_ns(void)
+{
+    pthread_t th;
+    cpu_set_t old;
+    double t0, t1;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+        pthread_getaffinity_np(pthread_self(), sizeof old, &old) != 0 || pin_cpu(0) != 0)
+        return -1.0;
+    atomic_store(&g_ping, 0);
+    if (pthread_create(&th, NULL, pong_main, NULL) != 0) {
+        pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+        return -1.0;
+    }
+    t0 = bench_now();
+    for (uint64_t i = 0; i < PINGPONG_ROUNDS; i++) {
+        atomic_store_explicit(&g_ping, 2 * i + 1, memory_order_release);
+        while (atomic_load_explicit(&g_ping, memory_order_acquire) != 2 * i + 2)
+            ;
+    }
+    t1 = bench_now();
+    pthread_join(th, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+    return (t1 - t0) * 1e9 / PINGPONG_ROUNDS;
+}
+
 int bench_train(int argc, char **argv)
 {
     uint32_t epochs = 30, runs = 3;
@@ -114,6 +178,7 @@ int bench_train(int argc, char **argv)
     }
     if (epochs < 1 || epochs > 4096 || runs < 1 || runs > epochs || bench_data_dir() == NULL)
         return 1;
+    double rt_before = core_round_trip_ns(), rt_after;
     /* Online retail first, so that the peak RSS is that of its training. */
     for (int s = 1; s >= 0; s--) {
         const split_files *sp = &k_splits[s];
@@ -155,6 +220,7 @@ int bench_train(int argc, char **argv)
         trove_idmap_free(u);
         trove_idmap_free(i);
     }
+    rt_after = core_round_trip_ns();
     variant = getenv("TROVE_KERNELS");
     printf("WARP d=64 epoch (median of %u epochs in %u interleaved runs), cpu: %s%s%s\n", epochs,
            runs, bench_cpu_features(), variant ? ", TROVE_KERNELS=" : "", variant ? variant : "");
@@ -170,6 +236,9 @@ int bench_train(int argc, char **argv)
                "%.3fx the time of adagrad\n", k_splits[s].name, med[s][3] * 1e3, exs[s][3],
                med[s][3] / med[s][0]);
     printf("peak RSS after online retail training: %.1f MiB\n", rss);
+    printf("core-to-core round trip (CPU 0 <-> 1): %.0f ns before, %.0f ns after "
+           "(about 130: the vCPUs share a cache; about 450: they do not, and every line the "
+           "threads pass costs that)\n", rt_before, rt_after);
     printf("{\"bench\":\"train\",\"commit\":\"%s\",\"cpu\":\"%s\",\"epochs\":%u,\"runs\":%u",
            bench_commit(), bench_cpu_features(), epochs, runs);
     for (int s = 0; s < 2; s++)
@@ -182,7 +251,8 @@ int bench_train(int argc, char **argv)
                1e9 / exs[s][0], k_splits[s].lightfm_epoch_ms,
                k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1],
                med[s][2] * 1e3, med[s][0] / med[s][2], med[s][3] * 1e3, med[s][3] / med[s][0]);
-    printf(",\"peak_rss_mib\":%.1f}\n", rss);
+    printf(",\"peak_rss_mib\":%.1f,\"round_trip_ns_before\":%.0f,\"round_trip_ns_after\":%.0f}\n",
+           rss, rt_before, rt_after);
     return 0;
 }
 

@@ -254,9 +254,10 @@ void trove__model_step(trove_model *m, uint32_t u, uint32_t pos, uint32_t neg,
 }
 
 /* ------------------------------------------------------------------ epoch */
-/* User blocks and item columns of the grid schedule, per thread (4 x 4
- * cells for two threads: 6 x 6 measured no better; docs/model.md). */
-#define TROVE__GRID_PER_THREAD 2u
+/* User blocks and item columns of the grid schedule, per thread: 6 x 6
+ * cells for two threads (4 x 4 left a longer wait for the last cell of an
+ * epoch; 8 x 8 measured no better than 6 x 6; docs/model.md). */
+#define TROVE__GRID_PER_THREAD 3u
 
 typedef struct kos_pair {
     uint32_t item;
