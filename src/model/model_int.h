@@ -139,6 +139,25 @@ float trove__model_warp_rank_weight(uint32_t n_neg, uint32_t sampled);
 int trove__model_block_cuts(const trove_csr *x, const uint64_t *range, uint32_t n_blocks,
                             uint32_t *block_lo);
 
+/* Bitmaps of the positives of long rows, for the membership test of
+ * every sampled negative. A scan of the row costs time in proportion to
+ * its length, so a user with 1,000 items costs 20 times one with 50 per
+ * draw (on online retail the scans took a fifth of an epoch). A row of at
+ * least TROVE__POS_BITMAP_MIN items, and at least n_cols / 128 (so that
+ * its bitmap takes at most four times the bytes of its indices), gets
+ * n_cols bits instead: one load per draw. *word_out (n_rows entries):
+ * the first word of row u's bitmap in *bits_out, or UINT64_MAX for rows
+ * that keep the scan; both NULL when no row qualifies. Caller frees both
+ * (trove_free). Returns TROVE_OK or TROVE_ENOMEM. */
+#define TROVE__POS_BITMAP_MIN 64u
+int trove__model_pos_index(const trove_csr *x, uint64_t **bits_out, uint64_t **word_out);
+
+/* Is column i set in the bitmap starting at word w? */
+static inline int trove__model_pos_bit(const uint64_t *bits, uint64_t w, uint32_t i)
+{
+    return (int)((bits[w + (i >> 6)] >> (i & 63u)) & 1u);
+}
+
 /* One SGD step on the example (u, pos[, neg]) with the given derivatives,
  * exactly as the training loop applies it (representation gradients
  * chained to every feature row, schedule, L2). scratch: 4*dp floats,

@@ -314,7 +314,58 @@ typedef struct train_job {
     /* Per column, the releases of it so far (a snapshot of the column is
      * current while the count has not moved). */
     _Atomic uint32_t *col_ver;
+    /* The positives of long rows as bitmaps (trove__model_pos_index): user u's
+     * starts at word pos_word[u] of pos_bits, or pos_word[u] == UINT64_MAX
+     * (scan the row). pos_word NULL: no bitmaps. */
+    const uint64_t *pos_bits;
+    const uint64_t *pos_word;
 } train_job;
+
+/* Bitmaps of the positives of long rows (model_int.h). */
+int trove__model_pos_index(const trove_csr *x, uint64_t **bits_out, uint64_t **word_out)
+{
+    uint64_t words = ((uint64_t)x->n_cols + 63) / 64, total = 0;
+    uint64_t min_len = (uint64_t)x->n_cols / 128 + 1;
+    uint64_t *word, *bits;
+    *bits_out = *word_out = NULL;
+    if (min_len < TROVE__POS_BITMAP_MIN)
+        min_len = TROVE__POS_BITMAP_MIN;
+    for (uint32_t u = 0; u < x->n_rows; u++)
+        if (x->indptr[u + 1] - x->indptr[u] >= min_len)
+            total += words;
+    if (total == 0)
+        return TROVE_OK;
+    word = trove_malloc((size_t)x->n_rows * sizeof *word);
+    bits = trove_calloc((size_t)total, sizeof *bits);
+    if (word == NULL || bits == NULL) {
+        trove_free(word);
+        trove_free(bits);
+        return TROVE_ENOMEM;
+    }
+    total = 0;
+    for (uint32_t u = 0; u < x->n_rows; u++) {
+        if (x->indptr[u + 1] - x->indptr[u] < min_len) {
+            word[u] = UINT64_MAX;
+            continue;
+        }
+        word[u] = total;
+        for (uint64_t e = x->indptr[u]; e < x->indptr[u + 1]; e++)
+            bits[total + (x->indices[e] >> 6)] |= (uint64_t)1 << (x->indices[e] & 63u);
+        total += words;
+    }
+    *bits_out = bits;
+    *word_out = word;
+    return TROVE_OK;
+}
+
+/* Is item i among user u's positives (row[0 .. len))? */
+static inline int is_positive(const train_job *job, uint32_t u, const uint32_t *row,
+                              uint64_t len, uint32_t i)
+{
+    if (job->pos_word != NULL && job->pos_word[u] != UINT64_MAX)
+        return trove__model_pos_bit(job->pos_bits, job->pos_word[u], i);
+    return job->k->contains_u32(row, len, i);
+}
 
 /* What a team run does: one round of the item-block schedule, or a whole
  * epoch of the grid. */
@@ -548,7 +599,7 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
             int found = 0;
             for (int tries = 0; tries < 64; tries++) {
                 neg = x->indices[trove_rng_below(&rng, (uint32_t)x->nnz)];
-                if (!k->contains_u32(row, len, neg)) {
+                if (!is_positive(job, u, row, len, neg)) {
                     found = 1;
                     break;
                 }
@@ -603,7 +654,7 @@ static void run_slice(train_thread *t, const uint32_t *ex_idx, uint64_t n_ex, ui
             cand = trove_rng_below(&rng, n_items);
             prefetch_candidate(m, snap, lo, nb, cand);
             draws++;
-            if (k->contains_u32(row, len, neg))
+            if (is_positive(job, u, row, len, neg))
                 continue;
             sampled++;
             if (snap != NULL && neg - lo >= nb) {
@@ -1121,6 +1172,7 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
     train_ex *ex = NULL;
     train_thread *th = NULL;
     uint32_t *block_lo = NULL, n_blocks = 1;
+    uint64_t *pos_bits = NULL, *pos_word = NULL;
     uint64_t *range = NULL;
     trove__team *team = NULL;
     grid_state gs;
@@ -1268,13 +1320,16 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
 
     if (g_size > 0 && grid_build(m, x, th, n_threads, g_size, &gs) != TROVE_OK)
         goto nomem;
+    if (m->p.loss != TROVE_LOSS_LOGISTIC && trove__model_pos_index(x, &pos_bits, &pos_word) != TROVE_OK)
+        goto nomem;
     if (n_threads > 1 && trove__team_new(n_threads, &team) != TROVE_OK)
         goto nomem;
     train_job job = {.m = m, .k = k, .x = x, .ex = ex, .n_blocks = n_blocks,
                      .block_lo = block_lo, .round = 0, .phase = TRAIN_ROUND,
                      .grid = gs.grid, .g_cols = g_size, .n_threads = n_threads,
                      .col_lo = gs.col_lo, .cell_ex = gs.cell_ex, .cell_off = gs.cell_off,
-                     .rings = gs.rings, .col_ver = gs.col_ver};
+                     .rings = gs.rings, .col_ver = gs.col_ver, .pos_bits = pos_bits,
+                     .pos_word = pos_word};
     for (uint32_t ep = 0; ep < epochs; ep++) {
         double t0 = now_sec(), loss = 0.0;
         uint64_t done = 0;
@@ -1373,6 +1428,8 @@ out:
     trove__team_free(team);
     grid_state_free(&gs, n_threads, g_size);
     trove_free(block_lo);
+    trove_free(pos_bits);
+    trove_free(pos_word);
     trove_free(range);
     trove_aligned_free(th);
     trove_free(ex);

@@ -588,6 +588,61 @@ static void test_block_cuts(void **state)
  * clusters (contiguous item ranges), the case where comparing items of
  * different blocks matters most. Three threads on 100 items, and more
  * threads than items, exercise uneven and degenerate blocks. */
+/* The bitmaps of long rows' positives: rows of at least 64 items (and
+ * n_cols / 128) get one, and every bit equals membership in the row. */
+static void test_pos_index(void **state)
+{
+    /* lengths of rows 0..5 over 200 columns: below, at and above the
+     * threshold, empty, full, and a long row stored in descending order */
+    static const uint32_t lens[6] = {63, 64, 0, 200, 100, 1};
+    trove_csr x;
+    uint64_t *bits = NULL, *word = NULL;
+    (void)state;
+    memset(&x, 0, sizeof x);
+    x.n_rows = 6;
+    x.n_cols = 200;
+    x.indptr = calloc(7, sizeof(uint64_t));
+    x.indices = malloc(600 * sizeof(uint32_t));
+    assert_non_null(x.indptr);
+    assert_non_null(x.indices);
+    for (uint32_t u = 0; u < 6; u++) {
+        x.indptr[u + 1] = x.indptr[u] + lens[u];
+        for (uint32_t j = 0; j < lens[u]; j++)
+            x.indices[x.indptr[u] + j] =
+                u == 4 ? 199 - 2 * j : (u == 3 ? j : (j * 7 + u) % 200);
+    }
+    x.nnz = x.indptr[6];
+    assert_int_equal(trove__model_pos_index(&x, &bits, &word), TROVE_OK);
+    assert_non_null(bits);
+    assert_non_null(word);
+    for (uint32_t u = 0; u < 6; u++) {
+        int want_bitmap = lens[u] >= TROVE__POS_BITMAP_MIN;
+        assert_int_equal(word[u] != UINT64_MAX, want_bitmap);
+        if (!want_bitmap)
+            continue;
+        for (uint32_t i = 0; i < 200; i++) {
+            int member = 0;
+            for (uint64_t e = x.indptr[u]; e < x.indptr[u + 1]; e++)
+                member |= x.indices[e] == i;
+            if (trove__model_pos_bit(bits, word[u], i) != member)
+                fail_msg("row %u column %u: bit %d, member %d", u, i,
+                         trove__model_pos_bit(bits, word[u], i), member);
+        }
+    }
+    trove_free(bits);
+    trove_free(word);
+
+    /* A wide catalog raises the threshold to n_cols / 128 + 1 (782 for
+     * 100,000 columns): the 100-item row keeps its scan, and with no row
+     * qualifying there are no bitmaps at all. */
+    x.n_cols = 100000;
+    assert_int_equal(trove__model_pos_index(&x, &bits, &word), TROVE_OK);
+    assert_null(bits);
+    assert_null(word);
+    free(x.indptr);
+    free(x.indices);
+}
+
 static void test_thread_schedules(void **state)
 {
     planted p = make_planted(200, 100, 5, 11);
@@ -1212,6 +1267,7 @@ int main(void)
         cmocka_unit_test(test_rowwise_step_by_hand),
         cmocka_unit_test(test_quality_beats_popularity),
         cmocka_unit_test(test_block_cuts),
+        cmocka_unit_test(test_pos_index),
         cmocka_unit_test(test_thread_schedules),
         cmocka_unit_test(test_logistic_and_adadelta),
         cmocka_unit_test(test_deterministic),
