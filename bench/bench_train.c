@@ -8,7 +8,9 @@
  *       (default 30 epochs in 3 runs), the configurations interleaved run
  *       by run so that a busy spell on a shared machine touches all of
  *       them; the figure is the median epoch over all runs.
- *       Also one thread with the row-wise adagrad schedule, examples/s,
+ *       Also one thread with the row-wise adagrad schedule, one thread
+ *       pinned to each of CPUs 0 and 1 (the speed-up two threads could
+ *       reach over the two vCPUs, and the share reached), examples/s,
  *       ratios to LightFM's 48 ms / 277 ms per epoch, 2-thread speedups,
  *       peak RSS after training on online retail, and the core-to-core
  *       round trip before and after (the VM's state, which the two-thread
@@ -163,8 +165,12 @@ int bench_train(int argc, char **argv)
     uint32_t epochs = 30, runs = 3;
     /* [split][run]: run 0 one thread, 1 two threads (default block
      * schedule, the grid), 2 two threads with the plain Hogwild schedule,
-     * 3 one thread with row-wise adagrad. */
-    double med[2][4] = {{0}}, exs[2][4] = {{0}}, rss = 0;
+     * 3 one thread with row-wise adagrad, 4 and 5 one thread pinned to CPU
+     * 0 and to CPU 1 (what each vCPU does alone, in the same interleaving:
+     * the two-thread speed-up cannot exceed T1 x (1/T_cpu0 + 1/T_cpu1)). */
+    enum { N_CONF = 6 };
+    double med[2][N_CONF] = {{0}}, exs[2][N_CONF] = {{0}}, rss = 0;
+    int pinned = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
     const char *variant = NULL;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--epochs") == 0 && a + 1 < argc)
@@ -187,12 +193,24 @@ int bench_train(int argc, char **argv)
         if (load_split(bench_data_path(sp->train), bench_data_path(sp->users),
                        bench_data_path(sp->items), NULL, &ds, &u, &i) != 0)
             return 1;
-        static epoch_log logs[4];
+        static epoch_log logs[N_CONF];
         memset(logs, 0, sizeof logs);
         for (uint32_t r = 0; r < runs; r++)
-            for (int t = 0; t < 4; t++) {
-                trove_model_params p = lightfm_params(TROVE_LOSS_WARP, t == 0 || t == 3 ? 1u : 2u,
-                                                      42 + r);
+            for (int t = 0; t < N_CONF; t++) {
+                trove_model_params p =
+                    lightfm_params(TROVE_LOSS_WARP, t == 1 || t == 2 ? 2u : 1u, 42 + r);
+                cpu_set_t old;
+                int restore = 0;
+                if (t >= 4) {
+                    if (!pinned)
+                        continue;
+                    if (pthread_getaffinity_np(pthread_self(), sizeof old, &old) != 0 ||
+                        pin_cpu((size_t)(t - 4)) != 0) {
+                        pinned = 0;
+                        continue;
+                    }
+                    restore = 1;
+                }
                 uint32_t n = epochs / runs + (r < epochs % runs ? 1u : 0u);
                 if (t == 2)
                     p.thread_schedule = TROVE_THREADS_HOGWILD;
@@ -209,8 +227,12 @@ int bench_train(int argc, char **argv)
                     return 1;
                 }
                 trove_model_free(m);
+                if (restore)
+                    pthread_setaffinity_np(pthread_self(), sizeof old, &old);
             }
-        for (int t = 0; t < 4; t++) {
+        for (int t = 0; t < N_CONF; t++) {
+            if (logs[t].n == 0)
+                continue;
             med[s][t] = bench_median(logs[t].secs, logs[t].n);
             exs[s][t] = (double)trove_dataset_nnz(ds) / med[s][t];
         }
@@ -235,6 +257,18 @@ int bench_train(int argc, char **argv)
         printf("%-18s row-wise adagrad, 1 thread: %.2f ms per epoch (%.0f examples/s), "
                "%.3fx the time of adagrad\n", k_splits[s].name, med[s][3] * 1e3, exs[s][3],
                med[s][3] / med[s][0]);
+    /* Attainable two-thread speed-up over these two vCPUs, and the share
+     * of it reached. */
+    double attain[2] = {0, 0}, effic[2] = {0, 0};
+    for (int s = 0; s < 2; s++)
+        if (pinned && med[s][4] > 0 && med[s][5] > 0) {
+            attain[s] = med[s][0] * (1.0 / med[s][4] + 1.0 / med[s][5]);
+            effic[s] = (med[s][0] / med[s][1]) / attain[s];
+            printf("%-18s one thread on CPU 0: %.2f ms, on CPU 1: %.2f ms; two threads could "
+                   "reach %.2fx over these vCPUs and reach %.2fx (%.0f%% of it)\n",
+                   k_splits[s].name, med[s][4] * 1e3, med[s][5] * 1e3, attain[s],
+                   med[s][0] / med[s][1], 100.0 * effic[s]);
+        }
     printf("peak RSS after online retail training: %.1f MiB\n", rss);
     printf("core-to-core round trip (CPU 0 <-> 1): %.0f ns before, %.0f ns after "
            "(about 130: the vCPUs share a cache; about 450: they do not, and every line the "
@@ -246,11 +280,13 @@ int bench_train(int argc, char **argv)
                "\"examples_per_s_2t\":%.0f,\"ns_per_example_1t\":%.1f,\"lightfm_epoch_ms\":%.0f,"
                "\"speedup_vs_lightfm\":%.2f,\"speedup_2t\":%.2f,\"epoch_ms_2t_hogwild\":%.3f,"
                "\"speedup_2t_hogwild\":%.2f,\"epoch_ms_1t_rowwise\":%.3f,"
-               "\"rowwise_time_ratio_1t\":%.3f}",
+               "\"rowwise_time_ratio_1t\":%.3f,\"epoch_ms_1t_cpu0\":%.3f,"
+               "\"epoch_ms_1t_cpu1\":%.3f,\"attainable_2t\":%.2f,\"efficiency_2t\":%.3f}",
                k_splits[s].name, med[s][0] * 1e3, med[s][1] * 1e3, exs[s][0], exs[s][1],
                1e9 / exs[s][0], k_splits[s].lightfm_epoch_ms,
                k_splits[s].lightfm_epoch_ms / (med[s][0] * 1e3), med[s][0] / med[s][1],
-               med[s][2] * 1e3, med[s][0] / med[s][2], med[s][3] * 1e3, med[s][3] / med[s][0]);
+               med[s][2] * 1e3, med[s][0] / med[s][2], med[s][3] * 1e3, med[s][3] / med[s][0],
+               med[s][4] * 1e3, med[s][5] * 1e3, attain[s], effic[s]);
     printf(",\"peak_rss_mib\":%.1f,\"round_trip_ns_before\":%.0f,\"round_trip_ns_after\":%.0f}\n",
            rss, rt_before, rt_after);
     return 0;
