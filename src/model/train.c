@@ -311,8 +311,9 @@ typedef struct train_job {
     const uint32_t *cell_ex;
     const uint64_t *cell_off;
     def_ring *rings;
-    /* Per column, the releases of it so far (a snapshot of the column is
-     * current while the count has not moved). */
+    /* Per column, its takes and releases so far: odd while a thread holds
+     * it. A snapshot of the column is current while the count has not
+     * moved. */
     _Atomic uint32_t *col_ver;
     /* The positives of long rows as bitmaps (trove__model_pos_index): user u's
      * starts at word pos_word[u] of pos_bits, or pos_word[u] == UINT64_MAX
@@ -444,14 +445,17 @@ static inline void prefetch_candidate(const trove_model *m, const float *snap, u
 }
 
 /* Copy into t's snapshot the columns other than col released since its
- * last copy of them. */
+ * last copy of them and not held now. A held column is being written by
+ * another core: reading its lines then would pull each one across and
+ * make the holder's next write to it wait for the copy to be invalidated
+ * (docs/model.md, "Two threads"); it is copied at a later cell. */
 static void snap_refresh(const train_job *job, train_thread *t, uint32_t col)
 {
     const trove_model *m = job->m;
     size_t dp = m->dp;
     for (uint32_t c = 0; c < job->g_cols; c++) {
         uint32_t v = atomic_load_explicit(&job->col_ver[c], memory_order_acquire);
-        if (c == col || v == t->snap_ver[c])
+        if (c == col || v == t->snap_ver[c] || (v & 1u) != 0)
             continue;
         uint32_t lo = job->col_lo[c], hi = job->col_lo[c + 1];
         memcpy(t->snap + (size_t)lo * dp, m->iid.emb + (size_t)lo * dp,
@@ -791,6 +795,7 @@ static void thread_main(void *ctx, uint32_t t)
         while (trove__grid_next(job->grid, t, cell, &cell)) {
             uint32_t col = cell % job->g_cols;
             uint64_t c0 = job->cell_off[cell];
+            atomic_fetch_add_explicit(&job->col_ver[col], 1u, memory_order_acq_rel);
             drain_column(job, col);
             if (th->snap != NULL)
                 snap_refresh(job, th, col);
