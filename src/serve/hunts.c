@@ -516,6 +516,7 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
     uint32_t *cand = NULL, *hist = NULL;
     float *cs = NULL;
     void *scratch = NULL;
+    const serve_user_put *held = NULL; /* the user's features, for the rules */
     int status = 500, rc;
     int64_t now = (int64_t)time(NULL);
     serve_hunts *st = hunts_of(s);
@@ -567,7 +568,7 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
         }
         const char *fnames[64], *segs[64];
         size_t nf = 0, ns = 0;
-        trove__serve_user_context(&s->users, user, fnames, &nf, segs, &ns, 64);
+        trove__serve_user_context(&s->users, user, fnames, &nf, segs, &ns, 64, &held);
         trove_rules_user ru = { .key = trove_hash64(user, strlen(user), 0),
                                 .segments = segs, .n_segments = ns,
                                 .features = fnames, .n_features = nf };
@@ -610,6 +611,7 @@ static int obtain(trove_server *s, int mi, const char *user, const char *id,
     }
     status = rc == TROVE_OK ? 200 : status_of(rc);
 done:
+    trove__serve_user_release(&s->users, held);
     trove__serve_snapshot_release(snap);
     trove_free(cand);
     trove_free(cs);

@@ -136,7 +136,8 @@ static void tb_printf(textbuf *t, const char *fmt, ...)
 }
 
 int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
-                                int64_t now, char **out, size_t *len)
+                                int64_t now, size_t user_feature_sets, char **out,
+                                size_t *len)
 {
     textbuf t = { 0 };
     tb_printf(&t, "# HELP trove_http_requests_total HTTP requests answered.\n"
@@ -239,6 +240,11 @@ int trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
     tb_printf(&t, "# HELP trove_catalog_items Offers in the served catalog.\n"
                   "# TYPE trove_catalog_items gauge\n"
                   "trove_catalog_items %u\n", snap->n_items);
+    tb_printf(&t, "# HELP trove_user_feature_sets Feature lists of users put while "
+                  "serving (PUT /v1/users) held in memory: one per such user, and a "
+                  "replaced one until the requests reading it end.\n"
+                  "# TYPE trove_user_feature_sets gauge\n"
+                  "trove_user_feature_sets %zu\n", user_feature_sets);
     if (t.failed) {
         trove_free(t.p);
         return TROVE_ENOMEM;

@@ -119,8 +119,11 @@ typedef struct serve_snapshot {
 } serve_snapshot;
 
 /* The features of a user put while serving (PUT /v1/users/{id}): one
- * allocation, never changed once published. */
+ * allocation, never changed once published, freed when its last reference
+ * goes: the table's, while it is the user's current entry, and one per
+ * reader holding its names (trove__serve_user_context). */
 typedef struct serve_user_put {
+    _Atomic uint32_t refs;
     const char **names;          /* "field=value" or numeric feature names */
     float       *weight;
     uint32_t     n;
@@ -129,8 +132,8 @@ typedef struct serve_user_put {
 /* Per-user features for users unknown to a model (cold start) and for the
  * rules engine: read from the store at start, and then the users put while
  * serving, whose features (start's and put's merged) replace the start's.
- * Put entries are kept until the server stops, so names read under the
- * lock stay valid after it. */
+ * A put entry replaced by a later PUT is freed as soon as no reader holds
+ * it. */
 typedef struct serve_users {
     trove_idmap *user_ids;      /* ext id -> row */
     trove_idmap *names;         /* feature names */
@@ -143,8 +146,8 @@ typedef struct serve_users {
     trove_idmap *put_ids;       /* ext id -> put[] index */
     serve_user_put **put;       /* the latest entry per put user */
     size_t       cap_put;
-    serve_user_put **blocks;    /* every entry made, freed at stop */
-    size_t       n_blocks, cap_blocks;
+    atomic_size_t n_live;       /* put entries not freed yet: the current
+                                 * ones and replaced ones still held */
 } serve_users;
 
 /* Popularity counts (positive events) per market and store item id,
@@ -251,9 +254,11 @@ void trove__serve_metrics_observe(serve_metrics *mx, int endpoint, int status,
                                   uint32_t market, uint64_t ns);
 void trove__serve_metrics_fallback(serve_metrics *mx, uint32_t market,
                                    int reason);
-/* Prometheus text into a trove_malloc'd buffer (*out, *len). */
+/* Prometheus text into a trove_malloc'd buffer (*out, *len);
+ * user_feature_sets: serve_users.n_live. */
 int  trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
-                                 int64_t now, char **out, size_t *len);
+                                 int64_t now, size_t user_feature_sets, char **out,
+                                 size_t *len);
 
 /* ------------------------------------------------------------ server */
 #define SERVE_SCRATCH_SLOTS 16
@@ -332,10 +337,15 @@ int trove__serve_user_put(serve_users *u, const char *user, const char *const *n
 /* The rules engine's view of `user`: its stored features ("field=value"
  * names, at most cap, into feat) and segments (the tags of its features
  * TROVE_RULES_SEGMENT_PREFIX<tag>, at most cap, into seg), as cycles read
- * them; the names are borrowed from u. Users without stored features get
- * none. */
+ * them. Users without stored features get none. The names are borrowed:
+ * they stay valid until the caller passes *hold to
+ * trove__serve_user_release (a PUT of the same user meanwhile does not
+ * free them). */
 void trove__serve_user_context(serve_users *u, const char *user, const char **feat,
-                               size_t *n_feat, const char **seg, size_t *n_seg, size_t cap);
+                               size_t *n_feat, const char **seg, size_t *n_seg, size_t cap,
+                               const serve_user_put **hold);
+/* Let go of what trove__serve_user_context handed out; NULL is a no-op. */
+void trove__serve_user_release(serve_users *u, const serve_user_put *hold);
 void trove__serve_users_free(serve_users *u);
 /* Build a snapshot from the store's items, s->models and the counts, and
  * publish it. Admin lock held. */

@@ -719,7 +719,8 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
     /* the user's stored features and segments for eligibility rules */
     const char *fnames[64], *segs[64];
     size_t nf = 0, ns = 0;
-    trove__serve_user_context(&s->users, user, fnames, &nf, segs, &ns, 64);
+    const serve_user_put *held = NULL;
+    trove__serve_user_context(&s->users, user, fnames, &nf, segs, &ns, 64, &held);
     /* the user's impressions in the market's frequency window */
     int64_t exp_ids[SERVE_MAX_EXPOSURES];
     uint32_t exp_items[SERVE_MAX_EXPOSURES], exp_counts[SERVE_MAX_EXPOSURES];
@@ -799,7 +800,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
                 rq.n_candidates = n_in;
                 rc = trove_rules_apply(mk->rules, &rq, *rbuf, &res);
                 if (rc != TROVE_OK)
-                    return rc;
+                    goto out;
                 done = candidates_sufficed(&res, hits, l->k,
                                            boost_bound(s->rule_sets[mi], left));
             }
@@ -857,7 +858,7 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
                                                      : TROVE_RULES_SOURCE_POPULAR;
         rc = trove_rules_apply(mk->rules, &rq, *rbuf, &res);
         if (rc != TROVE_OK)
-            return rc;
+            goto out;
     }
     for (size_t i = 0; i < res.n; i++) {
         int source;
@@ -879,7 +880,10 @@ static int recs_rules(trove_server *s, const serve_snapshot *snap, uint32_t mi,
         atomic_fetch_add_explicit(&s->metrics.rule_actions[label][hits[h].action & 15],
                                   1, memory_order_relaxed);
     *n_hits = res.n_hits;
-    return 0;
+    rc = 0;
+out:
+    trove__serve_user_release(&s->users, held);
+    return rc;
 }
 
 /* The markets without rules: the best `room` eligible offers from the
@@ -1945,8 +1949,9 @@ static enum MHD_Result handle_metrics(trove_server *s, struct MHD_Connection *co
     serve_snapshot *snap = trove__serve_snapshot_acquire(s);
     char *text = NULL;
     size_t len = 0;
-    int st = trove__serve_metrics_render(&s->metrics, snap, (int64_t)time(NULL),
-                                         &text, &len);
+    int st = trove__serve_metrics_render(
+        &s->metrics, snap, (int64_t)time(NULL),
+        atomic_load_explicit(&s->users.n_live, memory_order_relaxed), &text, &len);
     trove__serve_snapshot_release(snap);
     if (st != TROVE_OK) {
         a.status = 503;

@@ -672,6 +672,7 @@ int trove__serve_users_load(trove_server *s, trove_error *err)
     u->put_ids = trove_idmap_new();
     u->put_lock_ok = pthread_rwlock_init(&u->put_lock, NULL) == 0;
     atomic_init(&u->n_put, 0);
+    atomic_init(&u->n_live, 0);
     if (u->user_ids == NULL || u->names == NULL || u->put_ids == NULL || !u->put_lock_ok) {
         rc = trove_error_set(err, TROVE_ENOMEM, "user features: out of memory");
         goto done;
@@ -719,11 +720,13 @@ done:
     return rc;
 }
 
+static void put_release(serve_users *u, serve_user_put *p);
+
 void trove__serve_users_free(serve_users *u)
 {
-    for (size_t k = 0; k < u->n_blocks; k++)
-        trove_free(u->blocks[k]);
-    trove_free(u->blocks);
+    /* the table's references; no reader is left at stop */
+    for (size_t k = 0; u->put != NULL && k < u->cap_put; k++)
+        put_release(u, u->put[k]);
     trove_free(u->put);
     trove_idmap_free(u->put_ids);
     if (u->put_lock_ok)
@@ -1297,18 +1300,34 @@ fail:
     return rc;
 }
 
-/* The latest put entry of `user`, or NULL; entries outlive the lock. */
-static const serve_user_put *put_find(serve_users *u, const char *user, size_t ulen)
+/* The latest put entry of `user` with a reference for the caller
+ * (put_release), or NULL. */
+static serve_user_put *put_find(serve_users *u, const char *user, size_t ulen)
 {
-    const serve_user_put *p = NULL;
+    serve_user_put *p = NULL;
     if (atomic_load_explicit(&u->n_put, memory_order_acquire) == 0)
         return NULL;
     pthread_rwlock_rdlock(&u->put_lock);
     int64_t i = trove_idmap_find(u->put_ids, user, ulen);
-    if (i >= 0)
+    if (i >= 0) {
         p = u->put[i];
+        atomic_fetch_add_explicit(&p->refs, 1u, memory_order_relaxed);
+    }
     pthread_rwlock_unlock(&u->put_lock);
     return p;
+}
+
+static void put_release(serve_users *u, serve_user_put *p)
+{
+    if (p != NULL && atomic_fetch_sub_explicit(&p->refs, 1u, memory_order_acq_rel) == 1u) {
+        trove_free(p);
+        atomic_fetch_sub_explicit(&u->n_live, 1u, memory_order_relaxed);
+    }
+}
+
+void trove__serve_user_release(serve_users *u, const serve_user_put *hold)
+{
+    put_release(u, (serve_user_put *)(uintptr_t)hold);
 }
 
 /* The k-th feature of `user` (put entry p, else start row r): its name and
@@ -1331,10 +1350,12 @@ static uint32_t user_n_features(const serve_users *u, const serve_user_put *p, i
 }
 
 void trove__serve_user_context(serve_users *u, const char *user, const char **feat,
-                               size_t *n_feat, const char **seg, size_t *n_seg, size_t cap)
+                               size_t *n_feat, const char **seg, size_t *n_seg, size_t cap,
+                               const serve_user_put **hold)
 {
     size_t plen = strlen(TROVE_RULES_SEGMENT_PREFIX), nf = 0, ns = 0, ulen = strlen(user);
     const serve_user_put *p = put_find(u, user, ulen);
+    *hold = p;
     int64_t row = p == NULL && u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
     uint32_t n = user_n_features(u, p, row);
     for (uint32_t k = 0; k < n; k++) {
@@ -1401,17 +1422,7 @@ int trove__serve_user_put(serve_users *u, const char *user, const char *const *n
         p->weight[j] = x;
     }
     p->n = m;
-    /* keep every entry until the stop: readers may hold its names */
-    if (u->n_blocks == u->cap_blocks) {
-        size_t c = u->cap_blocks ? 2 * u->cap_blocks : 16;
-        serve_user_put **b = trove_realloc(u->blocks, c * sizeof *b);
-        if (b == NULL) {
-            trove_free(p);
-            goto done;
-        }
-        u->blocks = b;
-        u->cap_blocks = c;
-    }
+    atomic_init(&p->refs, 1u); /* the table's */
     /* room for a new user's slot before its id is added */
     size_t next = (size_t)trove_idmap_size(u->put_ids);
     if (next >= u->cap_put) {
@@ -1431,12 +1442,17 @@ int trove__serve_user_put(serve_users *u, const char *user, const char *const *n
         trove_free(p);
         goto done;
     }
-    u->blocks[u->n_blocks++] = p;
+    serve_user_put *replaced = added ? NULL : u->put[idx];
     u->put[idx] = p;
+    atomic_fetch_add_explicit(&u->n_live, 1u, memory_order_relaxed);
     atomic_fetch_add_explicit(&u->n_put, 1, memory_order_release);
     rc = TROVE_OK;
 done:
     pthread_rwlock_unlock(&u->put_lock);
+    /* the table's reference to the user's previous entry: freed now
+     * unless a reader still holds it */
+    if (rc == TROVE_OK)
+        put_release(u, replaced);
     return rc;
 }
 
@@ -1445,12 +1461,12 @@ size_t trove__serve_user_features(serve_users *u, const trove_model *m,
                                   uint32_t *feat, float *w, size_t max)
 {
     const trove_idmap *names = trove_model_user_feature_names(m);
-    const serve_user_put *p = put_find(u, user, ulen);
+    if (names == NULL)
+        return 0;
+    serve_user_put *p = put_find(u, user, ulen);
     int64_t r = p == NULL && u->user_ids ? trove_idmap_find(u->user_ids, user, ulen) : -1;
     uint32_t n = user_n_features(u, p, r);
     size_t nf = 0;
-    if (names == NULL)
-        return 0;
     for (uint32_t k = 0; k < n && nf < max; k++) {
         size_t len;
         float x;
@@ -1462,5 +1478,6 @@ size_t trove__serve_user_features(serve_users *u, const trove_model *m,
             nf++;
         }
     }
+    put_release(u, p);
     return nf;
 }

@@ -675,6 +675,34 @@ static void test_rules_hook(void **state)
 /* Eligibility by segment, as cycles read segments: user features named
  * segment=<tag>. i5 is pinned for everyone but reserved to segment vip:
  * u1 (given segment=vip here) gets it, u3 (no segment) does not. */
+/* Rule-checked recommendations for u3, while its features are put again
+ * and again: each request holds the user's feature list it read. */
+static void *hammer_u3(void *arg)
+{
+    int *failed = arg;
+    for (int i = 0; i < 60; i++) {
+        reply r = http("GET", "/v1/recommendations?user=u3&market=DE&n=4", NULL, NULL);
+        if (r.status != 200 || strstr(r.body, "\"item\":\"i5\"") == NULL)
+            (*failed)++;
+        reply_free(&r);
+    }
+    return NULL;
+}
+
+/* The value of gauge `name` in GET /metrics, or -1. */
+static long metric_value(const char *name)
+{
+    reply r = http("GET", "/metrics", NULL, NULL);
+    long v = -1;
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *at = r.status == 200 ? strstr(r.body, key) : NULL;
+    if (at != NULL)
+        v = strtol(at + strlen(key), NULL, 10);
+    reply_free(&r);
+    return v;
+}
+
 static void test_rules_segments(void **state)
 {
     trove_error err;
@@ -721,6 +749,23 @@ static void test_rules_segments(void **state)
     r = http("GET", "/v1/recommendations?user=u3&market=DE&n=4", NULL, NULL);
     assert_non_null(strstr(r.body, "{\"item\":\"i5\",\"score\":null,\"source\":\"pinned\""));
     reply_free(&r);
+    assert_int_equal(metric_value("trove_user_feature_sets"), 1);
+    /* Put again and again while requests read the user's features: each
+     * replaced list is freed once no request holds it, so the server keeps
+     * one list per put user, not one per PUT. */
+    pthread_t reader;
+    int failed = 0;
+    assert_int_equal(pthread_create(&reader, NULL, hammer_u3, &failed), 0);
+    for (int i = 0; i < 60; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"features\":{\"visits\":%d,\"segment\":\"vip\"}}", i);
+        r = http("PUT", "/v1/users/u3", TOKEN, body);
+        assert_int_equal(r.status, 200);
+        reply_free(&r);
+    }
+    pthread_join(reader, NULL);
+    assert_int_equal(failed, 0);
+    assert_int_equal(metric_value("trove_user_feature_sets"), 1);
     port = saved;
     trove_server_stop(other);
 }
