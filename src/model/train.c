@@ -1325,7 +1325,9 @@ int trove_model_fit_partial(trove_model *m, const trove_csr *x, const trove_csr 
 
     if (g_size > 0 && grid_build(m, x, th, n_threads, g_size, &gs) != TROVE_OK)
         goto nomem;
-    if (m->p.loss != TROVE_LOSS_LOGISTIC && trove__model_pos_index(x, &pos_bits, &pos_word) != TROVE_OK)
+    /* logistic draws no negatives */
+    if (m->p.loss != TROVE_LOSS_LOGISTIC &&
+        trove__model_pos_index(x, &pos_bits, &pos_word) != TROVE_OK)
         goto nomem;
     if (n_threads > 1 && trove__team_new(n_threads, &team) != TROVE_OK)
         goto nomem;
