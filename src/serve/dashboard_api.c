@@ -29,7 +29,8 @@
  *     event would cost every page load under event traffic a full count
  *     (about 200 ms of CPU for a cycle of 50k assignments and 25k events,
  *     docs/dashboard-api.md).
- * Invariants: the cache table is only touched under dash_lock; store reads
+ * Invariants: the caches (trove_server.dash) are only touched under the
+ * server's dash_lock; store reads
  * go through trove__serve_dashboard_store_enter/leave (dashboard_int.h),
  * whose lock is taken before dash_lock, never after.
  */
@@ -41,7 +42,6 @@
 #include <string.h>
 #include <time.h>
 
-#define DASH_SLOTS        8      /* servers of one process with caches */
 #define DASH_MAX_CYCLES   4096   /* cached cycle counts per server */
 #define DASH_TTL_CLOSED   600    /* seconds */
 #define DASH_TTL_OPEN     30     /* seconds */
@@ -62,20 +62,15 @@ struct dash_reader {
     trove_store    *st;       /* read-only */
 };
 
-typedef struct dash_slot {
-    const trove_server *server;   /* compared, never dereferenced */
-    uint64_t     boot_id;
-    uint64_t     used;
+/* The dashboard's caches of one server (trove_server.dash). */
+struct serve_dash {
     dash_items  *items;
     dash_cycle  *cycles;
     size_t       n_cycles, cap_cycles;
     dash_reader *reader;
     int          reader_failed;   /* fall back to the server's handle */
-} dash_slot;
-
-static pthread_mutex_t dash_lock = PTHREAD_MUTEX_INITIALIZER;
-static dash_slot dash_slots[DASH_SLOTS];
-static uint64_t dash_clock;
+};
+typedef struct serve_dash dash_slot;
 
 static void reader_release(dash_reader *r)
 {
@@ -95,27 +90,10 @@ static void slot_clear(dash_slot *sl)
     memset(sl, 0, sizeof *sl);
 }
 
-/* The slot of server s (dash_lock held); with `create`, the least recently
- * used slot is taken over when s has none. */
-static dash_slot *slot_of(const trove_server *s, int create)
+int trove__serve_dashboard_init(trove_server *s)
 {
-    dash_slot *victim = &dash_slots[0];
-    for (int i = 0; i < DASH_SLOTS; i++) {
-        dash_slot *sl = &dash_slots[i];
-        if (sl->server == s && sl->boot_id == s->boot_id) {
-            sl->used = ++dash_clock;
-            return sl;
-        }
-        if (sl->used < victim->used)
-            victim = sl;
-    }
-    if (!create)
-        return NULL;
-    slot_clear(victim);
-    victim->server = s;
-    victim->boot_id = s->boot_id;
-    victim->used = ++dash_clock;
-    return victim;
+    s->dash = trove_calloc(1, sizeof *s->dash);
+    return s->dash != NULL ? TROVE_OK : TROVE_ENOMEM;
 }
 
 void trove__serve_dashboard_stop(trove_server *s)
@@ -125,38 +103,36 @@ void trove__serve_dashboard_stop(trove_server *s)
         pthread_join(s->dash_warm, NULL);
         s->dash_warm_running = 0;
     }
-    pthread_mutex_lock(&dash_lock);
-    dash_slot *sl = slot_of(s, 0);
-    if (sl != NULL)
-        slot_clear(sl);
-    pthread_mutex_unlock(&dash_lock);
+    if (s->dash != NULL) {
+        slot_clear(s->dash);
+        trove_free(s->dash);
+        s->dash = NULL;
+    }
 }
 
-dash_items *trove__serve_dashboard_slot_items(const trove_server *s)
+dash_items *trove__serve_dashboard_slot_items(trove_server *s)
 {
     dash_items *c = NULL;
-    pthread_mutex_lock(&dash_lock);
-    dash_slot *sl = slot_of(s, 0);
-    if (sl != NULL && sl->items != NULL) {
-        c = sl->items;
+    pthread_mutex_lock(&s->dash_lock);
+    if (s->dash->items != NULL) {
+        c = s->dash->items;
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     }
-    pthread_mutex_unlock(&dash_lock);
+    pthread_mutex_unlock(&s->dash_lock);
     return c;
 }
 
-void trove__serve_dashboard_slot_set_items(const trove_server *s,
-                                           dash_items *c)
+void trove__serve_dashboard_slot_set_items(trove_server *s, dash_items *c)
 {
     dash_items *old = NULL;
-    pthread_mutex_lock(&dash_lock);
-    dash_slot *sl = slot_of(s, 1);
+    pthread_mutex_lock(&s->dash_lock);
+    dash_slot *sl = s->dash;
     if (sl->items == NULL || sl->items->generation < c->generation) {
         old = sl->items;
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
         sl->items = c;
     }
-    pthread_mutex_unlock(&dash_lock);
+    pthread_mutex_unlock(&s->dash_lock);
     trove__serve_dashboard_items_release(old);
 }
 
@@ -169,12 +145,12 @@ static dash_reader *reader_get(trove_server *s)
     trove_store *st = NULL;
     trove_error err;
     int failed;
-    pthread_mutex_lock(&dash_lock);
-    dash_slot *sl = slot_of(s, 1);
+    pthread_mutex_lock(&s->dash_lock);
+    dash_slot *sl = s->dash;
     if ((r = sl->reader) != NULL)
         atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
     failed = sl->reader_failed;
-    pthread_mutex_unlock(&dash_lock);
+    pthread_mutex_unlock(&s->dash_lock);
     if (r != NULL || failed)
         return r;
 
@@ -187,8 +163,8 @@ static dash_reader *reader_get(trove_server *s)
         st = NULL;
     }
     trove_store_close(st);
-    pthread_mutex_lock(&dash_lock);
-    sl = slot_of(s, 1);
+    pthread_mutex_lock(&s->dash_lock);
+    sl = s->dash;
     if (sl->reader == NULL && fresh != NULL) {
         atomic_fetch_add_explicit(&fresh->refs, 1, memory_order_relaxed);
         sl->reader = fresh;   /* the slot's reference and the caller's */
@@ -200,7 +176,7 @@ static dash_reader *reader_get(trove_server *s)
     } else if (err.code != TROVE_OK && err.code != TROVE_ENOMEM) {
         sl->reader_failed = 1;   /* not for want of memory: don't retry */
     }
-    pthread_mutex_unlock(&dash_lock);
+    pthread_mutex_unlock(&s->dash_lock);
     reader_release(fresh);
     if (r == NULL && err.code != TROVE_OK)
         trove_log(TROVE_LOG_WARN, "serve: dashboard: no read-only store handle, "
@@ -245,8 +221,8 @@ static int cycle_counts(trove_server *s, trove_store *st, int64_t cycle_id,
         if ((rc = trove_store_events_count(st, &f, &events, err)) != TROVE_OK)
             return rc;
     }
-    pthread_mutex_lock(&dash_lock);
-    dash_slot *sl = slot_of(s, 1);
+    pthread_mutex_lock(&s->dash_lock);
+    dash_slot *sl = s->dash;
     for (size_t i = 0; i < sl->n_cycles; i++) {
         const dash_cycle *e = &sl->cycles[i];
         if (e->cycle_id != cycle_id)
@@ -260,7 +236,7 @@ static int cycle_counts(trove_server *s, trove_store *st, int64_t cycle_id,
         }
         break;
     }
-    pthread_mutex_unlock(&dash_lock);
+    pthread_mutex_unlock(&s->dash_lock);
     if (hit)
         return TROVE_OK;
 
@@ -273,8 +249,8 @@ static int cycle_counts(trove_server *s, trove_store *st, int64_t cycle_id,
                                err);
     if (rc != TROVE_OK)
         return rc;
-    pthread_mutex_lock(&dash_lock);
-    sl = slot_of(s, 1);
+    pthread_mutex_lock(&s->dash_lock);
+    sl = s->dash;
     dash_cycle *e = NULL;
     for (size_t i = 0; i < sl->n_cycles && e == NULL; i++)
         if (sl->cycles[i].cycle_id == cycle_id)
@@ -296,7 +272,7 @@ static int cycle_counts(trove_server *s, trove_store *st, int64_t cycle_id,
     if (e != NULL)
         *e = (dash_cycle){ .cycle_id = cycle_id, .open = open, .computed = now,
                            .events = events, .counts = k };
-    pthread_mutex_unlock(&dash_lock);
+    pthread_mutex_unlock(&s->dash_lock);
     *out = k;
     return TROVE_OK;
 }

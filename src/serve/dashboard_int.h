@@ -10,9 +10,8 @@
  *     (s->generation, bumped by every trove__serve_rebuild);
  *   - the A/B counts of cycles (trove_store_ab_counts), see dashboard_api.c
  *     for when an entry is reused.
- * They live in a small table keyed by (server, boot id) because the server
- * struct has no slot for them; an evicted or stale cache is freed with its
- * last reference.
+ * They live in the server (trove_server.dash, made at start, freed at
+ * stop); a replaced item cache is freed with its last reference.
  *
  * Store reads go through a read-only handle of the server's store, opened
  * once per server (WAL: its readers neither wait for the server's writes
@@ -89,10 +88,9 @@ static inline const char *dash_item_title(const dash_items *c,
 dash_items *trove__serve_dashboard_items(trove_server *s, trove_error *err);
 void trove__serve_dashboard_items_release(dash_items *c);
 /* The cached item cache of s (retained) or NULL; and the swap that installs
- * a newer one (the table keeps its own reference). */
-dash_items *trove__serve_dashboard_slot_items(const trove_server *s);
-void trove__serve_dashboard_slot_set_items(const trove_server *s,
-                                           dash_items *c);
+ * a newer one (the server keeps its own reference). */
+dash_items *trove__serve_dashboard_slot_items(trove_server *s);
+void trove__serve_dashboard_slot_set_items(trove_server *s, dash_items *c);
 
 /* One item as the API shows it ({"id","title","active",...,"features"}). */
 json_t *trove__serve_dashboard_item_json(const dash_items *c,

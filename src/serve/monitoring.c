@@ -6,13 +6,14 @@
  *
  * The report reads the store, so it is computed under the admin lock with
  * the market's current model, and kept as JSON text for CACHE_NS after it
- * was computed, per (server, market, now, days, train_days); the latency
+ * was computed, per (market, now, days, train_days), in the server
+ * (trove_server.monitor_cache); the latency
  * part is read fresh on every request (relaxed atomic loads of the counters). A read-only
  * admin view: it needs the admin token unless the server runs with
  * --public-read.
  *
- * Invariant: cache entries are only read or written with cache_lock held;
- * an entry's text belongs to the entry until replaced.
+ * Invariant: cache entries are only read or written with the server's
+ * monitor_lock held; an entry's text belongs to the entry until replaced.
  */
 #include "serve_int.h"
 #include "trove/monitor.h"
@@ -22,20 +23,6 @@
 #include <string.h>
 
 #define CACHE_NS 5000000000ull
-#define CACHE_SLOTS 16
-
-typedef struct cache_entry {
-    const trove_server *s;
-    uint64_t  boot_id;
-    int       market;
-    int64_t   now;
-    int       days, train_days;
-    uint64_t  at_ns;
-    char     *json;
-} cache_entry;
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static cache_entry cache[CACHE_SLOTS];
 
 int trove__serve_monitoring_owns(const char *url)
 {
@@ -147,52 +134,50 @@ static int int_arg(const serve_req *r, serve_resp *out, const char *key,
 }
 
 /* The cached JSON text of the key, copied, or NULL. */
-static char *cache_get(const trove_server *s, int mi, int64_t now, int days,
+static char *cache_get(trove_server *s, int mi, int64_t now, int days,
                        int train_days, uint64_t t)
 {
     char *copy = NULL;
-    pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        const cache_entry *c = &cache[i];
-        if (c->json != NULL && c->s == s && c->boot_id == s->boot_id &&
-            c->market == mi && c->now == now && c->days == days &&
+    pthread_mutex_lock(&s->monitor_lock);
+    for (int i = 0; i < SERVE_MONITOR_CACHE; i++) {
+        const serve_monitor_entry *c = &s->monitor_cache[i];
+        if (c->json != NULL && c->market == mi && c->now == now && c->days == days &&
             c->train_days == train_days &&
             (c->at_ns > t || t - c->at_ns < CACHE_NS)) {
             copy = trove_strdup(c->json);
             break;
         }
     }
-    pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_unlock(&s->monitor_lock);
     return copy;
 }
 
 /* Keep a copy of json under the key (replacing the oldest entry). */
-static void cache_put(const trove_server *s, int mi, int64_t now, int days,
-                      int train_days, uint64_t t, const char *json)
+static void cache_put(trove_server *s, int mi, int64_t now, int days, int train_days,
+                      uint64_t t, const char *json)
 {
     char *copy = trove_strdup(json);
     if (copy == NULL)
         return;
-    pthread_mutex_lock(&cache_lock);
+    pthread_mutex_lock(&s->monitor_lock);
+    serve_monitor_entry *c = s->monitor_cache;
     int slot = 0;
-    for (int i = 1; i < CACHE_SLOTS; i++)
-        if (cache[i].at_ns < cache[slot].at_ns)
+    for (int i = 1; i < SERVE_MONITOR_CACHE; i++)
+        if (c[i].at_ns < c[slot].at_ns)
             slot = i;
-    trove_free(cache[slot].json);
-    cache[slot] = (cache_entry){ s, s->boot_id, mi, now, days, train_days, t,
-                                 copy };
-    pthread_mutex_unlock(&cache_lock);
+    trove_free(c[slot].json);
+    c[slot] = (serve_monitor_entry){ mi, now, days, train_days, t, copy };
+    pthread_mutex_unlock(&s->monitor_lock);
 }
 
 void trove__serve_monitoring_stop(trove_server *s)
 {
-    pthread_mutex_lock(&cache_lock);
-    for (int i = 0; i < CACHE_SLOTS; i++)
-        if (cache[i].s == s) {
-            trove_free(cache[i].json);
-            memset(&cache[i], 0, sizeof cache[i]);
-        }
-    pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_lock(&s->monitor_lock);
+    for (int i = 0; i < SERVE_MONITOR_CACHE; i++) {
+        trove_free(s->monitor_cache[i].json);
+        memset(&s->monitor_cache[i], 0, sizeof s->monitor_cache[i]);
+    }
+    pthread_mutex_unlock(&s->monitor_lock);
 }
 
 /* Compute the report text of market mi under the admin lock. */

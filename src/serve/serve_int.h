@@ -28,6 +28,7 @@
  * and float32, for the candidates of a request. */
 typedef struct serve_qmat serve_qmat;
 typedef struct serve_hunts serve_hunts;
+typedef struct serve_dash serve_dash;
 #define SERVE_CANDIDATES_MAX 2048
 /* Largest user representation (floats) the serving paths handle. */
 #define SERVE_DIM_MAX 4096
@@ -260,6 +261,18 @@ int  trove__serve_metrics_render(serve_metrics *mx, const serve_snapshot *snap,
                                  int64_t now, size_t user_feature_sets, char **out,
                                  size_t *len);
 
+/* ------------------------------------------------------ monitoring.c */
+/* A computed monitoring report (GET /v1/monitoring) kept for a few
+ * seconds, per market and query (monitoring.c). */
+#define SERVE_MONITOR_CACHE 16
+typedef struct serve_monitor_entry {
+    int       market;
+    int64_t   now;
+    int       days, train_days;
+    uint64_t  at_ns;
+    char     *json;       /* NULL: free slot */
+} serve_monitor_entry;
+
 /* ------------------------------------------------------------ server */
 #define SERVE_SCRATCH_SLOTS 16
 
@@ -301,6 +314,10 @@ struct trove_server {
 
     serve_metrics        metrics;
     serve_scratch        scratch[SERVE_SCRATCH_SLOTS];
+    pthread_mutex_t      monitor_lock;  /* monitor_cache */
+    serve_monitor_entry  monitor_cache[SERVE_MONITOR_CACHE];
+    pthread_mutex_t      dash_lock;     /* dash (dashboard_api.c's caches) */
+    struct serve_dash   *dash;          /* made on first use, freed at stop */
     pthread_t            dash_warm;          /* dashboard warm-up */
     int                  dash_warm_running;
     atomic_int           dash_warm_stop;
@@ -460,9 +477,8 @@ int trove__serve_dashboard_handle(trove_server *s, const serve_req *r,
                                   serve_resp *out);
 /* Free what the file keeps for server s (caches, handles); called by
  * trove_server_stop once no request runs (the dashboard's first: it joins
- * the warm-up thread). hunts.c keeps its state in the server
- * (trove_server.hunts); monitoring.c and dashboard_api.c in process-wide
- * tables keyed by server and boot id. */
+ * the warm-up thread). Each file keeps its state in the server
+ * (trove_server.hunts, .monitor_cache, .dash). */
 void trove__serve_hunts_stop(trove_server *s);
 /* Load every market's hunt template and catalog attributes and read the
  * users' histories for novelty once (takes the admin lock), so that the
@@ -471,6 +487,9 @@ void trove__serve_hunts_stop(trove_server *s);
 size_t trove__serve_hunts_warm(trove_server *s);
 void trove__serve_monitoring_stop(trove_server *s);
 void trove__serve_dashboard_stop(trove_server *s);
+/* Make s->dash (the dashboard's caches, freed by trove__serve_dashboard_stop)
+ * at server start. TROVE_OK or TROVE_ENOMEM. */
+int  trove__serve_dashboard_init(trove_server *s);
 /* With params.warm_dashboard: start the thread counting every cycle once
  * (joined by trove__serve_dashboard_stop). TROVE_OK or TROVE_ENOMEM. */
 int  trove__serve_dashboard_start(trove_server *s);

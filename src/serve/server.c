@@ -2177,6 +2177,8 @@ void trove_server_stop(trove_server *s)
     trove_store_close(s->store);
     pthread_mutex_destroy(&s->admin_lock);
     pthread_mutex_destroy(&s->snap_lock);
+    pthread_mutex_destroy(&s->monitor_lock);
+    pthread_mutex_destroy(&s->dash_lock);
     if (s->token != NULL) {
         volatile char *t = s->token;
         for (size_t i = 0; i < s->token_len; i++)
@@ -2220,6 +2222,8 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
         return trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
     pthread_mutex_init(&s->admin_lock, NULL);
     pthread_mutex_init(&s->snap_lock, NULL);
+    pthread_mutex_init(&s->monitor_lock, NULL);
+    pthread_mutex_init(&s->dash_lock, NULL);
     trove__serve_caps_init(&s->caps);
     for (int i = 0; i < SERVE_SCRATCH_SLOTS; i++)
         atomic_flag_clear(&s->scratch[i].busy);
@@ -2230,6 +2234,10 @@ int trove_server_start(const trove_serve_params *p, trove_server **out,
     s->store_uri = trove_strdup(p->store_uri);
     s->token = trove_strdup(p->admin_token ? p->admin_token : "");
     if (s->store_uri == NULL || s->token == NULL) {
+        rc = trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
+        goto fail;
+    }
+    if (trove__serve_dashboard_init(s) != TROVE_OK) {
         rc = trove_error_set(err, TROVE_ENOMEM, "serve: out of memory");
         goto fail;
     }
