@@ -594,27 +594,37 @@ static void test_models(void **state)
     reply_free(&r);
 }
 
-/* Recommendations from several threads while the model is switched back
- * and forth: every answer is a 200 and the server stays consistent. */
+/* GET `path` `rounds` times from a thread, counting the answers that are
+ * not a 200 holding `needle`. */
+typedef struct hammer_job {
+    const char *path, *needle;
+    int rounds, failed;
+} hammer_job;
+
 static void *hammer(void *arg)
 {
-    int *failed = arg;
-    for (int i = 0; i < 40; i++) {
-        reply r = http("GET", "/v1/recommendations?user=u2&market=DE&n=5", NULL, NULL);
-        if (r.status != 200 || count_of(r.body, "\"source\":\"model\"") == 0)
-            (*failed)++;
+    hammer_job *j = arg;
+    for (int i = 0; i < j->rounds; i++) {
+        reply r = http("GET", j->path, NULL, NULL);
+        if (r.status != 200 || strstr(r.body, j->needle) == NULL)
+            j->failed++;
         reply_free(&r);
     }
     return NULL;
 }
 
+/* Recommendations from several threads while the model is switched back
+ * and forth: every answer is a 200 and the server stays consistent. */
 static void test_swap_under_load(void **state)
 {
     pthread_t t[3];
-    int failed[3] = { 0, 0, 0 };
+    hammer_job jobs[3];
     (void)state;
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, hammer, &failed[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        jobs[i] = (hammer_job){ "/v1/recommendations?user=u2&market=DE&n=5",
+                                "\"source\":\"model\"", 40, 0 };
+        assert_int_equal(pthread_create(&t[i], NULL, hammer, &jobs[i]), 0);
+    }
     for (int round = 0; round < 5; round++) {
         reply r = http("POST", "/v1/models/DE/activate", TOKEN, "{\"version\":2}");
         assert_int_equal(r.status, 200);
@@ -625,7 +635,7 @@ static void test_swap_under_load(void **state)
     }
     for (int i = 0; i < 3; i++) {
         pthread_join(t[i], NULL);
-        assert_int_equal(failed[i], 0);
+        assert_int_equal(jobs[i].failed, 0);
     }
 }
 
@@ -675,20 +685,6 @@ static void test_rules_hook(void **state)
 /* Eligibility by segment, as cycles read segments: user features named
  * segment=<tag>. i5 is pinned for everyone but reserved to segment vip:
  * u1 (given segment=vip here) gets it, u3 (no segment) does not. */
-/* Rule-checked recommendations for u3, while its features are put again
- * and again: each request holds the user's feature list it read. */
-static void *hammer_u3(void *arg)
-{
-    int *failed = arg;
-    for (int i = 0; i < 60; i++) {
-        reply r = http("GET", "/v1/recommendations?user=u3&market=DE&n=4", NULL, NULL);
-        if (r.status != 200 || strstr(r.body, "\"item\":\"i5\"") == NULL)
-            (*failed)++;
-        reply_free(&r);
-    }
-    return NULL;
-}
-
 /* The value of gauge `name` in GET /metrics, or -1. */
 static long metric_value(const char *name)
 {
@@ -754,8 +750,9 @@ static void test_rules_segments(void **state)
      * replaced list is freed once no request holds it, so the server keeps
      * one list per put user, not one per PUT. */
     pthread_t reader;
-    int failed = 0;
-    assert_int_equal(pthread_create(&reader, NULL, hammer_u3, &failed), 0);
+    hammer_job job = { "/v1/recommendations?user=u3&market=DE&n=4", "\"item\":\"i5\"", 60,
+                       0 };
+    assert_int_equal(pthread_create(&reader, NULL, hammer, &job), 0);
     for (int i = 0; i < 60; i++) {
         char body[96];
         snprintf(body, sizeof body, "{\"features\":{\"visits\":%d,\"segment\":\"vip\"}}", i);
@@ -764,7 +761,7 @@ static void test_rules_segments(void **state)
         reply_free(&r);
     }
     pthread_join(reader, NULL);
-    assert_int_equal(failed, 0);
+    assert_int_equal(job.failed, 0);
     assert_int_equal(metric_value("trove_user_feature_sets"), 1);
     port = saved;
     trove_server_stop(other);
