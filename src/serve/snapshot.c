@@ -1375,6 +1375,7 @@ int trove__serve_user_put(serve_users *u, const char *user, const char *const *n
                           const float *w, size_t n)
 {
     size_t ulen = strlen(user), total = 0, bytes;
+    serve_user_put *replaced = NULL; /* the user's previous entry */
     int rc = TROVE_ENOMEM;
     pthread_rwlock_wrlock(&u->put_lock);
     const serve_user_put *old = NULL;
@@ -1442,7 +1443,8 @@ int trove__serve_user_put(serve_users *u, const char *user, const char *const *n
         trove_free(p);
         goto done;
     }
-    serve_user_put *replaced = added ? NULL : u->put[idx];
+    if (!added)
+        replaced = u->put[idx];
     u->put[idx] = p;
     atomic_fetch_add_explicit(&u->n_live, 1u, memory_order_relaxed);
     atomic_fetch_add_explicit(&u->n_put, 1, memory_order_release);
