@@ -265,14 +265,59 @@ static int flag_match(const dash_item *it, int flag)
     }
 }
 
+/* ?sort=KEY or -KEY: the orders of GET /v1/items. Ties keep store id
+ * order (which is also the order without sort). */
+enum { SORT_STORE = 0, SORT_ID, SORT_TITLE, SORT_CREATED, SORT_START, SORT_END,
+       SORT_ACTIVE, SORT_PINNED, SORT_BLOCKED };
+static const char *const k_sort_names[] = { "", "id", "title", "created", "start", "end",
+                                            "active", "pinned", "blocked" };
+
+/* One matching item in a sort: its key, and its position in store order. */
+typedef struct sort_rec {
+    const char *str;     /* id or title; NULL for numeric keys */
+    int64_t     num;
+    uint32_t    pos;
+    int         desc;
+} sort_rec;
+
+static int cmp_sort_rec(const void *a, const void *b)
+{
+    const sort_rec *x = a, *y = b;
+    int c;
+    if (x->str != NULL)
+        c = strcasecmp(x->str, y->str);
+    else
+        c = (x->num > y->num) - (x->num < y->num);
+    if (c == 0)
+        c = strcmp(x->str ? x->str : "", y->str ? y->str : "");
+    if (x->desc)
+        c = -c;
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int64_t sort_num(const dash_item *it, int key)
+{
+    switch (key) {
+    case SORT_CREATED: return it->created_ts;
+    case SORT_START:   return it->start_ts;   /* 0 (none) first */
+    case SORT_END:     return it->end_ts;
+    case SORT_ACTIVE:  return it->active;
+    case SORT_PINNED:  return it->pinned;
+    case SORT_BLOCKED: return it->blocked;
+    default:           return 0;
+    }
+}
+
 int trove__serve_dashboard_items_list(trove_server *s, const serve_req *r,
                                       serve_resp *out)
 {
     const char *q = trove__serve_query(r, "q");
     const char *flag_s = trove__serve_query(r, "flag");
+    const char *sort_s = trove__serve_query(r, "sort");
     const char *v;
     long long offset = 0, limit = ITEMS_LIMIT_DEFAULT;
-    int flag = FLAG_ANY, bad = 0;
+    int flag = FLAG_ANY, bad = 0, sort = SORT_STORE, desc = 0;
+    sort_rec *recs = NULL;
     uint64_t total = 0;
     trove_error err;
     json_t *items, *root;
@@ -301,6 +346,19 @@ int trove__serve_dashboard_items_list(trove_server *s, const serve_req *r,
                                             "pinned, blocked, inactive is "
                                             "expected, not '%s'", flag_s);
     }
+    if (sort_s != NULL && sort_s[0] != '\0') {
+        const char *key = sort_s[0] == '-' ? sort_s + 1 : sort_s;
+        desc = sort_s[0] == '-';
+        sort = -1;
+        for (int i = 1; i < (int)(sizeof k_sort_names / sizeof *k_sort_names); i++)
+            if (strcmp(key, k_sort_names[i]) == 0)
+                sort = i;
+        if (sort < 0)
+            return trove__serve_reply_error(out, 400, "sort: one of id, title, created, "
+                                            "start, end, active, pinned, blocked (with a "
+                                            "leading - for descending) is expected, not '%s'",
+                                            sort_s);
+    }
     if (q != NULL && q[0] == '\0')
         q = NULL;
     trove_error_clear(&err);
@@ -309,6 +367,11 @@ int trove__serve_dashboard_items_list(trove_server *s, const serve_req *r,
                                         "%s", err.msg);
     items = json_array();
     bad = items == NULL;
+    if (sort != SORT_STORE && !bad) {
+        recs = trove_malloc((c->n ? c->n : 1) * sizeof *recs);
+        bad = recs == NULL;
+    }
+    /* the matches in store order; sorted, then paged, when asked */
     for (uint32_t i = 0; !bad && i < c->n; i++) {
         const dash_item *it = &c->items[i];
         if (!flag_match(it, flag))
@@ -316,17 +379,33 @@ int trove__serve_dashboard_items_list(trove_server *s, const serve_req *r,
         if (q != NULL && strcasestr(dash_item_id(c, it), q) == NULL &&
             strcasestr(dash_item_title(c, it), q) == NULL)
             continue;
-        if (total >= (uint64_t)offset && total < (uint64_t)(offset + limit)) {
+        if (recs != NULL) {
+            recs[total] = (sort_rec){
+                sort == SORT_ID ? dash_item_id(c, it)
+                                : sort == SORT_TITLE ? dash_item_title(c, it) : NULL,
+                sort_num(it, sort), i, desc };
+        } else if (total >= (uint64_t)offset && total < (uint64_t)(offset + limit)) {
             json_t *o = trove__serve_dashboard_item_json(c, it);
             if (o == NULL || json_array_append_new(items, o) != 0)
                 bad = 1;
         }
         total++;
     }
+    if (recs != NULL && !bad) {
+        qsort(recs, (size_t)total, sizeof *recs, cmp_sort_rec);
+        for (uint64_t k = (uint64_t)offset; !bad && k < total && k < (uint64_t)(offset + limit);
+             k++) {
+            json_t *o = trove__serve_dashboard_item_json(c, &c->items[recs[k].pos]);
+            if (o == NULL || json_array_append_new(items, o) != 0)
+                bad = 1;
+        }
+    }
+    trove_free(recs);
     trove__serve_dashboard_items_release(c);
-    root = bad ? NULL : json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total,
+    root = bad ? NULL : json_pack("{s:I,s:I,s:I,s:s?,s:o}", "total", (json_int_t)total,
                                   "offset", (json_int_t)offset, "limit",
-                                  (json_int_t)limit, "items", items);
+                                  (json_int_t)limit, "sort",
+                                  sort == SORT_STORE ? NULL : sort_s, "items", items);
     if (bad)
         json_decref(items);
     return trove__serve_reply_json(out, 200, root);

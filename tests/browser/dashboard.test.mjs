@@ -171,6 +171,26 @@ test('blocking an offer takes it out of /v1/recommendations', async () => {
   await shot('offers');
 });
 
+test('sorts the offers table by a column, server-side, and reverses on a second click', async () => {
+  await open('/offers');
+  const titles = () => page.$$eval('#offers-table tbody tr td:nth-child(2)', (tds) => tds.map((t) => t.textContent));
+  /* the server's order: ASCII case-insensitive, byte by byte */
+  const cmp = (a, b) => { a = a.toLowerCase(); b = b.toLowerCase(); return a < b ? -1 : a > b ? 1 : 0; };
+  const inOrder = (xs, dir) => xs.every((x, i) => i === 0 || dir * cmp(xs[i - 1], x) <= 0);
+  await page.click('button[data-sort="title"]');
+  await page.waitForSelector('th[aria-sort="ascending"] button[data-sort="title"]');
+  const up = await titles();
+  assert.ok(up.length > 1 && inOrder(up, 1), `ascending titles: ${up.slice(0, 5)}`);
+  const first = (await api('GET', '/v1/items?sort=title&limit=1')).items[0];
+  assert.equal(up[0], first.title, 'the first row is the first title of the whole catalog');
+  await page.click('button[data-sort="title"]');
+  await page.waitForSelector('th[aria-sort="descending"] button[data-sort="title"]');
+  const down = await titles();
+  assert.ok(inOrder(down, -1), `descending titles: ${down.slice(0, 5)}`);
+  assert.match(page.url(), /sort=-title/);
+  await shot('offers-sorted');
+});
+
 /* Chart.js draws into a canvas: count the pixels that are not transparent. */
 async function inkedPixels(id) {
   await page.waitForFunction((i) => document.getElementById(i)?.dataset.points, id);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -375,11 +376,51 @@ static void test_items_list(void **state)
     assert_int_equal(jint(r.json, "total"), 0);
     reply_free(&r);
 
+    /* sorted: by a key, - for descending, ties in store order; then paged.
+     * Titles are "Bakery Coupon <even>" and "Coffee Coupon <odd>". */
+    static const struct { const char *path, *first, *second, *last; } sorted[] = {
+        { "/v1/items?sort=title&limit=500", "i0", "i10", "i9" },
+        { "/v1/items?sort=-title&limit=500", "i9", "i7", "i0" },
+        { "/v1/items?sort=id&limit=500", "i0", "i1", "i9" },
+        { "/v1/items?sort=-active&limit=500", "i0", "i1", "i29" },   /* i29 inactive */
+        { "/v1/items?sort=-blocked&limit=500", "i28", "i0", "i29" }, /* i28 blocked */
+        { "/v1/items?q=coffee&sort=-id&limit=2", "i9", "i7", "i7" },
+        { "/v1/items?sort=created&offset=28", "i28", "i29", "i29" },
+    };
+    for (size_t i = 0; i < sizeof sorted / sizeof *sorted; i++) {
+        r = get(sorted[i].path, TOKEN);
+        assert_int_equal(r.status, 200);
+        items = json_object_get(r.json, "items");
+        size_t n = json_array_size(items);
+        const char *got[3] = {
+            json_string_value(json_object_get(json_array_get(items, 0), "id")),
+            json_string_value(json_object_get(json_array_get(items, 1), "id")),
+            json_string_value(json_object_get(json_array_get(items, n - 1), "id")) };
+        if (n < 2 || strcmp(got[0], sorted[i].first) != 0 ||
+            strcmp(got[1], sorted[i].second) != 0 || strcmp(got[2], sorted[i].last) != 0)
+            fail_msg("%s: %s, %s .. %s", sorted[i].path, got[0], got[1], got[2]);
+        /* every neighbour in order (titles case-insensitively) */
+        for (size_t k = 1; strstr(sorted[i].path, "title") && k < n; k++) {
+            const char *a = json_string_value(json_object_get(json_array_get(items, k - 1), "title"));
+            const char *b = json_string_value(json_object_get(json_array_get(items, k), "title"));
+            int c = strcasecmp(a, b);
+            assert_true(sorted[i].path[15] == '-' ? c >= 0 : c <= 0);   /* after "sort=" */
+        }
+        reply_free(&r);
+    }
+    r = get("/v1/items?sort=-id&limit=1", TOKEN);
+    assert_string_equal(json_string_value(json_object_get(r.json, "sort")), "-id");
+    reply_free(&r);
+    r = get("/v1/items?limit=1", TOKEN);
+    assert_true(json_is_null(json_object_get(r.json, "sort")));
+    reply_free(&r);
+
     /* bad arguments name the field */
     static const struct { const char *path, *field; } bad[] = {
         { "/v1/items?limit=501", "limit" }, { "/v1/items?limit=0", "limit" },
         { "/v1/items?limit=ten", "limit" }, { "/v1/items?offset=-1", "offset" },
-        { "/v1/items?flag=hidden", "flag" },
+        { "/v1/items?flag=hidden", "flag" }, { "/v1/items?sort=price", "sort" },
+        { "/v1/items?sort=--id", "sort" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         r = get(bad[i].path, TOKEN);

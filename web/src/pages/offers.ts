@@ -1,4 +1,4 @@
-// Offers: a paged, searchable table of the catalog with switches for the
+// Offers: a paged, searchable, sortable table of the catalog with switches for the
 // active / pinned / blocked flags and start / end dates (PATCH
 // /v1/items/{id}), and a CSV upload that first previews the file (dry run:
 // accepted rows, rejected rows with their line and reason) and imports it on
@@ -15,6 +15,7 @@ export async function offersPage(root: HTMLElement, ctx: Ctx): Promise<void> {
   const q = ctx.params.get('q') ?? '';
   const flag = ctx.params.get('flag') ?? '';
   const offset = Math.max(0, Number(ctx.params.get('offset') ?? 0) || 0);
+  const sort = ctx.params.get('sort') ?? '';
   const status = h('div', { id: 'offers-status' });
 
   root.appendChild(h('h1', null, 'Offers'));
@@ -24,10 +25,11 @@ export async function offersPage(root: HTMLElement, ctx: Ctx): Promise<void> {
   const flagSel = h('select', { id: 'offer-flag', 'aria-label': 'flag filter' },
     ['', 'active', 'inactive', 'pinned', 'blocked'].map((f) =>
       h('option', { value: f, selected: f === flag }, f === '' ? 'all offers' : f)));
-  const apply = (off: number) => {
+  const apply = (off: number, by: string = sort) => {
     const p = new URLSearchParams();
     if (search.value) p.set('q', search.value);
     if (flagSel.value) p.set('flag', flagSel.value);
+    if (by) p.set('sort', by);
     if (off > 0) p.set('offset', String(off));
     ctx.go(`/offers${p.toString() ? `?${p}` : ''}`);
   };
@@ -37,16 +39,27 @@ export async function offersPage(root: HTMLElement, ctx: Ctx): Promise<void> {
   const p = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
   if (q) p.set('q', q);
   if (flag) p.set('flag', flag);
+  if (sort) p.set('sort', sort);
   const data = await get<any>(`/v1/items?${p}`);
   const items: any[] = Array.isArray(data?.items) ? data.items : [];
   const total = Number(data?.total ?? items.length);
 
+  /* A column header sorts by its key (the server sorts before paging);
+   * clicked again it reverses. */
+  const col = (label: string, key: string, cls?: string) => {
+    const state = sort === key ? 'ascending' : sort === `-${key}` ? 'descending' : 'none';
+    return h('th', { class: cls, 'aria-sort': state },
+      h('button', {
+        type: 'button', class: 'sort', 'data-sort': key,
+        onclick: () => apply(0, sort === key ? `-${key}` : key),
+      }, label, state === 'ascending' ? ' ▲' : state === 'descending' ? ' ▼' : ''));
+  };
   const table = h('table', { class: 'data', id: 'offers-table' },
     h('thead', null, h('tr', null,
-      h('th', null, 'Offer'), h('th', null, 'Title'),
-      h('th', { class: 'c' }, 'Active'), h('th', { class: 'c' }, 'Pinned'),
-      h('th', { class: 'c' }, 'Blocked'), h('th', null, 'Start (UTC)'),
-      h('th', null, 'End (UTC)'), h('th', null, 'Created'))),
+      col('Offer', 'id'), col('Title', 'title'),
+      col('Active', 'active', 'c'), col('Pinned', 'pinned', 'c'),
+      col('Blocked', 'blocked', 'c'), col('Start (UTC)', 'start'),
+      col('End (UTC)', 'end'), col('Created', 'created'))),
     h('tbody', null, items.map((it) => row(it, admin, status))));
 
   const pager = h('div', { class: 'pager' },
