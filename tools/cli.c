@@ -116,3 +116,15 @@ void cli_json_string(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+int cli_write_side_ids(const char *path, const trove_dataset *ds, trove_error *err)
+{
+    char side[4200];
+    int rc;
+    if (snprintf(side, sizeof side, "%s.users", path) >= (int)sizeof side)
+        return trove_error_set(err, TROVE_EINVAL, "%s: path too long", path);
+    if ((rc = trove_idmap_write(trove_dataset_user_ids(ds), side, err)) != TROVE_OK)
+        return rc;
+    snprintf(side, sizeof side, "%s.items", path);
+    return trove_idmap_write(trove_dataset_item_ids(ds), side, err);
+}

@@ -41,4 +41,10 @@ double cli_now(void);
 /* Print a string as a JSON string literal (with quotes and escapes). */
 void cli_json_string(FILE *f, const char *s);
 
+/* Write the raw ids of a model saved at `path` beside it, `<path>.users`
+ * and `<path>.items` (index files of ds's universes, trove_idmap_write),
+ * which trove_recommender_load_model and `trove recommend` read for
+ * models that store no ids of their own. */
+int cli_write_side_ids(const char *path, const trove_dataset *ds, trove_error *err);
+
 #endif /* TROVE_CLI_H */

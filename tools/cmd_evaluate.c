@@ -411,7 +411,8 @@ int cmd_evaluate(int argc, char **argv)
         if (save_dir != NULL) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s.trove", save_dir, e[i].name);
-            if (trove_recommender_save(e[i].reco, path, &err) != TROVE_OK)
+            if (trove_recommender_save(e[i].reco, path, &err) != TROVE_OK ||
+                cli_write_side_ids(path, train, &err) != TROVE_OK)
                 goto fail;
         }
     }

@@ -1,11 +1,16 @@
 /*
  * cmd_recommend.c - `trove recommend`: top-n items for one user from a
- * model file alone (raw ids come from the file), optionally excluding the
- * user's items listed in a pairs file (e.g. its training items).
+ * saved model alone, optionally excluding the user's items listed in a
+ * pairs file (e.g. its training items). Any family: hybrid model files
+ * (`trove train`) and the recommender files of `trove evaluate --save-dir`
+ * and `trove train --store`. Raw ids come from the file, or for families
+ * that store none from the `<file>.users` / `<file>.items` index files
+ * written beside it.
  */
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +21,9 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: trove recommend --model MODEL --user ID [-n N] [--exclude FILE] [--json]\n\n"
         "Top-N items for user ID (its raw id, or its index when the model has no ids).\n\n"
-        "  --model MODEL   model file written by 'trove train'\n"
+        "  --model MODEL   a model file of 'trove train', or a model of any family saved\n"
+        "                  by 'trove evaluate --save-dir' or 'trove train --store' (raw\n"
+        "                  ids from MODEL.users and MODEL.items beside it)\n"
         "  --user ID       the user\n"
         "  -n N            number of items (default 10)\n"
         "  --exclude FILE  pairs file (user<TAB>item): leave out this user's items\n"
@@ -24,16 +31,85 @@ static void usage(FILE *f)
         "  -h, --help      this help\n");
 }
 
-/* The user's items in a pairs file, as model item indices. */
-static int load_exclusions(const trove_model *m, const char *path, uint32_t user,
-                           uint32_t **out, size_t *n_out, trove_error *err)
+/* A loaded model of either kind, with its id maps (borrowed or owned). */
+typedef struct loaded {
+    trove_model *m;             /* factor families */
+    trove_recommender *r;       /* the others */
+    trove_idmap *own_users, *own_items;
+    const trove_idmap *users, *items;
+    uint32_t n_users, n_items;
+} loaded;
+
+static void loaded_free(loaded *l)
 {
-    trove_pairs_options po = {trove_model_user_ids(m), trove_model_item_ids(m), NULL, NULL};
+    trove_model_free(l->m);
+    trove_recommender_free(l->r);
+    trove_idmap_free(l->own_users);
+    trove_idmap_free(l->own_items);
+}
+
+/* `<path><ext>` as an id map of n entries, or NULL when the file is absent. */
+static int side_ids(const char *path, const char *ext, uint32_t n, trove_idmap **out,
+                    trove_error *err)
+{
+    char side[4200];
+    FILE *f;
+    int rc;
+    *out = NULL;
+    if (snprintf(side, sizeof side, "%s%s", path, ext) >= (int)sizeof side)
+        return trove_error_set(err, TROVE_EINVAL, "%s: path too long", path);
+    if ((f = fopen(side, "rb")) == NULL)
+        return TROVE_OK;
+    fclose(f);
+    if ((rc = trove_idmap_load(side, out, err)) != TROVE_OK)
+        return rc;
+    if (trove_idmap_size(*out) != n) {
+        rc = trove_error_set(err, TROVE_EINVAL, "%s lists %u ids, the model has %u", side,
+                             trove_idmap_size(*out), n);
+        trove_idmap_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int load_any(const char *path, loaded *l, trove_error *err)
+{
+    char family[64];
+    int rc = trove_recommender_file_family(path, family, sizeof family, err);
+    if (rc != TROVE_OK)
+        return rc;
+    if (trove_recommender_family_has_model(family)) {
+        if ((rc = trove_recommender_load_model(path, &l->m, err)) != TROVE_OK)
+            return rc;
+        l->users = trove_model_user_ids(l->m);
+        l->items = trove_model_item_ids(l->m);
+        l->n_users = trove_model_n_users(l->m);
+        l->n_items = trove_model_n_items(l->m);
+        return TROVE_OK;
+    }
+    if ((rc = trove_recommender_load(path, &l->r, err)) != TROVE_OK)
+        return rc;
+    l->n_users = trove_recommender_n_users(l->r);
+    l->n_items = trove_recommender_n_items(l->r);
+    if ((rc = side_ids(path, ".users", l->n_users, &l->own_users, err)) != TROVE_OK ||
+        (rc = side_ids(path, ".items", l->n_items, &l->own_items, err)) != TROVE_OK)
+        return rc;
+    l->users = l->own_users;
+    l->items = l->own_items;
+    return TROVE_OK;
+}
+
+/* The user's items in a pairs file, as model item indices. */
+static int load_exclusions(const loaded *l, const char *path, uint32_t user, uint32_t **out,
+                           size_t *n_out, trove_error *err)
+{
+    trove_pairs_options po = {l->users, l->items, NULL, NULL};
     trove_dataset *ds = NULL;
     int rc;
     if (po.users == NULL || po.items == NULL)
         return trove_error_set(err, TROVE_EINVAL,
-                               "--exclude needs a model that stores its raw ids");
+                               "--exclude needs a model that stores its raw ids (or the "
+                               "MODEL.users and MODEL.items files beside it)");
     rc = trove_dataset_load_pairs(path, &po, &ds, err);
     if (rc != TROVE_OK)
         return rc;
@@ -51,6 +127,51 @@ static int load_exclusions(const trove_model *m, const char *path, uint32_t user
     return TROVE_OK;
 }
 
+/* Best first, ties to the lower index (the rule of trove__topk). */
+static const float *g_scores;
+static int cmp_best(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    if (g_scores[i] != g_scores[j])
+        return g_scores[i] > g_scores[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+/* Top n of a recommender without a factor model: its scores of every
+ * item, the excluded ones left out, sorted. */
+static int recommend_scored(const loaded *l, uint32_t user, uint32_t n, const uint32_t *ex,
+                            size_t n_ex, uint32_t *items, float *scores, uint32_t *n_out,
+                            trove_error *err)
+{
+    float *all = malloc((l->n_items ? l->n_items : 1) * sizeof *all);
+    uint32_t *order = malloc((l->n_items ? l->n_items : 1) * sizeof *order);
+    uint32_t m = 0;
+    int rc = TROVE_ENOMEM;
+    if (all == NULL || order == NULL) {
+        trove_error_set(err, rc, "out of memory");
+        goto out;
+    }
+    if ((rc = trove_recommender_score_user(l->r, user, all, err)) != TROVE_OK)
+        goto out;
+    for (size_t k = 0; k < n_ex; k++)
+        if (ex[k] < l->n_items)
+            all[ex[k]] = NAN;
+    for (uint32_t i = 0; i < l->n_items; i++)
+        if (isfinite(all[i]))
+            order[m++] = i;
+    g_scores = all;
+    qsort(order, m, sizeof *order, cmp_best);
+    *n_out = m < n ? m : n;
+    for (uint32_t k = 0; k < *n_out; k++) {
+        items[k] = order[k];
+        scores[k] = all[order[k]];
+    }
+out:
+    free(all);
+    free(order);
+    return rc;
+}
+
 int cmd_recommend(int argc, char **argv)
 {
     enum { O_MODEL = 1000, O_USER, O_EXCLUDE, O_JSON };
@@ -65,12 +186,13 @@ int cmd_recommend(int argc, char **argv)
     const char *model = NULL, *user_id = NULL, *exclude = NULL;
     long n = 10;
     int json = 0, c, rc = CLI_EXIT_FAIL;
-    trove_model *m = NULL;
+    loaded l;
     uint32_t *ex = NULL, *items = NULL, n_out = 0, user;
     size_t n_ex = 0;
     float *scores = NULL;
     trove_error err;
 
+    memset(&l, 0, sizeof l);
     trove_error_clear(&err);
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
@@ -97,28 +219,25 @@ int cmd_recommend(int argc, char **argv)
     if (model == NULL || user_id == NULL)
         return cli_usage_error(CMD, "--model MODEL and --user ID are required");
     cli_setup_log(0);
-    if (trove_model_load(model, &m, &err) != TROVE_OK)
+    if (load_any(model, &l, &err) != TROVE_OK)
         goto fail;
-    {
-        const trove_idmap *ids = trove_model_user_ids(m);
-        if (ids != NULL) {
-            int64_t u = trove_idmap_find(ids, user_id, strlen(user_id));
-            if (u < 0) {
-                trove_error_set(&err, TROVE_ENOTFOUND, "user '%s' is not in %s", user_id, model);
-                goto fail;
-            }
-            user = (uint32_t)u;
-        } else {
-            long v;
-            if (cli_parse_long(user_id, 0, (long)trove_model_n_users(m) - 1, &v) != 0) {
-                trove_error_set(&err, TROVE_ENOTFOUND, "user index '%s' out of range (%u users)",
-                                user_id, trove_model_n_users(m));
-                goto fail;
-            }
-            user = (uint32_t)v;
+    if (l.users != NULL) {
+        int64_t u = trove_idmap_find(l.users, user_id, strlen(user_id));
+        if (u < 0) {
+            trove_error_set(&err, TROVE_ENOTFOUND, "user '%s' is not in %s", user_id, model);
+            goto fail;
         }
+        user = (uint32_t)u;
+    } else {
+        long v;
+        if (cli_parse_long(user_id, 0, (long)l.n_users - 1, &v) != 0) {
+            trove_error_set(&err, TROVE_ENOTFOUND, "user index '%s' out of range (%u users)",
+                            user_id, l.n_users);
+            goto fail;
+        }
+        user = (uint32_t)v;
     }
-    if (exclude && load_exclusions(m, exclude, user, &ex, &n_ex, &err) != TROVE_OK)
+    if (exclude && load_exclusions(&l, exclude, user, &ex, &n_ex, &err) != TROVE_OK)
         goto fail;
     items = malloc((size_t)n * sizeof *items);
     scores = malloc((size_t)n * sizeof *scores);
@@ -126,33 +245,32 @@ int cmd_recommend(int argc, char **argv)
         trove_error_set(&err, TROVE_ENOMEM, "out of memory");
         goto fail;
     }
-    if (trove_model_recommend(m, user, (uint32_t)n, ex, n_ex, NULL, items, scores, &n_out, NULL,
-                              &err) != TROVE_OK)
+    if (l.m != NULL ? trove_model_recommend(l.m, user, (uint32_t)n, ex, n_ex, NULL, items,
+                                            scores, &n_out, NULL, &err) != TROVE_OK
+                    : recommend_scored(&l, user, (uint32_t)n, ex, n_ex, items, scores,
+                                       &n_out, &err) != TROVE_OK)
         goto fail;
-    {
-        const trove_idmap *iids = trove_model_item_ids(m);
-        if (json) {
-            printf("{\"user\":");
-            cli_json_string(stdout, user_id);
-            printf(",\"items\":[");
-            for (uint32_t k = 0; k < n_out; k++) {
-                printf("%s{\"item\":", k ? "," : "");
-                if (iids)
-                    cli_json_string(stdout, trove_idmap_name(iids, items[k], NULL));
-                else
-                    printf("\"%u\"", items[k]);
-                printf(",\"score\":%.6g}", (double)scores[k]);
-            }
-            printf("]}\n");
-        } else {
-            printf("%-5s %-20s %s\n", "rank", "item", "score");
-            for (uint32_t k = 0; k < n_out; k++) {
-                if (iids)
-                    printf("%-5u %-20s %.6g\n", k + 1, trove_idmap_name(iids, items[k], NULL),
-                           (double)scores[k]);
-                else
-                    printf("%-5u %-20u %.6g\n", k + 1, items[k], (double)scores[k]);
-            }
+    if (json) {
+        printf("{\"user\":");
+        cli_json_string(stdout, user_id);
+        printf(",\"items\":[");
+        for (uint32_t k = 0; k < n_out; k++) {
+            printf("%s{\"item\":", k ? "," : "");
+            if (l.items)
+                cli_json_string(stdout, trove_idmap_name(l.items, items[k], NULL));
+            else
+                printf("\"%u\"", items[k]);
+            printf(",\"score\":%.6g}", (double)scores[k]);
+        }
+        printf("]}\n");
+    } else {
+        printf("%-5s %-20s %s\n", "rank", "item", "score");
+        for (uint32_t k = 0; k < n_out; k++) {
+            if (l.items)
+                printf("%-5u %-20s %.6g\n", k + 1, trove_idmap_name(l.items, items[k], NULL),
+                       (double)scores[k]);
+            else
+                printf("%-5u %-20u %.6g\n", k + 1, items[k], (double)scores[k]);
         }
     }
     rc = CLI_EXIT_OK;
@@ -163,6 +281,6 @@ out:
     free(ex);
     free(items);
     free(scores);
-    trove_model_free(m);
+    loaded_free(&l);
     return rc;
 }

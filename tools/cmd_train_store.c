@@ -483,7 +483,7 @@ int cmd_train_store(int argc, char **argv)
     trove_scorer scorer;
     max_version mx = {0};
     feat_ctx fx;
-    char family[64], path[4096], side[4200], fingerprint[40], metrics[8192];
+    char family[64], path[4096], fingerprint[40], metrics[8192];
     int64_t market_id = 0, ts_from = 0, ts_to = 0, now = (int64_t)time(NULL);
     int version = 0;
     uint64_t fp;
@@ -751,13 +751,8 @@ int cmd_train_store(int argc, char **argv)
         goto done;
     snprintf(path, sizeof path, "%s/%s-v%d.model", models, pooled ? "pooled" : cfg->code,
              mx.version + 1);
-    if (trove_recommender_save(model, path, &err) != TROVE_OK)
-        goto done;
-    snprintf(side, sizeof side, "%s.users", path);
-    if (trove_idmap_write(trove_dataset_user_ids(ds), side, &err) != TROVE_OK)
-        goto done;
-    snprintf(side, sizeof side, "%s.items", path);
-    if (trove_idmap_write(trove_dataset_item_ids(ds), side, &err) != TROVE_OK)
+    if (trove_recommender_save(model, path, &err) != TROVE_OK ||
+        cli_write_side_ids(path, ds, &err) != TROVE_OK)
         goto done;
     memset(&mv, 0, sizeof mv);
     mv.market_id = market_id;

@@ -128,6 +128,56 @@ static void test_json_and_report(void **state)
     assert_true(again == mean);
     json_decref(root);
     free(out);
+
+    /* `trove recommend` serves the saved itemknn model (raw ids from the
+     * index files written beside it): the list equals the library's own
+     * top 3 with the user's training items left out */
+    snprintf(cmd, sizeof cmd, "recommend --model %s --user u3 -n 3 --exclude %s --json", model,
+             FIX("train.tsv"));
+    out = run(&st, "%s", cmd);
+    assert_int_equal(st, 0);
+    json_error_t jerr;
+    root = json_loads(out, 0, &jerr);
+    assert_non_null(root);
+    json_t *list = json_object_get(root, "items");
+    assert_int_equal(json_array_size(list), 3);
+    {
+        trove_recommender *r = NULL;
+        trove_idmap *users = NULL, *items = NULL;
+        trove_error err;
+        char side[1300];
+        uint32_t top[3], n_top = 0;
+        assert_int_equal(trove_recommender_load(model, &r, &err), TROVE_OK);
+        snprintf(side, sizeof side, "%s.users", model);
+        assert_int_equal(trove_idmap_load(side, &users, &err), TROVE_OK);
+        snprintf(side, sizeof side, "%s.items", model);
+        assert_int_equal(trove_idmap_load(side, &items, &err), TROVE_OK);
+        int64_t u = trove_idmap_find(users, "u3", 2);
+        assert_true(u >= 0);
+        assert_int_equal(trove_recommender_recommend(r, (uint32_t)u, 3, 1, top, NULL, &n_top,
+                                                     &err), TROVE_OK);
+        assert_int_equal(n_top, 3);
+        for (uint32_t k = 0; k < 3; k++)
+            assert_string_equal(json_string_value(json_object_get(json_array_get(list, k),
+                                                                  "item")),
+                                trove_idmap_name(items, top[k], NULL));
+        trove_idmap_free(users);
+        trove_idmap_free(items);
+        trove_recommender_free(r);
+    }
+    json_decref(root);
+    free(out);
+    /* an id file that does not match the model is refused, naming it */
+    char bad_side[1300];
+    snprintf(bad_side, sizeof bad_side, "%s/itemknn.trove.items", dir);
+    FILE *bf = fopen(bad_side, "w");
+    assert_non_null(bf);
+    fputs("0\ti0\n", bf);
+    fclose(bf);
+    out = run(&st, "recommend --model %s --user u3 2>&1", model);
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(out, "itemknn.trove.items lists 1 ids"));
+    free(out);
 }
 
 static void test_bad_input(void **state)
