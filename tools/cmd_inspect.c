@@ -1,12 +1,17 @@
 /*
  * cmd_inspect.c - `trove inspect MODEL`: print a model file's header
  * (format version, shape, hyperparameters, training counters, data
- * fingerprint, checksum status) without loading its tables.
+ * fingerprint, checksum status) without loading its tables; for the
+ * recommender files of the other families (`trove evaluate --save-dir`,
+ * `trove train --store`), the family, shape and checksum, which needs the
+ * file loaded.
  */
 #include "cli.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CMD "inspect"
 
@@ -17,6 +22,49 @@ static void usage(FILE *f)
         "Print the header of a model file and check its checksum.\n\n"
         "  --json      JSON output\n"
         "  -h, --help  this help\n");
+}
+
+/* 1 when `<path><ext>` exists. */
+static int side_exists(const char *path, const char *ext)
+{
+    char side[4200];
+    struct stat sb;
+    return snprintf(side, sizeof side, "%s%s", path, ext) < (int)sizeof side &&
+           stat(side, &sb) == 0;
+}
+
+/* A recommender file: loaded in full (the checksum covers the payload). */
+static int inspect_recommender(const char *path, int json)
+{
+    char family[64];
+    trove_recommender *r = NULL;
+    trove_error err;
+    struct stat sb;
+    trove_error_clear(&err);
+    if (trove_recommender_file_family(path, family, sizeof family, &err) != TROVE_OK ||
+        trove_recommender_load(path, &r, &err) != TROVE_OK)
+        return cli_fail(CMD, &err);
+    long long bytes = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+    int ids = side_exists(path, ".users") && side_exists(path, ".items");
+    if (json) {
+        printf("{\"file\":");
+        cli_json_string(stdout, path);
+        printf(",\"kind\":\"recommender\",\"family\":");
+        cli_json_string(stdout, family);
+        printf(",\"users\":%u,\"items\":%u,\"bytes\":%lld,\"raw_id_files\":%s,"
+               "\"checksum_ok\":true}\n", trove_recommender_n_users(r),
+               trove_recommender_n_items(r), bytes, ids ? "true" : "false");
+    } else {
+        printf("file              %s\n", path);
+        printf("kind              recommender file (family %s)\n", family);
+        printf("users             %u\n", trove_recommender_n_users(r));
+        printf("items             %u\n", trove_recommender_n_items(r));
+        printf("size              %lld bytes, checksum ok\n", bytes);
+        printf("raw ids           %s\n", ids ? "in the .users and .items files beside it"
+                                            : "none (users and items by index)");
+    }
+    trove_recommender_free(r);
+    return CLI_EXIT_OK;
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -45,8 +93,16 @@ int cmd_inspect(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_usage_error(CMD, "expected exactly one MODEL file");
-    if (trove_model_inspect(argv[optind], &in, &err) != TROVE_OK)
+    if (trove_model_inspect(argv[optind], &in, &err) != TROVE_OK) {
+        char family[64];
+        trove_error e2;
+        trove_error_clear(&e2);
+        /* not a model file: a recommender file of another family? */
+        if (err.code == TROVE_EFORMAT &&
+            trove_recommender_file_family(argv[optind], family, sizeof family, &e2) == TROVE_OK)
+            return inspect_recommender(argv[optind], json);
         return cli_fail(CMD, &err);
+    }
     const trove_model_params *p = &in.params;
     if (json) {
         printf("{\"file\":");

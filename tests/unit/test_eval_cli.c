@@ -167,6 +167,30 @@ static void test_json_and_report(void **state)
     }
     json_decref(root);
     free(out);
+    /* `trove inspect` reads a recommender file's family and shape and
+     * checks its checksum */
+    out = run(&st, "inspect %s --json", model);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "\"kind\":\"recommender\",\"family\":\"itemknn\""));
+    assert_non_null(strstr(out, "\"raw_id_files\":true,\"checksum_ok\":true"));
+    free(out);
+    {
+        char copy[1300];
+        snprintf(copy, sizeof copy, "%s/damaged.trove", dir);
+        FILE *in = fopen(model, "rb"), *cp = fopen(copy, "wb");
+        assert_non_null(in);
+        assert_non_null(cp);
+        int ch;
+        long at = 0;
+        while ((ch = fgetc(in)) != EOF)
+            fputc(at++ == 200 ? ch ^ 0x5a : ch, cp);   /* one byte of the payload */
+        fclose(in);
+        fclose(cp);
+        out = run(&st, "inspect %s 2>&1", copy);
+        assert_int_equal(st, 1);
+        assert_non_null(strstr(out, "checksum mismatch"));
+        free(out);
+    }
     /* an id file that does not match the model is refused, naming it */
     char bad_side[1300];
     snprintf(bad_side, sizeof bad_side, "%s/itemknn.trove.items", dir);
