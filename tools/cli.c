@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +128,27 @@ int cli_write_side_ids(const char *path, const trove_dataset *ds, trove_error *e
         return rc;
     snprintf(side, sizeof side, "%s.items", path);
     return trove_idmap_write(trove_dataset_item_ids(ds), side, err);
+}
+
+int cli_mkdirs(const char *dir, trove_error *err)
+{
+    char part[4096];
+    size_t n = strlen(dir);
+    struct stat sb;
+    if (n == 0 || n >= sizeof part)
+        return trove_error_set(err, TROVE_EINVAL, "directory '%s': empty or too long", dir);
+    memcpy(part, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (part[i] != '/' && part[i] != '\0')
+            continue;
+        char c = part[i];
+        part[i] = '\0';
+        if (mkdir(part, 0777) != 0 && errno != EEXIST)
+            return trove_error_set(err, TROVE_EIO, "%s: cannot create: %s", part,
+                                   strerror(errno));
+        part[i] = c;
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return trove_error_set(err, TROVE_EIO, "%s: not a directory", dir);
+    return TROVE_OK;
 }

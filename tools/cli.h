@@ -47,4 +47,8 @@ void cli_json_string(FILE *f, const char *s);
  * models that store no ids of their own. */
 int cli_write_side_ids(const char *path, const trove_dataset *ds, trove_error *err);
 
+/* Create directory `dir` and its missing parents (mkdir -p); TROVE_OK when
+ * it exists afterwards, else TROVE_EIO naming the part that failed. */
+int cli_mkdirs(const char *dir, trove_error *err);
+
 #endif /* TROVE_CLI_H */

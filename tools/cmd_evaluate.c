@@ -45,7 +45,8 @@ static void usage(FILE *f)
         "                        (--models then only adds families; default none)\n"
         "  --set FAMILY.KEY=VAL  a setting of one family, e.g. warp.epochs=30,\n"
         "                        itemknn.neighbours=50 (repeatable)\n"
-        "  --save-dir DIR        save each trained model as DIR/<family>.trove\n"
+        "  --save-dir DIR        save each trained model as DIR/<family>.trove (DIR is\n"
+        "                        created), raw ids beside it (.users, .items)\n"
         "  --baseline NAME       model the others are compared with (default:\n"
         "                        popularity; trained if not listed)\n"
         "  -k, --k N             list length (default 10)\n"
@@ -315,6 +316,9 @@ int cmd_evaluate(int argc, char **argv)
     }
 
     /* data */
+    /* before any training: a directory that cannot be made fails at once */
+    if (save_dir != NULL && cli_mkdirs(save_dir, &err) != TROVE_OK)
+        goto fail;
     if (uidx && trove_idmap_load_spec(uidx, &users, &err) != TROVE_OK)
         goto fail;
     if (iidx && trove_idmap_load_spec(iidx, &items, &err) != TROVE_OK)

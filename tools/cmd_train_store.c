@@ -743,10 +743,8 @@ int cmd_train_store(int argc, char **argv)
     append(metrics, sizeof metrics, "}");
 
     /* Save the files, then register, activate and prune in one transaction. */
-    if (mkdir(models, 0777) != 0 && errno != EEXIST) {
-        trove_error_set(&err, TROVE_EIO, "%s: cannot create: %s", models, strerror(errno));
+    if (cli_mkdirs(models, &err) != TROVE_OK)
         goto done;
-    }
     if (trove_store_models_foreach(s, market_id, on_version, &mx, &err) != TROVE_OK)
         goto done;
     snprintf(path, sizeof path, "%s/%s-v%d.model", models, pooled ? "pooled" : cfg->code,

@@ -213,6 +213,25 @@ static void test_bad_input(void **state)
     assert_int_equal(st, 1);
     assert_non_null(strstr(out, "trove evaluate: k = 50 is larger than the catalog (20 items)"));
     free(out);
+    /* --save-dir makes missing directories, and fails before training when
+     * it cannot */
+    {
+        char nested[1200];
+        snprintf(nested, sizeof nested, "%s/saved/models", testutil_tmp_path(""));
+        out = run(&st, "evaluate --train %s --test %s --models popularity --bootstrap 0 "
+                  "--save-dir %s", FIX("train.tsv"), FIX("test.tsv"), nested);
+        assert_int_equal(st, 0);
+        free(out);
+        out = run(&st, "inspect %s/popularity.trove", nested);
+        assert_int_equal(st, 0);
+        free(out);
+        out = run(&st, "evaluate --train %s --test %s --models itemknn --save-dir %s/x",
+                  FIX("train.tsv"), FIX("test.tsv"), FIX("train.tsv"));
+        assert_int_equal(st, 1);
+        assert_non_null(strstr(out, "train.tsv/x: cannot create: Not a directory"));
+        assert_null(strstr(out, "fitting"));
+        free(out);
+    }
     out = run(&st, "evaluate --train %s --test %s", FIX("train.tsv"), FIX("empty.tsv"));
     assert_int_equal(st, 1);
     assert_non_null(strstr(out, "no test pair to evaluate"));
