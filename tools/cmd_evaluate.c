@@ -315,10 +315,11 @@ int cmd_evaluate(int argc, char **argv)
         models = cfg_list;
     }
 
-    /* data */
     /* before any training: a directory that cannot be made fails at once */
     if (save_dir != NULL && cli_mkdirs(save_dir, &err) != TROVE_OK)
         goto fail;
+
+    /* data */
     if (uidx && trove_idmap_load_spec(uidx, &users, &err) != TROVE_OK)
         goto fail;
     if (iidx && trove_idmap_load_spec(iidx, &items, &err) != TROVE_OK)
