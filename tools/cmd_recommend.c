@@ -8,6 +8,7 @@
  * written beside it.
  */
 #include "cli.h"
+#include "trove/eval.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -27,6 +28,7 @@ static void usage(FILE *f)
         "  --user ID       the user\n"
         "  -n N            number of items (default 10)\n"
         "  --exclude FILE  pairs file (user<TAB>item): leave out this user's items\n"
+        "                  (pairs of items the model does not know are skipped)\n"
         "  --json          JSON output\n"
         "  -h, --help      this help\n");
 }
@@ -99,29 +101,33 @@ static int load_any(const char *path, loaded *l, trove_error *err)
     return TROVE_OK;
 }
 
-/* The user's items in a pairs file, as model item indices. */
+/* The user's items in a pairs file, as model item indices. Pairs naming
+ * an item (or user) the model does not know are skipped with a warning:
+ * an exclusion list may hold items newer than the model. */
 static int load_exclusions(const loaded *l, const char *path, uint32_t user, uint32_t **out,
                            size_t *n_out, trove_error *err)
 {
-    trove_pairs_options po = {l->users, l->items, NULL, NULL};
-    trove_dataset *ds = NULL;
+    trove_eval_load_stats st;
+    trove_csr x;
     int rc;
-    if (po.users == NULL || po.items == NULL)
+    if (l->users == NULL || l->items == NULL)
         return trove_error_set(err, TROVE_EINVAL,
                                "--exclude needs a model that stores its raw ids (or the "
                                "MODEL.users and MODEL.items files beside it)");
-    rc = trove_dataset_load_pairs(path, &po, &ds, err);
-    if (rc != TROVE_OK)
+    memset(&x, 0, sizeof x);
+    if ((rc = trove_eval_load_pairs(path, l->users, l->items, &x, &st, err)) != TROVE_OK)
         return rc;
-    const trove_csr *x = trove_dataset_interactions(ds);
-    size_t n = x->indptr[user + 1] - x->indptr[user];
+    if (st.unknown_item > 0)
+        trove_log(TROVE_LOG_WARN, "%s: %llu pairs name items the model does not know; "
+                  "skipped", path, (unsigned long long)st.unknown_item);
+    size_t n = x.indptr[user + 1] - x.indptr[user];
     uint32_t *v = malloc((n ? n : 1) * sizeof *v);
     if (v == NULL) {
-        trove_dataset_free(ds);
+        trove_csr_destroy(&x);
         return trove_error_set(err, TROVE_ENOMEM, "out of memory");
     }
-    memcpy(v, x->indices + x->indptr[user], n * sizeof *v);
-    trove_dataset_free(ds);
+    memcpy(v, x.indices + x.indptr[user], n * sizeof *v);
+    trove_csr_destroy(&x);
     *out = v;
     *n_out = n;
     return TROVE_OK;
