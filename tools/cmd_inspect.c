@@ -24,15 +24,6 @@ static void usage(FILE *f)
         "  -h, --help  this help\n");
 }
 
-/* 1 when `<path><ext>` exists. */
-static int side_exists(const char *path, const char *ext)
-{
-    char side[4200];
-    struct stat sb;
-    return snprintf(side, sizeof side, "%s%s", path, ext) < (int)sizeof side &&
-           stat(side, &sb) == 0;
-}
-
 /* A recommender file: loaded in full (the checksum covers the payload). */
 static int inspect_recommender(const char *path, int json)
 {
@@ -45,7 +36,16 @@ static int inspect_recommender(const char *path, int json)
         trove_recommender_load(path, &r, &err) != TROVE_OK)
         return cli_fail(CMD, &err);
     long long bytes = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
-    int ids = side_exists(path, ".users") && side_exists(path, ".items");
+    trove_idmap *users = NULL, *items = NULL;
+    if (trove_recommender_side_ids(path, trove_recommender_n_users(r),
+                                   trove_recommender_n_items(r), &users, &items,
+                                   &err) != TROVE_OK) {
+        trove_recommender_free(r);
+        return cli_fail(CMD, &err);
+    }
+    int ids = users != NULL && items != NULL;
+    trove_idmap_free(users);
+    trove_idmap_free(items);
     if (json) {
         printf("{\"file\":");
         cli_json_string(stdout, path);

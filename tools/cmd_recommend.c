@@ -50,30 +50,6 @@ static void loaded_free(loaded *l)
     trove_idmap_free(l->own_items);
 }
 
-/* `<path><ext>` as an id map of n entries, or NULL when the file is absent. */
-static int side_ids(const char *path, const char *ext, uint32_t n, trove_idmap **out,
-                    trove_error *err)
-{
-    char side[4200];
-    FILE *f;
-    int rc;
-    *out = NULL;
-    if (snprintf(side, sizeof side, "%s%s", path, ext) >= (int)sizeof side)
-        return trove_error_set(err, TROVE_EINVAL, "%s: path too long", path);
-    if ((f = fopen(side, "rb")) == NULL)
-        return TROVE_OK;
-    fclose(f);
-    if ((rc = trove_idmap_load(side, out, err)) != TROVE_OK)
-        return rc;
-    if (trove_idmap_size(*out) != n) {
-        rc = trove_error_set(err, TROVE_EINVAL, "%s lists %u ids, the model has %u", side,
-                             trove_idmap_size(*out), n);
-        trove_idmap_free(*out);
-        *out = NULL;
-    }
-    return rc;
-}
-
 static int load_any(const char *path, loaded *l, trove_error *err)
 {
     char family[64];
@@ -93,8 +69,8 @@ static int load_any(const char *path, loaded *l, trove_error *err)
         return rc;
     l->n_users = trove_recommender_n_users(l->r);
     l->n_items = trove_recommender_n_items(l->r);
-    if ((rc = side_ids(path, ".users", l->n_users, &l->own_users, err)) != TROVE_OK ||
-        (rc = side_ids(path, ".items", l->n_items, &l->own_items, err)) != TROVE_OK)
+    if ((rc = trove_recommender_side_ids(path, l->n_users, l->n_items, &l->own_users,
+                                         &l->own_items, err)) != TROVE_OK)
         return rc;
     l->users = l->own_users;
     l->items = l->own_items;
@@ -133,14 +109,19 @@ static int load_exclusions(const loaded *l, const char *path, uint32_t user, uin
     return TROVE_OK;
 }
 
-/* Best first, ties to the lower index (the rule of trove__topk). */
-static const float *g_scores;
+/* A scored item; sorted best first, ties to the lower index (the rule of
+ * trove__topk). */
+typedef struct scored {
+    float s;
+    uint32_t i;
+} scored;
+
 static int cmp_best(const void *a, const void *b)
 {
-    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    if (g_scores[i] != g_scores[j])
-        return g_scores[i] > g_scores[j] ? -1 : 1;
-    return (i > j) - (i < j);
+    const scored *x = a, *y = b;
+    if (x->s != y->s)
+        return x->s > y->s ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
 }
 
 /* Top n of a recommender without a factor model: its scores of every
@@ -150,7 +131,7 @@ static int recommend_scored(const loaded *l, uint32_t user, uint32_t n, const ui
                             trove_error *err)
 {
     float *all = malloc((l->n_items ? l->n_items : 1) * sizeof *all);
-    uint32_t *order = malloc((l->n_items ? l->n_items : 1) * sizeof *order);
+    scored *order = malloc((l->n_items ? l->n_items : 1) * sizeof *order);
     uint32_t m = 0;
     int rc = TROVE_ENOMEM;
     if (all == NULL || order == NULL) {
@@ -164,13 +145,12 @@ static int recommend_scored(const loaded *l, uint32_t user, uint32_t n, const ui
             all[ex[k]] = NAN;
     for (uint32_t i = 0; i < l->n_items; i++)
         if (isfinite(all[i]))
-            order[m++] = i;
-    g_scores = all;
+            order[m++] = (scored){all[i], i};
     qsort(order, m, sizeof *order, cmp_best);
     *n_out = m < n ? m : n;
     for (uint32_t k = 0; k < *n_out; k++) {
-        items[k] = order[k];
-        scores[k] = all[order[k]];
+        items[k] = order[k].i;
+        scores[k] = order[k].s;
     }
 out:
     free(all);

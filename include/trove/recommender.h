@@ -210,6 +210,16 @@ int trove_recommender_file_family(const char *path, char *name, size_t size,
 int trove_recommender_load_model(const char *path, trove_model **out,
                                  trove_error *err);
 
+/* The raw ids of the model saved at `path` from the index files beside it,
+ * `<path>.users` and `<path>.items` (trove_idmap_write), for models that
+ * store none of their own: *users / *items are NULL when their file is
+ * absent, else a map of exactly n_users / n_items ids (a file of another
+ * size is TROVE_EINVAL naming it and its count). Returns TROVE_OK or the
+ * codes of trove_idmap_load; nothing is returned on failure. Both are
+ * caller-owned (trove_idmap_free). Thread-safe. */
+int trove_recommender_side_ids(const char *path, uint32_t n_users, uint32_t n_items,
+                               trove_idmap **users, trove_idmap **items, trove_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -680,13 +680,16 @@ int trove_recommender_file_family(const char *path, char *name, size_t size,
     return TROVE_OK;
 }
 
-/* Attach <path>.users / <path>.items to a model that has no ids. */
-static int attach_side_ids(trove_model *m, const char *path, trove_error *err)
+int trove_recommender_side_ids(const char *path, uint32_t n_users, uint32_t n_items,
+                               trove_idmap **users, trove_idmap **items, trove_error *err)
 {
     static const char *const ext[2] = {".users", ".items"};
+    const uint32_t want[2] = {n_users, n_items};
     trove_idmap *map[2] = {NULL, NULL};
     char side[4200];
     int rc = TROVE_OK;
+    if (path == NULL || users == NULL || items == NULL)
+        return trove_error_set(err, TROVE_EINVAL, "side_ids: missing argument");
     for (int k = 0; k < 2 && rc == TROVE_OK; k++) {
         if (snprintf(side, sizeof side, "%s%s", path, ext[k]) >= (int)sizeof side) {
             rc = trove_error_set(err, TROVE_EINVAL, "%s: path too long", path);
@@ -696,15 +699,33 @@ static int attach_side_ids(trove_model *m, const char *path, trove_error *err)
         if (rc == TROVE_ENOTFOUND) {
             trove_error_clear(err);
             rc = TROVE_OK;
+        } else if (rc == TROVE_OK && trove_idmap_size(map[k]) != want[k]) {
+            rc = trove_error_set(err, TROVE_EINVAL, "%s lists %u ids, the model has %u", side,
+                                 trove_idmap_size(map[k]), want[k]);
         }
     }
-    if (rc == TROVE_OK && (map[0] != NULL || map[1] != NULL)) {
-        rc = trove_model_set_ids(m, map[0], map[1], NULL, NULL, err);
-        if (rc != TROVE_OK)
-            trove_error_prefix(err, "%s: id files", path);
+    if (rc != TROVE_OK) {
+        trove_idmap_free(map[0]);
+        trove_idmap_free(map[1]);
+        return rc;
     }
-    trove_idmap_free(map[0]);
-    trove_idmap_free(map[1]);
+    *users = map[0];
+    *items = map[1];
+    return TROVE_OK;
+}
+
+/* Attach <path>.users / <path>.items to a model that has no ids. */
+static int attach_side_ids(trove_model *m, const char *path, trove_error *err)
+{
+    trove_idmap *users = NULL, *items = NULL;
+    int rc = trove_recommender_side_ids(path, trove_model_n_users(m), trove_model_n_items(m),
+                                        &users, &items, err);
+    if (rc == TROVE_OK && (users != NULL || items != NULL))
+        rc = trove_model_set_ids(m, users, items, NULL, NULL, err);
+    if (rc != TROVE_OK)
+        trove_error_prefix(err, "%s: id files", path);
+    trove_idmap_free(users);
+    trove_idmap_free(items);
     return rc;
 }
 
